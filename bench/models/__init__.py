@@ -1,0 +1,1 @@
+"""Models that archbench defines itself (tiny test models, later hand-written architectures)."""

@@ -1,0 +1,240 @@
+"""Model registry: one namespace over archbench's own models, torchvision and timm.
+
+Names are ``source:arch`` — ``tv:resnet50``, ``timm:vit_tiny_patch16_224``, ``test:cnn``,
+``archbench:internimage_t``. Patterns are fnmatch globs over those names
+(``timm:vit_*_patch16_224``). Every model carries a family tag (``cnn``, ``mobile``,
+``vit``, ``hybrid``) decided by the rules in :data:`FAMILY_RULES`, so tables and plots
+can colour by family. Models are always built with random weights unless a caller
+asks for pretrained ones explicitly: speed never needs a download.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from bench.errors import UserError
+
+FAMILIES = ("cnn", "mobile", "vit", "hybrid")
+
+# First match wins; patterns are matched against the architecture name (after the prefix).
+# Why these tags: "mobile" = CNNs designed around depthwise/grouped convs for edge devices;
+# "hybrid" = convolution and attention (or deformable sampling) mixed in one backbone;
+# Swin, DINOv2 and EVA are transformers over patches, so "vit".
+FAMILY_RULES: list[tuple[str, str]] = [
+    ("mobilevit*", "hybrid"),
+    ("mobile*", "mobile"),
+    ("efficientnet*", "mobile"),
+    ("tf_efficientnet*", "mobile"),
+    ("mnasnet*", "mobile"),
+    ("shufflenet*", "mobile"),
+    ("squeezenet*", "mobile"),
+    ("ghostnet*", "mobile"),
+    ("lcnet*", "mobile"),
+    ("fbnet*", "mobile"),
+    ("mixnet*", "mobile"),
+    ("tinynet*", "mobile"),
+    ("repvit*", "mobile"),
+    ("internimage*", "hybrid"),
+    ("coat*", "hybrid"),
+    ("levit*", "hybrid"),
+    ("convit*", "hybrid"),
+    ("maxvit*", "hybrid"),
+    ("coatnet*", "hybrid"),
+    ("fastvit*", "hybrid"),
+    ("efficientformer*", "hybrid"),
+    ("edgenext*", "hybrid"),
+    ("vit_*", "vit"),
+    ("deit*", "vit"),
+    ("swin*", "vit"),
+    ("eva*", "vit"),
+    ("beit*", "vit"),
+    ("cait*", "vit"),
+    ("xcit*", "vit"),
+    ("pit_*", "vit"),
+    ("twins*", "vit"),
+    ("flexivit*", "vit"),
+    ("*dinov2*", "vit"),
+    ("*", "cnn"),
+]
+
+
+def family_for(arch: str) -> str:
+    for pattern, family in FAMILY_RULES:
+        if fnmatch.fnmatchcase(arch, pattern):
+            return family
+    return "cnn"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the registry knows about one model without building it."""
+
+    name: str  # "source:arch"
+    source: str  # "tv", "timm", "test", "archbench"
+    arch: str
+    family: str
+    default_img_size: int = 224
+    num_classes: int = 1000
+    description: str = ""
+    builder: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+
+
+# Models defined inside archbench. Other modules add to this with register().
+_LOCAL: dict[str, ModelSpec] = {}
+
+
+def register(
+    name: str,
+    builder: Callable[..., Any],
+    family: str,
+    default_img_size: int = 224,
+    num_classes: int = 1000,
+    description: str = "",
+) -> ModelSpec:
+    source, _, arch = name.partition(":")
+    if not arch or source in ("tv", "timm"):
+        raise ValueError(f"local model names look like 'test:x' or 'archbench:x', got {name!r}")
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    spec = ModelSpec(name, source, arch, family, default_img_size, num_classes, description, builder)
+    _LOCAL[name] = spec
+    return spec
+
+
+def _register_builtin() -> None:
+    from bench.models import tiny
+
+    register("test:cnn", tiny.TinyCNN, "cnn", 32, 10, "tiny conv/BN/ReLU/max-pool stack")
+    register("test:mobile", tiny.TinyMobile, "mobile", 32, 10, "tiny inverted-residual, depthwise convs")
+    register("test:vit", tiny.TinyViT, "vit", 32, 10, "tiny ViT, patch 8, 2 blocks, SDPA attention")
+    register("test:hybrid", tiny.TinyHybrid, "hybrid", 32, 10, "tiny conv stem + one attention block")
+    try:  # optional hand-written architectures; absent modules just mean fewer models
+        import bench.models.internimage  # noqa: F401
+    except ImportError:
+        pass
+
+
+@functools.lru_cache(maxsize=1)
+def _tv_names() -> tuple[str, ...]:
+    import torchvision.models as tvm
+
+    return tuple(sorted(tvm.list_models(module=tvm)))
+
+
+@functools.lru_cache(maxsize=1)
+def _timm_names() -> tuple[str, ...]:
+    import timm
+
+    return tuple(sorted(timm.list_models()))
+
+
+def _local_specs() -> dict[str, ModelSpec]:
+    if not _LOCAL:
+        _register_builtin()
+    return _LOCAL
+
+
+def _tv_spec(arch: str) -> ModelSpec:
+    img = 224
+    if arch.startswith("inception") or arch.startswith("googlenet"):
+        img = 299 if arch.startswith("inception") else 224
+    return ModelSpec(f"tv:{arch}", "tv", arch, family_for(arch), img)
+
+
+def _timm_spec(arch: str) -> ModelSpec:
+    img = 224
+    # timm encodes the native resolution in the name (…_384, …_patch14_518…); honour it.
+    for token in reversed(arch.replace(".", "_").split("_")):
+        if token.isdigit() and 64 <= int(token) <= 1024:
+            img = int(token)
+            break
+    if "dinov2" in arch and img == 224:
+        img = 518
+    return ModelSpec(f"timm:{arch}", "timm", arch, family_for(arch), img)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """Look up one model by exact name; raises UserError naming close matches when unknown."""
+    local = _local_specs()
+    if name in local:
+        return local[name]
+    source, sep, arch = name.partition(":")
+    if sep and source == "tv" and arch in _tv_names():
+        return _tv_spec(arch)
+    if sep and source == "timm" and arch in _timm_names():
+        return _timm_spec(arch)
+    hint = ""
+    if not sep:
+        hint = " Names carry a source prefix: tv:NAME, timm:NAME, test:NAME, archbench:NAME."
+    else:
+        near = [n for n in list_names(f"*{arch[:6]}*")][:5] if arch else []
+        if near:
+            hint = f" Did you mean: {', '.join(near)}?"
+    raise UserError(f"unknown model {name!r}.{hint} See `archbench list PATTERN`.")
+
+
+def list_names(pattern: str = "*") -> list[str]:
+    """All registered names matching an fnmatch glob, local models first."""
+    names = list(_local_specs())
+    source = pattern.split(":", 1)[0] if ":" in pattern else None
+    if source in (None, "tv") or fnmatch.fnmatchcase("tv", source or "tv"):
+        names += [f"tv:{a}" for a in _tv_names()]
+    if source in (None, "timm") or fnmatch.fnmatchcase("timm", source or "timm"):
+        names += [f"timm:{a}" for a in _timm_names()]
+    if ":" not in pattern:
+        # A bare pattern matches the architecture part in any source.
+        return [n for n in names if fnmatch.fnmatchcase(n.split(":", 1)[1], pattern)]
+    return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+
+
+def list_models(pattern: str = "*") -> list[ModelSpec]:
+    return [get_spec(n) for n in list_names(pattern)]
+
+
+def create_model(name: str, img_size: int | None = None, pretrained: bool = False, **kwargs: Any):
+    """Build a model in eval mode with random weights (unless ``pretrained``).
+
+    ``img_size`` is passed to architectures whose shape depends on it (ViT position
+    embeddings, Swin windows); convolutional nets accept any size and ignore it.
+    """
+    spec = get_spec(name)
+    if spec.source == "tv":
+        import torchvision.models as tvm
+
+        if img_size and img_size != spec.default_img_size and spec.arch.startswith(("vit_", "swin")):
+            if spec.arch.startswith("vit_"):
+                kwargs.setdefault("image_size", img_size)
+        weights = "DEFAULT" if pretrained else None
+        model = tvm.get_model(spec.arch, weights=weights, **kwargs)
+    elif spec.source == "timm":
+        import timm
+
+        model = None
+        if img_size and img_size != spec.default_img_size:
+            try:
+                model = timm.create_model(spec.arch, pretrained=pretrained, img_size=img_size, **kwargs)
+            except TypeError:
+                model = None  # convolutional nets take no img_size: any input size works
+        if model is None:
+            model = timm.create_model(spec.arch, pretrained=pretrained, **kwargs)
+    else:
+        if pretrained:
+            raise UserError(f"{name} has no pretrained weights")
+        if img_size and "img_size" in _accepted_kwargs(spec.builder):
+            kwargs.setdefault("img_size", img_size)
+        model = spec.builder(**kwargs)
+    return model.eval()
+
+
+def _accepted_kwargs(fn: Callable[..., Any] | None) -> set[str]:
+    import inspect
+
+    if fn is None:
+        return set()
+    try:
+        return set(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return set()

@@ -1,0 +1,268 @@
+"""Suite files: YAML, read with a safe loader, validated by pydantic, expanded to cells.
+
+A suite is declarative: which models, and the axes to sweep (devices, precisions,
+runtimes, batch sizes, image sizes, thread counts). :func:`expand` turns it into the
+matrix of :class:`Cell`; each cell has a stable ``key`` so runs can be resumed and
+compared cell by cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bench.errors import UserError
+
+Device = Literal["cpu", "cuda"]
+Precision = Literal["fp32", "bf16", "fp16"]
+Runtime = Literal["eager", "channels_last", "compile", "onnxruntime", "openvino"]
+Metric = Literal["params", "flops", "latency", "memory"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelEntry(_Strict):
+    """One model line: a registry name or glob, optionally with constructor kwargs."""
+
+    name: str = Field(min_length=1)
+    alias: str | None = None  # how the model is named in tables when kwargs change it
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    img_size: int | None = Field(default=None, gt=0)  # overrides the suite's sizes for this model
+    family: Literal["cnn", "mobile", "vit", "hybrid"] | None = None
+
+
+class TimingSpec(_Strict):
+    """Warm-up and adaptive measurement budget (see bench.metrics.timing)."""
+
+    warmup_min_iters: int = Field(default=3, ge=0)
+    warmup_max_s: float = Field(default=10.0, gt=0)
+    min_samples: int = Field(default=10, ge=1)
+    max_samples: int = Field(default=500, ge=1)
+    max_time_s: float = Field(default=5.0, gt=0)
+    target_rel_iqr: float = Field(default=0.05, gt=0)
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> "TimingSpec":
+        if self.min_samples > self.max_samples:
+            raise ValueError(f"min_samples ({self.min_samples}) must not exceed max_samples ({self.max_samples})")
+        return self
+
+
+class Suite(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    models: list[ModelEntry | str] = Field(min_length=1)
+    devices: list[Device] = Field(default_factory=lambda: ["cpu"], min_length=1)
+    batch_sizes: list[int] = Field(default_factory=lambda: [1], min_length=1)
+    img_sizes: list[int | None] = Field(default_factory=lambda: [None], min_length=1)
+    precisions: list[Precision] = Field(default_factory=lambda: ["fp32"], min_length=1)
+    runtimes: list[Runtime] = Field(default_factory=lambda: ["eager"], min_length=1)
+    threads: list[int | None] = Field(default_factory=lambda: [None], min_length=1)
+    metrics: list[Metric] = Field(default_factory=lambda: ["params", "flops", "latency", "memory"], min_length=1)
+    timing: TimingSpec = Field(default_factory=TimingSpec)
+    timeout_s: float = Field(default=600.0, gt=0)
+    memory_limit_mb: int | None = Field(default=None, gt=0)
+    accuracy: list[dict[str, Any]] = Field(default_factory=list)  # accuracy tasks (bench.accuracy)
+    compare: dict[str, Any] = Field(default_factory=dict)  # thresholds for bench.compare
+
+    @field_validator("batch_sizes")
+    @classmethod
+    def _positive_batches(cls, v: list[int]) -> list[int]:
+        bad = [b for b in v if b <= 0]
+        if bad:
+            raise ValueError(f"batch sizes must be positive integers, got {bad}")
+        return v
+
+    @field_validator("img_sizes")
+    @classmethod
+    def _positive_sizes(cls, v: list[int | None]) -> list[int | None]:
+        bad = [s for s in v if s is not None and s <= 0]
+        if bad:
+            raise ValueError(f"image sizes must be positive integers (or null for the model's default), got {bad}")
+        return v
+
+    @field_validator("threads")
+    @classmethod
+    def _positive_threads(cls, v: list[int | None]) -> list[int | None]:
+        bad = [t for t in v if t is not None and t <= 0]
+        if bad:
+            raise ValueError(f"thread counts must be positive (or null for all cores), got {bad}")
+        return v
+
+    def model_entries(self) -> list[ModelEntry]:
+        return [ModelEntry(name=m) if isinstance(m, str) else m for m in self.models]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the suite's matrix: everything a worker needs to measure it."""
+
+    suite: str
+    model: str  # display name: alias or registry name
+    registry_name: str
+    family: str
+    device: str
+    precision: str
+    runtime: str
+    batch_size: int
+    img_size: int
+    threads: int | None
+    task: str = "speed"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    metrics: tuple[str, ...] = ("params", "flops", "latency", "memory")
+    timing: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float = 600.0
+    memory_limit_mb: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # task-specific settings
+
+    @property
+    def key(self) -> str:
+        """Stable identity across runs: the axes, never the measurement settings."""
+        parts = [
+            self.suite,
+            self.task,
+            self.model,
+            self.device,
+            self.precision,
+            self.runtime,
+            f"b{self.batch_size}",
+            f"{self.img_size}px",
+            f"t{self.threads if self.threads is not None else 'all'}",
+        ]
+        return "|".join(parts)
+
+    @property
+    def slug(self) -> str:
+        """Filesystem-safe, unique name for the cell's result file."""
+        digest = hashlib.sha1(self.key.encode()).hexdigest()[:10]
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.model)[:60]
+        return f"{safe}-{self.device}-{self.precision}-{self.runtime}-b{self.batch_size}-{self.img_size}-{digest}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["metrics"] = list(self.metrics)
+        d["key"] = self.key
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Cell":
+        d = {k: v for k, v in d.items() if k != "key"}
+        d["metrics"] = tuple(d.get("metrics", ()))
+        return cls(**d)
+
+
+def _format_validation_error(path: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "literal_error":
+            msg = f"{msg} (got {e.get('input')!r})"
+        elif e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        lines.append(f"  {loc}: {msg}")
+    return f"{path}: invalid suite\n" + "\n".join(lines)
+
+
+def parse_suite(data: Any, source: str = "<suite>") -> Suite:
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: a suite must be a YAML mapping with at least 'name' and 'models'")
+    try:
+        return Suite.model_validate(data)
+    except ValidationError as err:
+        raise UserError(_format_validation_error(source, err)) from None
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and validate a suite file; every problem becomes a UserError naming file and field."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{p}: suite file not found")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        where = ""
+        mark = getattr(err, "problem_mark", None)
+        if mark is not None:
+            where = f" (line {mark.line + 1}, column {mark.column + 1})"
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise UserError(f"{p}: malformed YAML{where}: {problem}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{p}: not a UTF-8 text file") from None
+    return parse_suite(data, str(p))
+
+
+def suite_hash(suite: Suite) -> str:
+    blob = json.dumps(suite.model_dump(mode="json"), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def resolve_models(suite: Suite) -> list[tuple[ModelEntry, str]]:
+    """Expand globs against the registry; an empty glob or unknown name is a UserError."""
+    from bench import registry
+
+    out: list[tuple[ModelEntry, str]] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(suite.model_entries()):
+        if any(ch in entry.name for ch in "*?["):
+            names = registry.list_names(entry.name)
+            if not names:
+                raise UserError(f"suite {suite.name!r}: models[{i}]: pattern {entry.name!r} matches no registered model")
+        else:
+            try:
+                registry.get_spec(entry.name)
+            except UserError as err:
+                raise UserError(f"suite {suite.name!r}: models[{i}]: {err}") from None
+            names = [entry.name]
+        for n in names:
+            display = entry.alias if (entry.alias and len(names) == 1) else n
+            if display in seen:
+                continue
+            seen.add(display)
+            out.append((entry, n))
+    return out
+
+
+def expand(suite: Suite) -> list[Cell]:
+    """The suite's speed matrix, in a deterministic order (model-major, batch-minor)."""
+    from bench import registry
+
+    cells: list[Cell] = []
+    if not set(suite.metrics) & {"params", "flops", "latency", "memory"}:
+        return cells
+    for entry, name in resolve_models(suite):
+        spec = registry.get_spec(name)
+        display = entry.alias if entry.alias else name
+        sizes = [entry.img_size] if entry.img_size else suite.img_sizes
+        for device, precision, runtime, size, threads, batch in itertools.product(
+            suite.devices, suite.precisions, suite.runtimes, sizes, suite.threads, suite.batch_sizes
+        ):
+            cells.append(
+                Cell(
+                    suite=suite.name,
+                    model=display,
+                    registry_name=name,
+                    family=entry.family or spec.family,
+                    device=device,
+                    precision=precision,
+                    runtime=runtime,
+                    batch_size=batch,
+                    img_size=size or spec.default_img_size,
+                    threads=threads,
+                    model_kwargs=dict(entry.kwargs),
+                    metrics=tuple(suite.metrics),
+                    timing=suite.timing.model_dump(),
+                    timeout_s=suite.timeout_s,
+                    memory_limit_mb=suite.memory_limit_mb,
+                )
+            )
+    return cells
