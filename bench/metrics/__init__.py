@@ -1,0 +1,1 @@
+"""Measurements of one model: parameters, FLOPs, latency statistics, memory."""
