@@ -111,6 +111,9 @@ def _register_builtin() -> None:
     register("test:mobile", tiny.TinyMobile, "mobile", 32, 10, "tiny inverted-residual, depthwise convs")
     register("test:vit", tiny.TinyViT, "vit", 32, 10, "tiny ViT, patch 8, 2 blocks, SDPA attention")
     register("test:hybrid", tiny.TinyHybrid, "hybrid", 32, 10, "tiny conv stem + one attention block")
+    from bench.models.faults import FaultModel
+
+    register("fault:model", FaultModel, "cnn", 32, 10, "misbehaves on purpose (mode=raise|kill|hang|tuple|alloc)")
     try:  # optional hand-written architectures; absent modules just mean fewer models
         import bench.models.internimage  # noqa: F401
     except ImportError:

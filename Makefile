@@ -1,0 +1,31 @@
+# The two commands a user needs: `make bench` and `make test`. Both create .venv and
+# install the project into it when it is missing or older than pyproject.toml.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.archbench-installed
+SUITE  ?= suites/default.yaml
+
+.PHONY: install bench test ci-suite clean-results
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch/torchvision are pinned in pyproject.toml to the pair pip finds on this machine's disk.
+	$(BIN)/python -m pip install -q -e '.[dev,onnx]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+bench: install
+	$(BIN)/archbench run $(SUITE)
+
+test: install
+	@bash scripts/ensure-browser.sh || true
+	$(BIN)/python -m pytest -q
+
+ci-suite: install
+	$(BIN)/archbench run suites/ci.yaml
+
+clean-results:
+	rm -rf results/2* reports/2* reports/index.html reports/latest.html

@@ -1,0 +1,173 @@
+"""Command line: `archbench …` and `python -m bench …` are the same program.
+
+Exit codes: 0 success; 1 the command ran but found a problem (e.g. a regression, or every
+cell failed); 2 unusable input (bad suite, missing file, unknown model); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.errors import UserError
+
+DEFAULT_RESULTS = Path("results")
+DEFAULT_REPORTS = Path("reports")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bench import registry
+
+    pattern = args.pattern or "*"
+    specs = registry.list_models(pattern) if args.pattern else [s for s in registry.list_models("test:*")] + registry.list_models("archbench:*")
+    if not specs:
+        raise UserError(f"no registered model matches {pattern!r}")
+    table = Table(title=f"models matching {pattern!r}" if args.pattern else "archbench's own models (give a PATTERN to search tv: and timm:)")
+    for col in ("name", "family", "source", "default img", "params (M)"):
+        table.add_column(col, justify="right" if col in ("default img", "params (M)") else "left")
+    for spec in specs[: args.limit]:
+        params = ""
+        if not args.no_params:
+            params = _meta_params(spec.name)
+        table.add_row(spec.name, spec.family, spec.source, str(spec.default_img_size), params)
+    Console().print(table)
+    if len(specs) > args.limit:
+        print(f"… {len(specs) - args.limit} more; narrow the pattern or raise --limit")
+    return 0
+
+
+def _meta_params(name: str) -> str:
+    """Parameter count without allocating weights (meta device)."""
+    import torch
+
+    from bench import registry
+
+    try:
+        with torch.device("meta"):
+            model = registry.create_model(name)
+        return f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}"
+    except Exception:
+        return "?"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.runner import run_suite
+    from bench.suite import load_suite
+
+    suite = load_suite(args.suite)
+    if args.data:
+        suite = _override_data(suite, args.data)
+    summary = run_suite(suite, Path(args.results_dir), suite_path=str(args.suite),
+                        resume=Path(args.resume) if args.resume else None, progress=not args.quiet)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
+    print(f"run {summary.run_id}: {summary.total} cells ({counts}); measured {summary.measured}, kept {summary.reused}")
+    print(f"results: {summary.run_dir}/results.parquet (+ results.csv, samples.parquet, run.json)")
+    if not args.no_report:
+        from bench.report import render_run_report, update_index
+
+        page = render_run_report(summary.run_dir, Path(args.reports_dir) / f"{summary.run_id}.html")
+        update_index(Path(args.results_dir), Path(args.reports_dir))
+        print(f"report:  {page}  (newest run also at {Path(args.reports_dir) / 'latest.html'})")
+    ok = summary.counts.get("ok", 0)
+    return 0 if ok or summary.total == 0 else 1
+
+
+def _override_data(suite, data: str):
+    if not suite.accuracy:
+        raise UserError(f"--data was given but suite {suite.name!r} has no accuracy tasks to apply it to")
+    tasks = [dict(t, data_dir=data) if t.get("source") == "measured" else t for t in suite.accuracy]
+    return suite.model_copy(update={"accuracy": tasks})
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench import results
+
+    run_dir = Path(args.run_dir)
+    meta = results.read_run_meta(run_dir)
+    if args.format == "md":
+        from bench.report.markdown import render_markdown
+
+        text = render_markdown(run_dir)
+        if args.output:
+            results.write_text_atomic(Path(args.output), text)
+        else:
+            print(text)
+        return 0
+    from bench.report import render_run_report
+
+    out = Path(args.output) if args.output else Path(args.reports_dir) / f"{meta['run_id']}.html"
+    render_run_report(run_dir, out)
+    print(f"report: {out}")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from bench.report import update_index
+
+    index = update_index(Path(args.results_dir), Path(args.reports_dir), rerender=args.rerender)
+    print(f"index: {index}")
+    return 0
+
+
+def cmd_flops(args: argparse.Namespace) -> int:
+    from bench.metrics.flops import flops_command
+
+    return flops_command(args.model, args.img_size, args.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="archbench", description="Benchmark vision architectures side by side.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("list", help="list registered models (name, family, source, params)")
+    s.add_argument("pattern", nargs="?", help="fnmatch glob, e.g. 'timm:vit_*_patch16_224' or 'resnet*'")
+    s.add_argument("--limit", type=int, default=200)
+    s.add_argument("--no-params", action="store_true", help="skip building models for their parameter count")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("run", help="run a suite file")
+    s.add_argument("suite", help="suite YAML file, e.g. suites/default.yaml")
+    s.add_argument("--resume", metavar="RUN_DIR", help="complete only the missing cells of an earlier run")
+    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
+    s.add_argument("--data", help="dataset path for the suite's measured-accuracy tasks (overrides data_dir)")
+    s.add_argument("--no-report", action="store_true")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("report", help="write the HTML (or Markdown) report of a run")
+    s.add_argument("run_dir")
+    s.add_argument("-o", "--output", help="output file (default reports/<run_id>.html, or stdout for md)")
+    s.add_argument("--format", choices=["html", "md"], default="html")
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("index", help="rebuild reports/index.html and reports/latest.html")
+    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
+    s.add_argument("--rerender", action="store_true", help="re-render every run's page")
+    s.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("flops", help="parameters and GMACs of one model, with the cross-check")
+    s.add_argument("model")
+    s.add_argument("--img-size", type=int)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_flops)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as err:
+        print(f"archbench: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("archbench: interrupted; finished cells are saved (resume with --resume RUN_DIR)", file=sys.stderr)
+        return 130

@@ -1,0 +1,111 @@
+"""Executors turn a cell into a finished record. The runner only talks to this interface,
+so running cells on other machines later means a new Executor, not a new runner.
+
+:class:`LocalProcessExecutor` starts one fresh worker process per cell (``python -m
+bench.worker``) and enforces the cell's timeout. Cells run one at a time: two timed
+workers sharing cores would measure each other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.suite import Cell
+
+
+@dataclass
+class CellOutcome:
+    row: dict[str, Any]
+    samples_ms: list[float] = field(default_factory=list)
+
+
+class Executor(ABC):
+    @abstractmethod
+    def run(self, cell: Cell, log_path: Path) -> CellOutcome:
+        """Measure one cell; faults of the cell become its status, never an exception."""
+
+
+def _tail(path: Path, n: int = 1500) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return text[-n:].strip()
+
+
+class LocalProcessExecutor(Executor):
+    def __init__(self, python: str | None = None, extra_env: dict[str, str] | None = None):
+        self.python = python or sys.executable
+        self.extra_env = extra_env or {}
+        self._proc: subprocess.Popen | None = None
+
+    def run(self, cell: Cell, log_path: Path) -> CellOutcome:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="archbench-cell-") as tmp:
+            job = Path(tmp) / "job.json"
+            out = Path(tmp) / "out.json"
+            job.write_text(json.dumps({"cell": cell.to_dict()}))
+            env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **self.extra_env}
+            if cell.threads:
+                # Set before torch loads so OpenMP/MKL pools are sized right from the start.
+                env["OMP_NUM_THREADS"] = str(cell.threads)
+                env["MKL_NUM_THREADS"] = str(cell.threads)
+            started = time.time()
+            with open(log_path, "wb") as log:
+                self._proc = subprocess.Popen(
+                    [self.python, "-m", "bench.worker", str(job), str(out)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,  # so a timeout can kill the worker's whole group
+                )
+                try:
+                    rc = self._proc.wait(timeout=cell.timeout_s)
+                except subprocess.TimeoutExpired:
+                    self._kill()
+                    return CellOutcome(
+                        {"status": "timeout", "error": f"cell exceeded its timeout of {cell.timeout_s:g} s and was killed",
+                         "duration_s": round(time.time() - started, 3)}
+                    )
+                except BaseException:
+                    self._kill()  # Ctrl-C: leave no orphan worker behind
+                    raise
+                finally:
+                    self._proc = None
+            if out.is_file():
+                try:
+                    rec = json.loads(out.read_text())
+                    return CellOutcome(rec["row"], rec.get("samples_ms") or [])
+                except (json.JSONDecodeError, KeyError):
+                    pass
+            if rc < 0:
+                sig = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
+                status = "crashed"
+                reason = f"worker killed by {sig}"
+                if sig == "SIGKILL":
+                    reason += " (by another process, or the kernel's out-of-memory killer)"
+            else:
+                status, reason = "crashed", f"worker exited with code {rc} without a result"
+            tail = _tail(log_path)
+            if tail:
+                reason += f"; last output: {tail[-600:]}"
+            return CellOutcome({"status": status, "error": reason, "duration_s": round(time.time() - started, 3)})
+
+    def _kill(self) -> None:
+        if self._proc is None:
+            return
+        try:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self._proc.wait()

@@ -1,0 +1,106 @@
+"""Peak memory of inference, measured in its own pass (never while timing).
+
+CPU: the increase of the process's peak resident set (Linux ``VmHWM``) during inference over
+the resident set after the model was built. The peak counter is reset first by writing ``5``
+to ``/proc/self/clear_refs``, so the model-loading peak does not leak into the number. Where
+that is unavailable, a background thread samples RSS with psutil (coarser; the method is
+recorded).
+
+CUDA: ``torch.cuda.max_memory_allocated`` / ``max_memory_reserved`` after
+``reset_peak_memory_stats``; the weights' share is the allocated memory before the first call.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+MB = 1024 * 1024
+
+
+@dataclass
+class MemoryResult:
+    peak_mem_mb: float
+    method: str
+    baseline_mem_mb: float | None = None
+    peak_reserved_mb: float | None = None
+    weights_mem_mb: float | None = None
+
+
+def _proc_status_kb(field: str) -> int | None:
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    m = re.search(rf"^{field}:\s+(\d+)\s+kB", text, re.M)
+    return int(m.group(1)) if m else None
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def measure_cpu_memory(step: Callable[[], Any], iters: int = 2) -> MemoryResult:
+    if _reset_peak_rss() and _proc_status_kb("VmHWM") is not None:
+        base_kb = _proc_status_kb("VmRSS") or 0
+        for _ in range(iters):
+            step()
+        peak_kb = _proc_status_kb("VmHWM") or base_kb
+        return MemoryResult(max(0.0, (peak_kb - base_kb) / 1024), "vmhwm-delta", base_kb / 1024)
+    return _measure_cpu_memory_sampled(step, iters)
+
+
+def _measure_cpu_memory_sampled(step: Callable[[], Any], iters: int) -> MemoryResult:
+    import psutil
+
+    proc = psutil.Process()
+    base = proc.memory_info().rss
+    peak = base
+    done = threading.Event()
+
+    def poll() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, proc.memory_info().rss)
+            done.wait(0.001)
+
+    t = threading.Thread(target=poll, daemon=True)
+    t.start()
+    try:
+        for _ in range(iters):
+            step()
+    finally:
+        done.set()
+        t.join()
+    peak = max(peak, proc.memory_info().rss)
+    return MemoryResult(max(0.0, (peak - base) / MB), "rss-sampled", base / MB)
+
+
+def measure_cuda_memory(step: Callable[[], Any], iters: int = 2) -> MemoryResult:
+    import torch
+
+    torch.cuda.synchronize()
+    weights = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    for _ in range(iters):
+        step()
+    torch.cuda.synchronize()
+    return MemoryResult(
+        peak_mem_mb=torch.cuda.max_memory_allocated() / MB,
+        method="cuda-allocator",
+        baseline_mem_mb=weights / MB,
+        peak_reserved_mb=torch.cuda.max_memory_reserved() / MB,
+        weights_mem_mb=weights / MB,
+    )
+
+
+def measure_memory(step: Callable[[], Any], device: str, iters: int = 2) -> MemoryResult:
+    return measure_cuda_memory(step, iters) if device == "cuda" else measure_cpu_memory(step, iters)

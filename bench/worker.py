@@ -1,0 +1,142 @@
+"""Worker process: measures exactly one cell and writes its record.
+
+Run as ``python -m bench.worker JOB.json OUT.json``. Running each cell in a fresh process
+isolates crashes, memory blow-ups and leaked threads from the rest of the suite; the parent
+(bench.executor) enforces the timeout and records a killed worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from bench.results import write_json_atomic
+from bench.suite import Cell
+
+
+def _is_oom(err: BaseException) -> bool:
+    if isinstance(err, MemoryError):
+        return True
+    name = type(err).__name__
+    text = str(err).lower()
+    return name == "OutOfMemoryError" or "out of memory" in text or "can't allocate memory" in text or "cannot allocate memory" in text
+
+
+def _apply_memory_limit(limit_mb: int | None) -> None:
+    if not limit_mb:
+        return
+    import resource
+
+    # RLIMIT_DATA caps heap growth (malloc/mmap of private memory) without counting the
+    # large virtual reservations shared libraries make, which RLIMIT_AS would trip over.
+    limit = limit_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
+def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
+    """Fill ``row`` with this cell's metrics; return the latency samples (ms)."""
+    import torch
+
+    from bench import registry
+    from bench.metrics.memory import measure_memory
+    from bench.metrics.stats import summarize
+    from bench.metrics.timing import TimingConfig, measure_latency
+    from bench.runtimes import Unsupported, check_precision, prepare
+
+    if cell.device == "cuda" and not torch.cuda.is_available():
+        raise Unsupported("cuda requested but no CUDA device is available on this machine")
+    check_precision(cell.device, cell.precision)
+    torch.manual_seed(0)
+    t0 = time.perf_counter()
+    model = registry.create_model(cell.registry_name, img_size=cell.img_size, **cell.model_kwargs)
+    row["build_s"] = round(time.perf_counter() - t0, 3)
+
+    if "params" in cell.metrics:
+        from bench.metrics.params import count_params, weight_size_mb
+
+        pc = count_params(model)
+        row.update(params=pc.total, params_m=pc.total / 1e6, trainable_params=pc.trainable,
+                   weight_mb=weight_size_mb(model, cell.precision))
+    if "flops" in cell.metrics:
+        from bench.metrics.flops import count_flops
+
+        fr = count_flops(model, img_size=cell.img_size, batch_size=1)
+        row.update(gmacs=fr.gmacs, gmacs_check=fr.gmacs_check, flops_counter=fr.counter,
+                   flops_check_counter=fr.check_counter, flops_disagree=fr.disagree,
+                   uncounted_ops=",".join(fr.uncounted_ops))
+
+    if not ({"latency", "memory"} & set(cell.metrics)):
+        return []
+    device = torch.device(cell.device)
+    model = model.to(device)
+    example = torch.randn(cell.batch_size, 3, cell.img_size, cell.img_size, device=device)
+    step = prepare(model, example, cell.device, cell.precision, cell.runtime)
+    out = step()
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"model output is a {type(out).__name__}, not a tensor; archbench times classifiers returning logits")
+    row["batch_size_actual"] = int(out.shape[0])
+
+    if "memory" in cell.metrics:
+        mem = measure_memory(step, cell.device)
+        row.update(peak_mem_mb=mem.peak_mem_mb, mem_method=mem.method, mem_baseline_mb=mem.baseline_mem_mb,
+                   peak_reserved_mb=mem.peak_reserved_mb, weights_mem_mb=mem.weights_mem_mb)
+    samples: list[float] = []
+    if "latency" in cell.metrics:
+        res = measure_latency(step, cell.device, TimingConfig.from_dict(cell.timing))
+        samples = res.samples_ms
+        row.update(summarize(samples).as_row())
+        row.update(warmup_iters=res.warmup_iters, warmup_s=round(res.warmup_s, 3),
+                   timing_target_met=res.target_met, timing_stop_reason=res.stop_reason)
+        row["throughput_ips"] = cell.batch_size / (row["latency_ms_p50"] / 1000.0)
+    return samples
+
+
+def run_cell(cell: Cell) -> dict[str, Any]:
+    """Measure a cell and return its record; never raises for faults of the measured model."""
+    import torch
+
+    row: dict[str, Any] = {"status": "ok", "error": None}
+    samples: list[float] = []
+    if cell.threads:
+        torch.set_num_threads(cell.threads)
+    row["threads_actual"] = torch.get_num_threads()
+    started = time.time()
+    try:
+        if cell.task == "accuracy":
+            from bench.accuracy import run_accuracy_cell
+
+            row.update(run_accuracy_cell(cell))
+        else:
+            samples = measure_speed_cell(cell, row)
+    except Exception as err:  # one cell's fault is recorded, not propagated
+        from bench.runtimes import Unsupported
+
+        if isinstance(err, Unsupported):
+            row.update(status="skipped", error=str(err))
+        elif _is_oom(err):
+            row.update(status="oom", error=f"out of memory at batch {cell.batch_size}: {str(err)[:300]}")
+        else:
+            row.update(status="failed", error=f"{type(err).__name__}: {err}"[:2000])
+            row["traceback"] = traceback.format_exc(limit=8)[-4000:]
+    row["duration_s"] = round(time.time() - started, 3)
+    return {"row": row, "samples_ms": samples}
+
+
+def main(argv: list[str]) -> int:
+    job_path, out_path = Path(argv[0]), Path(argv[1])
+    job = json.loads(job_path.read_text())
+    cell = Cell.from_dict(job["cell"])
+    _apply_memory_limit(cell.memory_limit_mb)
+    record = run_cell(cell)
+    write_json_atomic(out_path, record)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub from inside a measurement
+    sys.exit(main(sys.argv[1:]))

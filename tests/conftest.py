@@ -1,0 +1,49 @@
+"""Shared fixtures: the real CLI in a subprocess, and one real run of suites/ci.yaml."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 900) -> CliResult:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def write_suite(folder: Path, text: str, name: str = "suite.yaml") -> Path:
+    p = folder / name
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+@pytest.fixture(scope="session")
+def ci_run(tmp_path_factory) -> dict:
+    """One real run of suites/ci.yaml through the CLI, shared by the tests that read it."""
+    base = tmp_path_factory.mktemp("ci-run")
+    res = run_cli("run", str(ROOT / "suites" / "ci.yaml"), "--results-dir", str(base / "results"),
+                  "--reports-dir", str(base / "reports"), "-q")
+    assert res.returncode == 0, res.stderr + res.stdout
+    run_dirs = [d for d in (base / "results").iterdir() if d.is_dir()]
+    assert len(run_dirs) == 1
+    return {"base": base, "run_dir": run_dirs[0], "reports": base / "reports", "cli": res}

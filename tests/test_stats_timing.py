@@ -1,0 +1,67 @@
+import math
+
+import numpy as np
+import pytest
+
+from bench.metrics.stats import rel_iqr, summarize
+from bench.metrics.timing import TimingConfig, measure_latency
+
+
+def test_summary_of_known_samples():
+    s = summarize(list(range(1, 101)))  # 1..100 ms
+    assert s.n_samples == 100
+    assert s.latency_ms_mean == pytest.approx(50.5)
+    assert s.latency_ms_p50 == pytest.approx(50.5)
+    assert s.latency_ms_p90 == pytest.approx(90.1)
+    assert s.latency_ms_p99 == pytest.approx(99.01)
+    assert s.latency_ms_min == 1 and s.latency_ms_max == 100
+    assert s.latency_ms_std == pytest.approx(np.std(np.arange(1, 101), ddof=1))
+    assert s.latency_ms_iqr == pytest.approx(75.25 - 25.75)
+    assert s.latency_cv == pytest.approx(s.latency_ms_std / 50.5)
+    assert s.latency_rel_iqr == pytest.approx(49.5 / 50.5)
+
+
+def test_rel_iqr_edge_cases():
+    assert rel_iqr([5.0]) == math.inf
+    assert rel_iqr([2.0, 2.0, 2.0, 2.0]) == 0.0
+
+
+class ScriptedClock:
+    """Returns scripted durations instead of reading a clock, to test the stopping rule."""
+
+    def __init__(self, durations):
+        self.durations = list(durations)
+        self.calls = 0
+
+    def time_once(self, step):
+        step()
+        d = self.durations[min(self.calls, len(self.durations) - 1)]
+        self.calls += 1
+        return d
+
+
+def test_warmup_runs_until_stable_then_stops_when_spread_is_small():
+    # Warm-up: 50, 20, 10, 10.2, 10.1 → stable after the 5th; then steady 10 ms samples.
+    clock = ScriptedClock([50, 20, 10, 10.2, 10.1] + [10.0] * 100)
+    res = measure_latency(lambda: None, "cpu", TimingConfig(warmup_min_iters=2, min_samples=8, max_samples=100, target_rel_iqr=0.05), clock)
+    assert res.warmup_iters == 5 and res.warmup_stable
+    assert res.target_met and res.stop_reason == "target_met"
+    assert len(res.samples_ms) == 8  # stops at the minimum once the spread target is met
+
+
+def test_noisy_samples_hit_max_samples_and_are_flagged():
+    noisy = [10.0, 30.0] * 200
+    clock = ScriptedClock([10.0] * 3 + noisy)
+    res = measure_latency(lambda: None, "cpu", TimingConfig(warmup_min_iters=3, min_samples=5, max_samples=40, max_time_s=60, target_rel_iqr=0.05), clock)
+    assert not res.target_met and res.stop_reason == "max_samples"
+    assert len(res.samples_ms) == 40
+
+
+def test_time_budget_stops_real_measurement():
+    import time
+
+    res = measure_latency(lambda: time.sleep(0.002 * (1 + np.random.rand())), "cpu",
+                          TimingConfig(warmup_min_iters=1, warmup_max_s=0.05, min_samples=3, max_samples=10_000, max_time_s=0.2, target_rel_iqr=1e-9))
+    assert res.stop_reason == "time_budget" and not res.target_met
+    assert 3 <= len(res.samples_ms) < 10_000
+    assert all(s >= 2.0 for s in res.samples_ms)  # each sample really contains the 2 ms+ sleep
