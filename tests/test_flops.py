@@ -286,18 +286,27 @@ def test_grid_sample_convention(mode, per_sample):
 
 
 def test_deformable_sampling_costs_five_macs_per_point_and_channel():
-    # DCNv3's core as bench/models/internimage.py writes it: bilinear grid_sample of K
-    # points per position, then the mask-weighted sum as an einsum. InternImage's own
-    # counting rule (detection/get_flops.py, dcnv3_flops) is 5·HW·K·C.
+    # DCNv3's core: bilinear grid_sample of K points per position, then the sum over the
+    # K points weighted by the modulation mask. InternImage's own counting rule
+    # (detection/get_flops.py, dcnv3_flops) is 5·HW·K·C: 4 for the interpolation, 1 for
+    # the weighting. Written as a product the weighting is counted; written as multiply +
+    # sum (as bench/models/internimage.py does, for speed) it is element-wise and is not.
     c, hw, k = 8, 6, 9
 
-    def fwd(x):
+    def sample(x):
         grid = torch.zeros(1, hw * hw, k, 2)  # (N, HW, K, 2)
-        sampled = F.grid_sample(x, grid, mode="bilinear", align_corners=False)  # (N, C, HW, K)
-        mask = torch.ones(1, hw * hw, k)
+        return F.grid_sample(x, grid, mode="bilinear", align_corners=False), torch.ones(1, hw * hw, k)
+
+    def as_einsum(x):
+        sampled, mask = sample(x)  # sampled: (N, C, HW, K)
         return torch.einsum("bcsk,bsk->bcs", sampled, mask)
 
-    assert _both(_Wrap(fwd), hw, in_chans=c) == 5 * hw * hw * k * c
+    def as_mul_sum(x):
+        sampled, mask = sample(x)
+        return (sampled * mask.unsqueeze(1)).sum(-1)
+
+    assert _both(_Wrap(as_einsum), hw, in_chans=c) == 5 * hw * hw * k * c
+    assert _both(_Wrap(as_mul_sum), hw, in_chans=c) == 4 * hw * hw * k * c
 
 
 def test_internimage_grid_sample_is_counted():
