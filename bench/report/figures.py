@@ -1,20 +1,37 @@
-"""Figures for the run report: matplotlib/seaborn, returned as base64 PNG so pages stay
-self-contained. One colour per family everywhere (FAMILY_COLORS)."""
+"""Figures for the run report (matplotlib), embedded as base64 PNG so a page is one file.
+
+One colour per family in every figure and table (:data:`FAMILY_COLORS`). Each builder
+takes a :class:`~bench.report.data.ReportData` and returns a :class:`Figure`, or a string
+saying why it was not drawn (the data it needs is absent): runs of any suite render.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
+import math
 from dataclasses import dataclass
+from typing import Callable
 
 import matplotlib
 
 matplotlib.use("Agg")  # reports are rendered headless
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
-FAMILY_COLORS = {"cnn": "#1f77b4", "mobile": "#2ca02c", "vit": "#d62728", "hybrid": "#9467bd", "other": "#7f7f7f"}
-FAMILY_LABELS = {"cnn": "CNN", "mobile": "mobile CNN", "vit": "ViT", "hybrid": "hybrid"}
+from bench.report.data import FAMILIES, ReportData, pareto_front, same_config, short_name  # noqa: E402
+
+# Colour-blind-safe (Okabe–Ito) hues, one per family; "other" is neutral grey.
+FAMILY_COLORS = {"cnn": "#0072B2", "mobile": "#009E73", "vit": "#D55E00", "hybrid": "#CC79A7", "other": "#7f7f7f"}
+FAMILY_LABELS = {"cnn": "CNN", "mobile": "mobile CNN", "vit": "ViT", "hybrid": "hybrid", "other": "other"}
+SOURCE_MARKERS = {"measured": ("o", True), "scratch": ("^", True), "reported": ("s", False)}
+SOURCE_LABELS = {"measured": "measured (eval set)", "scratch": "trained from scratch here", "reported": "reported (paper/card)"}
+RUNTIME_COLORS = ["#E69F00", "#56B4E9", "#F0E442", "#999999", "#000000"]
+DPI = 100
 
 
 @dataclass
@@ -25,72 +42,482 @@ class Figure:
     fig_id: str
 
 
+@dataclass
+class Skipped:
+    title: str
+    reason: str
+
+
+def color(family: str) -> str:
+    return FAMILY_COLORS.get(family, FAMILY_COLORS["other"])
+
+
+def _t(text: object) -> str:
+    """Text for matplotlib: a '$' from a model name must not start mathtext."""
+    return str(text).replace("$", r"\$")
+
+
 def _encode(fig) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _color(family: str) -> str:
-    return FAMILY_COLORS.get(family, FAMILY_COLORS["other"])
+def _tick(v: float, _pos=None) -> str:
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 1:
+        return f"{v:g}"
+    return f"{v:.3g}"
 
 
-def _legend(ax, families) -> None:
-    from matplotlib.patches import Patch
+def _finish(ax, which: str = "xy") -> None:
+    """Plain numbers on the numeric axes (no 10^x); minor log ticks labelled on short ranges.
+    ``which`` names the numeric axes (a bar chart's category axis keeps its labels)."""
+    for name, axis, scale in (("x", ax.xaxis, ax.get_xscale()), ("y", ax.yaxis, ax.get_yscale())):
+        if name not in which:
+            continue
+        if scale == "log":
+            lo, hi = sorted(axis.get_view_interval())
+            axis.set_major_formatter(FuncFormatter(_tick))
+            short = lo > 0 and hi / lo < 30
+            axis.set_minor_formatter(FuncFormatter(_tick) if short else NullFormatter())
+            if short:
+                axis.set_tick_params(which="minor", labelsize=7)
+        elif scale == "linear":
+            axis.set_major_locator(MaxNLocator(6))
+            axis.set_major_formatter(FuncFormatter(_tick))
 
-    handles = [Patch(color=_color(f), label=FAMILY_LABELS.get(f, f)) for f in sorted(set(families))]
-    ax.legend(handles=handles, title="family", fontsize=8)
+
+def _legend(ax, handles, **kw) -> None:
+    # Outside the axes, right: never on top of a point or a label.
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, **kw)
 
 
-def _scatter(df: pd.DataFrame, x: str, y: str, xlabel: str, ylabel: str, logx: bool = False, logy: bool = False):
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for _, r in df.iterrows():
-        ax.scatter(r[x], r[y], color=_color(r["family"]), s=40, zorder=3)
-        ax.annotate(str(r["model"]).split(":")[-1], (r[x], r[y]), fontsize=7, xytext=(4, 3), textcoords="offset points")
-    if logx:
+def _family_handles(families) -> list:
+    present = [f for f in (*FAMILIES, "other") if f in set(families)]
+    return [Patch(color=color(f), label=FAMILY_LABELS[f]) for f in present]
+
+
+def _log_if_wide(ax, values, axis: str = "x") -> bool:
+    v = [x for x in values if x and x > 0 and math.isfinite(x)]
+    if len(v) >= 2 and max(v) / min(v) > 20:
+        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+        return True
+    return False
+
+
+def _label_points(ax, xs, ys, labels) -> None:
+    # Alternate label offsets by rank so neighbours on a crowded axis overlap less.
+    order = np.argsort(xs)
+    for rank, i in enumerate(order):
+        dy = 4 if rank % 2 == 0 else -10
+        ax.annotate(_t(labels[i]), (xs[i], ys[i]), fontsize=7, xytext=(5, dy), textcoords="offset points")
+
+
+def _config_text(rows: pd.DataFrame) -> str:
+    """'batch 1, fp32, eager, 224 px' for the rows a figure plots (ranges when mixed)."""
+    parts = []
+    for col, fmt in (("batch_size", "batch {}"), ("precision", "{}"), ("runtime", "{}"), ("img_size", "{} px")):
+        vals = sorted({v for v in rows[col] if not (isinstance(v, float) and math.isnan(v)) and v != ""}, key=str)
+        if len(vals) == 1:
+            v = vals[0]
+            parts.append(fmt.format(int(v) if isinstance(v, float) else v))
+    return ", ".join(parts)
+
+
+def _devices(rows: pd.DataFrame) -> list[str]:
+    return sorted(rows["device"].unique(), key=lambda d: (d != "cpu", d))[:4]
+
+
+# ── figures ──────────────────────────────────────────────────────────────────────────────
+
+
+def fig_accuracy_latency(d: ReportData) -> Figure | str:
+    if d.acc.empty:
+        return "no accuracy rows (task: accuracy) in this run"
+    ref = d.ref.dropna(subset=["latency_ms_p50"])
+    joined = ref.merge(d.acc[["model", "top1", "acc_source"]], on="model", suffixes=("_speed", ""))
+    if joined.empty:
+        return "no model has both an accuracy and a latency in this run"
+    devices = _devices(joined)
+    fig, axes = plt.subplots(1, len(devices), figsize=(9.5 if len(devices) == 1 else 6.2 * len(devices), 5.2), squeeze=False)
+    for ax, dev in zip(axes[0], devices):
+        j = joined[joined["device"] == dev].reset_index(drop=True)
+        for _, r in j.iterrows():
+            marker, filled = SOURCE_MARKERS.get(r["acc_source"], ("D", True))
+            c = color(r["family"])
+            ax.scatter(r["latency_ms_p50"], r["top1"], marker=marker, s=55, zorder=3,
+                       facecolors=c if filled else "white", edgecolors=c, linewidths=1.5)
+        pts = list(zip(j["latency_ms_p50"], j["top1"]))
+        front = pareto_front(pts)
+        if len(front) >= 1:
+            fx = [pts[i][0] for i in front]
+            fy = [pts[i][1] for i in front]
+            ax.step(fx, fy, where="post", color="#444", lw=1.2, ls="--", zorder=2, label="Pareto front")
+        _label_points(ax, list(j["latency_ms_p50"]), list(j["top1"]), [short_name(m) for m in j["model"]])
         ax.set_xscale("log")
-    if logy:
+        ax.set_xlabel(f"latency p50 on {_t(dev)} (ms, log scale) — lower is better")
+        ax.set_ylabel("top-1 accuracy (%) — higher is better")
+        ax.grid(True, which="both", alpha=0.25)
+        src = [s for s in SOURCE_MARKERS if s in set(j["acc_source"])]
+        handles = _family_handles(j["family"]) + [
+            Line2D([], [], marker=SOURCE_MARKERS[s][0], ls="", color="#333",
+                   markerfacecolor="#333" if SOURCE_MARKERS[s][1] else "white", label=SOURCE_LABELS[s]) for s in src
+        ] + [Line2D([], [], color="#444", ls="--", label="Pareto front")]
+        _legend(ax, handles)
+        _finish(ax)
+    cfg = _config_text(joined)
+    return Figure(
+        "Accuracy vs latency",
+        f"Top-1 accuracy against median latency ({cfg}, log scale): the dashed line joins the models no other "
+        "model beats on both, and the marker shape says where each accuracy comes from (filled circle measured, "
+        "triangle trained from scratch here, hollow square reported).",
+        _encode(fig), "fig-acc-latency")
+
+
+def fig_latency_gmacs(d: ReportData) -> Figure | str:
+    ref = d.ref.dropna(subset=["latency_ms_p50", "gmacs"])
+    ref = ref[ref["gmacs"] > 0]
+    if ref.empty:
+        return "no row has both GMACs and a latency"
+    devices = _devices(ref)
+    fig, axes = plt.subplots(1, len(devices), figsize=(9.5 if len(devices) == 1 else 6.2 * len(devices), 5.2), squeeze=False)
+    ceilings = []
+    for ax, dev in zip(axes[0], devices):
+        r = ref[ref["device"] == dev]
+        ax.scatter(r["gmacs"], r["latency_ms_p50"], c=[color(f) for f in r["family"]], s=45, zorder=3)
+        _label_points(ax, list(r["gmacs"]), list(r["latency_ms_p50"]), [short_name(m) for m in r["model"]])
+        ax.set_xscale("log")
         ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=0.3)
-    _legend(ax, df["family"])
-    return fig
+        handles = _family_handles(r["family"])
+        precision = r["precision"].iloc[0] if r["precision"].nunique() == 1 else "fp32"
+        threads = r["threads_actual"].max() if r["threads_actual"].notna().any() else None
+        rate = d.ceiling(dev, precision, threads)
+        if rate:
+            # Best possible latency if every MAC (2 FLOPs) ran at the measured matmul rate, per batch.
+            batch = float(r["batch_size"].min()) if r["batch_size"].notna().any() else 1.0
+            lo, hi = r["gmacs"].min() / 1.5, r["gmacs"].max() * 1.5
+            xs = np.geomspace(lo, hi, 50)
+            ax.plot(xs, 2 * xs * batch / rate * 1e3, color="#222", lw=1.2, zorder=2)
+            handles.append(Line2D([], [], color="#222", lw=1.2, label=f"matmul ceiling {rate:,.0f} GFLOP/s"))
+            ceilings.append(f"{dev} {rate:,.0f} GFLOP/s")
+        ax.set_xlabel("GMACs per image (log scale)")
+        ax.set_ylabel(f"latency p50 on {_t(dev)} (ms, log scale)")
+        ax.grid(True, which="both", alpha=0.25)
+        _legend(ax, handles)
+        _finish(ax)
+    if ceilings:
+        tail = (f"the solid line is the latency every model would have if all its MACs ran at the device's measured "
+                f"matmul rate ({'; '.join(ceilings)}), so the gap to it shows how efficiently each architecture uses the hardware.")
+    else:
+        tail = ("no matmul ceiling is drawn because run.json records no measured matmul rate (hardware.matmul_gflops) "
+                "for this device.")
+    return Figure("Latency vs GMACs",
+                  f"Median latency ({_config_text(ref)}) against multiply-accumulates per image; {tail}",
+                  _encode(fig), "fig-lat-gmacs")
 
 
-def _bars(df: pd.DataFrame, value: str, label: str):
-    d = df.sort_values(value)
-    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.3 * len(d) + 1)))
-    ax.barh([str(m).split(":")[-1] for m in d["model"]], d[value], color=[_color(f) for f in d["family"]])
-    ax.set_xlabel(label)
-    ax.grid(True, axis="x", alpha=0.3)
-    _legend(ax, d["family"])
-    return fig
+def fig_latency_distribution(d: ReportData) -> Figure | str:
+    if d.samples is None or d.samples.empty or "cell_key" not in d.samples or "latency_ms" not in d.samples:
+        return "no raw timing samples (samples.parquet) for this run"
+    ref = d.ref.sort_values("latency_ms_p50", ascending=False)
+    groups, labels, fams, p50s, p99s = [], [], [], [], []
+    by_cell = {k: g["latency_ms"].to_numpy(dtype=float) for k, g in d.samples.groupby("cell_key")}
+    for _, r in ref.iterrows():
+        s = by_cell.get(r["cell_key"])
+        if s is None:
+            continue
+        s = s[np.isfinite(s)]
+        if len(s) == 0:
+            continue
+        groups.append(s)
+        labels.append(_t(d.label(r)))
+        fams.append(r["family"])
+        p50s.append(float(np.percentile(s, 50)))
+        p99s.append(float(np.percentile(s, 99)))
+    if not groups:
+        return "no raw timing samples match this run's speed rows"
+    fig, ax = plt.subplots(figsize=(9.5, max(2.8, 0.4 * len(groups) + 1.2)))
+    pos = np.arange(len(groups))
+    bp = ax.boxplot(groups, positions=pos, orientation="horizontal", whis=(1, 99), widths=0.6, showfliers=False,
+                    patch_artist=True, medianprops={"color": "black", "lw": 1.5})
+    for patch, f in zip(bp["boxes"], fams):
+        patch.set_facecolor(color(f))
+        patch.set_alpha(0.55)
+    ax.scatter(p99s, pos, marker="D", s=22, color="black", zorder=4)
+    ax.set_yticks(pos, labels, fontsize=8)
+    _log_if_wide(ax, [v for g in groups for v in (g.min(), g.max())], "x")
+    ax.set_xlabel("latency per iteration (ms)")
+    ax.grid(True, axis="x", which="both", alpha=0.25)
+    _legend(ax, _family_handles(fams) + [
+        Line2D([], [], color="black", lw=1.5, label="p50 (median)"),
+        Line2D([], [], marker="D", ls="", color="black", markersize=4, label="p99")])
+    _finish(ax, "x")
+    return Figure("Latency distribution",
+                  f"Every timed iteration per model ({_config_text(ref)}): boxes span the middle half of the samples, "
+                  "whiskers the 1st to 99th percentile, the black bar is p50 and the diamond p99 — "
+                  "a long box or a far diamond means a noisy or jittery measurement.",
+                  _encode(fig), "fig-lat-dist")
 
 
-def run_figures(df: pd.DataFrame) -> list[Figure]:
-    """The standard figures of one run; a figure whose columns are empty is left out."""
-    ok = df[(df["status"] == "ok") & (df["task"] == "speed")] if "task" in df else df[df["status"] == "ok"]
+def fig_throughput_batch(d: ReportData) -> Figure | str:
+    sp = d.speed.dropna(subset=["throughput_ips", "batch_size"])
+    if sp.empty:
+        return "no throughput measured in this run"
+    if sp["batch_size"].nunique() < 2:
+        r = d.ref.dropna(subset=["throughput_ips"]).sort_values("throughput_ips")
+        fig, ax = plt.subplots(figsize=(9.5, max(2.8, 0.34 * len(r) + 1.2)))
+        ax.barh([_t(d.label(x)) for _, x in r.iterrows()], r["throughput_ips"], color=[color(f) for f in r["family"]])
+        ax.set_xlabel("throughput (images/s) — higher is better")
+        ax.grid(True, axis="x", alpha=0.25)
+        _legend(ax, _family_handles(r["family"]))
+        _finish(ax, "x")
+        return Figure("Throughput", f"Images per second per model ({_config_text(r)}); "
+                      "the suite measured one batch size, so there is no batch sweep to show.",
+                      _encode(fig), "fig-throughput")
+    fig, ax = plt.subplots(figsize=(9.5, 5.2))
+    ends = []
+    for _, ref in d.ref.iterrows():
+        rows = same_config(sp, ref).sort_values("batch_size")
+        if rows.empty:
+            continue
+        ax.plot(rows["batch_size"], rows["throughput_ips"], marker="o", ms=4, color=color(ref["family"]), lw=1.4)
+        ends.append((rows["batch_size"].iloc[-1], rows["throughput_ips"].iloc[-1], d.label(ref)))
+    for x, y, lab in ends:
+        ax.annotate(_t(lab), (x, y), fontsize=7, xytext=(5, 0), textcoords="offset points", va="center")
+    ax.set_xscale("log", base=2)
+    batches = sorted(sp["batch_size"].unique())
+    ax.set_xticks(batches, [str(int(b)) for b in batches])
+    _log_if_wide(ax, sp["throughput_ips"], "y")
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("throughput (images/s) — higher is better")
+    ax.grid(True, which="both", alpha=0.25)
+    _legend(ax, _family_handles(sp["family"]))
+    _finish(ax)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    return Figure("Throughput vs batch size",
+                  "Images per second as the batch grows, one line per model: a line that keeps rising still "
+                  "has parallel work to absorb, a flat one is already compute-bound at small batches.",
+                  _encode(fig), "fig-throughput")
+
+
+def fig_memory(d: ReportData) -> Figure | str:
+    sp = d.speed.dropna(subset=["peak_mem_mb"])
+    if sp.empty:
+        return "no peak memory measured in this run"
+    if not (sp["peak_mem_mb"] > 0).any():
+        return "every cell's peak memory above the loaded model was 0 MB, below the probe's resolution"
+    ref = d.ref.dropna(subset=["peak_mem_mb"]).sort_values("peak_mem_mb")
+    swept = sp["batch_size"].nunique() > 1
+    ncols = 2 if swept else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols if swept else 9.5, max(3, 0.34 * len(ref) + 1.2)), squeeze=False)
+    ax = axes[0][0]
+    ax.barh([_t(d.label(r)) for _, r in ref.iterrows()], ref["peak_mem_mb"], color=[color(f) for f in ref["family"]])
+    ax.set_xlabel(f"peak memory (MB) at {_config_text(ref)}")
+    ax.grid(True, axis="x", alpha=0.25)
+    _finish(ax, "x")
+    if swept:
+        ax2 = axes[0][1]
+        for _, r in d.ref.iterrows():
+            rows = same_config(sp, r).sort_values("batch_size")
+            if len(rows) < 1:
+                continue
+            ax2.plot(rows["batch_size"], rows["peak_mem_mb"], marker="o", ms=4, color=color(r["family"]), lw=1.4)
+            ax2.annotate(_t(d.label(r)), (rows["batch_size"].iloc[-1], rows["peak_mem_mb"].iloc[-1]), fontsize=7,
+                         xytext=(5, 0), textcoords="offset points", va="center")
+        ax2.set_xscale("log", base=2)
+        batches = sorted(sp["batch_size"].unique())
+        ax2.set_xticks(batches, [str(int(b)) for b in batches])
+        _log_if_wide(ax2, sp["peak_mem_mb"], "y")
+        ax2.set_xlabel("batch size")
+        ax2.set_ylabel("peak memory (MB)")
+        ax2.grid(True, which="both", alpha=0.25)
+        _finish(ax2)
+        ax2.xaxis.set_minor_formatter(NullFormatter())
+    _legend(axes[0][-1], _family_handles(ref["family"]))
+    method = ", ".join(sorted({m for m in sp["mem_method"] if m})) or "the run's memory probe"
+    return Figure("Peak memory",
+                  f"Peak inference memory per model above the loaded model's baseline ({method})"
+                  + (", and how it grows with the batch size." if swept else "."),
+                  _encode(fig), "fig-memory")
+
+
+def fig_resolution(d: ReportData) -> Figure | str:
+    sp = d.speed.dropna(subset=["img_size"])
+    if sp["img_size"].nunique() < 2:
+        return "the suite measured a single input size"
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    sizes = sorted(sp["img_size"].unique())
+    drawn = 0
+    for (model, dev), g in sp.groupby(["model", "device"], sort=False):
+        g = g[g["batch_size"] == g["batch_size"].min()]
+        g = g[(g["runtime"] == ("eager" if (g["runtime"] == "eager").any() else g["runtime"].iloc[0]))]
+        g = g[(g["precision"] == ("fp32" if (g["precision"] == "fp32").any() else g["precision"].iloc[0]))]
+        g = g.sort_values("img_size").drop_duplicates("img_size")
+        if len(g) < 2:
+            continue
+        drawn += 1
+        c = color(g["family"].iloc[0])
+        label = d.label(g.iloc[0])
+        for ax, col in zip(axes, ("gmacs", "latency_ms_p50")):
+            gg = g.dropna(subset=[col])
+            if gg.empty:
+                continue
+            ax.plot(gg["img_size"], gg[col], marker="o", ms=4, color=c, lw=1.4)
+            ax.annotate(_t(label), (gg["img_size"].iloc[-1], gg[col].iloc[-1]), fontsize=7, xytext=(5, 0),
+                        textcoords="offset points", va="center")
+    if not drawn:
+        return "no model was measured at more than one input size"
+    for ax, ylabel in zip(axes, ("GMACs per image", "latency p50 (ms)")):
+        ax.set_xticks(sizes, [str(int(s)) for s in sizes])
+        ax.set_xlabel("input resolution (px, square)")
+        ax.set_ylabel(ylabel + " (log scale)")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.25)
+        _finish(ax)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    _legend(axes[1], _family_handles(sp["family"]))
+    return Figure("Cost vs input resolution",
+                  f"GMACs and median latency at each input size ({', '.join(str(int(s)) for s in sizes)} px, smallest "
+                  "batch): convolution cost grows with the pixel count, global attention faster than that.",
+                  _encode(fig), "fig-resolution")
+
+
+def fig_family_size(d: ReportData) -> Figure | str:
+    base = d.ref if not d.ref.empty else d.df[d.df["status"] == "ok"]
+    per_model = base.dropna(subset=["params_m"]).drop_duplicates("model")
+    if per_model.empty:
+        return "no parameter counts in this run"
+    order = {f: i for i, f in enumerate((*FAMILIES, "other"))}
+    per_model = per_model.assign(_o=per_model["family"].map(order)).sort_values(["_o", "params_m"], ascending=[False, True])
+    fig, axes = plt.subplots(1, 2, figsize=(11, max(3, 0.34 * len(per_model) + 1.2)), sharey=True)
+    names = [_t(short_name(m)) for m in per_model["model"]]
+    cols = [color(f) for f in per_model["family"]]
+    axes[0].barh(names, per_model["params_m"], color=cols)
+    axes[0].set_xlabel("parameters (millions)")
+    g = per_model["gmacs"].fillna(0)
+    axes[1].barh(names, g, color=cols)
+    axes[1].set_xlabel("GMACs per image")
+    for ax, vals in zip(axes, (per_model["params_m"], g)):
+        _log_if_wide(ax, vals, "x")
+        ax.grid(True, axis="x", which="both", alpha=0.25)
+        _finish(ax, "x")
+    _legend(axes[1], _family_handles(per_model["family"]))
+    return Figure("Parameters and GMACs by family",
+                  f"Model size and compute per image, grouped by family ({_config_text(per_model)}): "
+                  "few parameters does not imply few operations, and the reverse.",
+                  _encode(fig), "fig-family-size")
+
+
+def fig_runtime_wins(d: ReportData) -> Figure | str:
+    sp = d.speed.dropna(subset=["latency_ms_p50"])
+    runtimes = list(dict.fromkeys(sp["runtime"]))
+    if len(runtimes) < 2:
+        return "the suite measured a single runtime"
+    base_rt = "eager" if "eager" in runtimes else runtimes[0]
+    others = [r for r in runtimes if r != base_rt]
+    keys = ["model", "device", "precision", "img_size", "batch_size", "threads_actual"]
+    bmin = sp.groupby(["model", "device"])["batch_size"].transform("min")
+    small = sp[sp["batch_size"] == bmin]
+    piv = small.pivot_table(index=keys, columns="runtime", values="latency_ms_p50", aggfunc="min", dropna=False)
+    if base_rt not in piv:
+        return f"no {base_rt} baseline to compare runtimes against"
+    rows = []
+    for idx, r in piv.iterrows():
+        base = r[base_rt]
+        if not base or pd.isna(base):
+            continue
+        sp_up = {rt: base / r[rt] for rt in others if rt in r and not pd.isna(r[rt]) and r[rt] > 0}
+        if sp_up:
+            fam = small[(small["model"] == idx[0])]["family"].iloc[0]
+            rows.append((idx[0], idx[1], fam, sp_up))
+    if not rows:
+        return f"no model was measured both in {base_rt} and another runtime"
+    multi_dev = len({r[1] for r in rows}) > 1
+    fig, axes = plt.subplots(1, 2, figsize=(12, max(3.2, 0.42 * len(rows) + 1.5)),
+                             gridspec_kw={"width_ratios": [3, 2]})
+    ax = axes[0]
+    h = 0.8 / len(others)
+    labels = []
+    for i, (model, dev, fam, ups) in enumerate(rows):
+        labels.append(_t(short_name(model) + (f" ({dev})" if multi_dev else "")))
+        for j, rt in enumerate(others):
+            if rt in ups:
+                ax.barh(i - 0.4 + h * (j + 0.5), ups[rt], height=h, color=RUNTIME_COLORS[j % len(RUNTIME_COLORS)],
+                        edgecolor=color(fam), linewidth=1.2)
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    for tick, (_, _, fam, _) in zip(ax.get_yticklabels(), rows):
+        tick.set_color(color(fam))
+    ax.axvline(1.0, color="#333", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"speed-up over {base_rt} (×, log scale; right of the line is faster)")
+    ax.grid(True, axis="x", which="both", alpha=0.25)
+    _finish(ax, "x")
+    # Per family: geometric mean speed-up of each runtime (the fair average of ratios).
+    ax2 = axes[1]
+    fams = [f for f in (*FAMILIES, "other") if any(r[2] == f for r in rows)]
+    for j, rt in enumerate(others):
+        vals = []
+        for f in fams:
+            ups = [r[3][rt] for r in rows if r[2] == f and rt in r[3]]
+            vals.append(float(np.exp(np.mean(np.log(ups)))) if ups else np.nan)
+        ax2.bar(np.arange(len(fams)) - 0.4 + h * (j + 0.5), vals, width=h, color=RUNTIME_COLORS[j % len(RUNTIME_COLORS)])
+    ax2.set_xticks(range(len(fams)), [FAMILY_LABELS[f] for f in fams])
+    for tick, f in zip(ax2.get_xticklabels(), fams):
+        tick.set_color(color(f))
+    ax2.axhline(1.0, color="#333", lw=1)
+    ax2.set_yscale("log")
+    ax2.set_ylabel(f"geometric-mean speed-up over {base_rt} (×)")
+    ax2.grid(True, axis="y", which="both", alpha=0.25)
+    _finish(ax2, "y")
+    _legend(ax2, [Patch(color=RUNTIME_COLORS[j % len(RUNTIME_COLORS)], label=rt) for j, rt in enumerate(others)],
+            title="runtime", title_fontsize=8)
+    return Figure("Which runtime wins per architecture",
+                  f"Median-latency speed-up of each runtime over {base_rt} at the smallest batch, per model (left, labels "
+                  "in family colours) and as a geometric mean per family (right); bars right of or above 1× are faster.",
+                  _encode(fig), "fig-runtimes")
+
+
+BUILDERS: list[tuple[str, Callable[[ReportData], Figure | str]]] = [
+    ("Accuracy vs latency", fig_accuracy_latency),
+    ("Latency vs GMACs", fig_latency_gmacs),
+    ("Latency distribution", fig_latency_distribution),
+    ("Throughput vs batch size", fig_throughput_batch),
+    ("Peak memory", fig_memory),
+    ("Cost vs input resolution", fig_resolution),
+    ("Parameters and GMACs by family", fig_family_size),
+    ("Which runtime wins per architecture", fig_runtime_wins),
+]
+
+
+def build_figures(d: ReportData, strict: bool = False) -> tuple[list[Figure], list[Skipped]]:
+    """Every figure the run's data supports, and why each other one is absent.
+
+    A builder that fails is reported as skipped with its error (a report after a long run
+    must still render); ``strict=True`` re-raises instead, for tests.
+    """
     figs: list[Figure] = []
-    if ok.empty:
-        return figs
-    b1 = ok[ok["batch_size"] == ok["batch_size"].min()]
-    b1 = b1.dropna(subset=["latency_ms_p50"]) if "latency_ms_p50" in b1 else b1.iloc[0:0]
-    if not b1.empty and b1["gmacs"].notna().any():
-        d = b1.dropna(subset=["gmacs"])
-        figs.append(Figure("Latency vs GMACs", f"Median latency at batch {int(d['batch_size'].min())} against multiply-accumulates per image; points above the trend do less work per millisecond.",
-                           _encode(_scatter(d, "gmacs", "latency_ms_p50", "GMACs per image (log)", "latency p50 (ms, log)", True, True)), "fig-lat-gmacs"))
-    if not b1.empty and b1["params_m"].notna().any():
-        d = b1.dropna(subset=["params_m"])
-        figs.append(Figure("Latency vs parameters", "Median latency against parameter count; size and speed are related but not the same thing.",
-                           _encode(_scatter(d, "params_m", "latency_ms_p50", "parameters (M, log)", "latency p50 (ms, log)", True, True)), "fig-lat-params"))
-    if ok["throughput_ips"].notna().any():
-        bmax = ok[ok["batch_size"] == ok["batch_size"].max()].dropna(subset=["throughput_ips"])
-        figs.append(Figure("Throughput by model", f"Images per second at batch {int(bmax['batch_size'].max())} (median latency), higher is better.",
-                           _encode(_bars(bmax, "throughput_ips", "throughput (images/s)")), "fig-throughput"))
-    if ok["peak_mem_mb"].notna().any():
-        d = b1.dropna(subset=["peak_mem_mb"]) if not b1.empty else ok.dropna(subset=["peak_mem_mb"])
-        figs.append(Figure("Peak memory by model", "Peak inference memory over the loaded model's baseline, per model.",
-                           _encode(_bars(d, "peak_mem_mb", "peak memory (MB)")), "fig-memory"))
-    return figs
+    skipped: list[Skipped] = []
+    for title, build in BUILDERS:
+        try:
+            got = build(d)
+        except Exception as err:
+            plt.close("all")
+            if strict:
+                raise
+            got = f"could not be drawn ({type(err).__name__}: {err})"
+        if isinstance(got, Figure):
+            figs.append(got)
+        else:
+            skipped.append(Skipped(title, got))
+    return figs, skipped
+
+
+def run_figures(df: pd.DataFrame, samples: pd.DataFrame | None = None, meta: dict | None = None) -> list[Figure]:
+    """The figures of one run (the tables as read by ``bench.results``)."""
+    return build_figures(ReportData(df, samples if samples is not None else pd.DataFrame(), meta or {}))[0]

@@ -1,9 +1,18 @@
-"""Self-contained HTML run report (Jinja2, autoescaped) and the reports index."""
+"""Self-contained HTML run report (Jinja2, autoescaped) and the reports index.
+
+Everything a page needs is inside it: CSS and the small sort/filter script are inlined,
+figures are base64 PNGs, and no run data is placed inside ``<script>`` (rows carry their
+family/device and sort values in HTML attributes, which autoescaping covers), so a
+model, suite or error text from a file can never become markup or code.
+"""
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,97 +20,388 @@ import jinja2
 import pandas as pd
 
 from bench import results
-from bench.report.figures import FAMILY_COLORS, run_figures
+from bench.report.data import FAMILIES, ReportData, ceiling_entries, not_met, short_name
+from bench.report.figures import FAMILY_COLORS, FAMILY_LABELS, build_figures
 
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # column of the results table
+    header: str  # with its unit
+    numeric: bool = True
+    scale: float = 1.0  # displayed value = stored value * scale
+    title: str = ""  # tooltip: what the number is
+
+
+# The full results table; a column no row filled is left out, and a key column with one
+# value for every row is shown once above the table instead.
 TABLE_COLUMNS = [
-    ("model", "model"), ("family", "family"), ("device", "device"), ("precision", "precision"),
-    ("runtime", "runtime"), ("batch_size", "batch"), ("img_size", "img (px)"), ("params_m", "params (M)"),
-    ("gmacs", "GMACs"), ("latency_ms_p50", "latency p50 (ms)"), ("latency_ms_p90", "p90 (ms)"),
-    ("latency_ms_p99", "p99 (ms)"), ("latency_cv", "CV"), ("throughput_ips", "throughput (img/s)"),
-    ("peak_mem_mb", "peak mem (MB)"), ("top1", "top-1 (%)"), ("acc_source", "acc source"),
+    Column("model", "model", False),
+    Column("family", "family", False),
+    Column("device", "device", False),
+    Column("precision", "precision", False),
+    Column("runtime", "runtime", False),
+    Column("batch_size", "batch"),
+    Column("img_size", "input (px)"),
+    Column("threads_actual", "threads"),
+    Column("params_m", "params (M)", title="parameters, millions"),
+    Column("gmacs", "GMACs / img", title="1e9 multiply-accumulates per image, forward pass"),
+    Column("latency_ms_p50", "latency p50 (ms)", title="median latency of one forward pass of the whole batch"),
+    Column("latency_ms_p90", "p90 (ms)"),
+    Column("latency_ms_p99", "p99 (ms)"),
+    Column("latency_rel_iqr", "IQR / p50 (%)", scale=100, title="spread of the samples: interquartile range over the median"),
+    Column("n_samples", "samples (n)"),
+    Column("throughput_ips", "throughput (img/s)", title="batch size / median latency"),
+    Column("peak_mem_mb", "peak mem (MB)", title="peak inference memory above the loaded model"),
+    Column("efficiency", "efficiency (% of matmul)", scale=100,
+           title="achieved GFLOP/s (2 x GMACs x img/s) over the device's measured matmul GFLOP/s"),
+    Column("top1", "top-1 (%)"),
+    Column("acc_source", "acc. source", False),
+]
+CONSTANT_SHOWN_ONCE = {"device", "precision", "runtime", "img_size", "threads_actual", "batch_size"}
+
+ACC_COLUMNS = [
+    Column("model", "model", False), Column("family", "family", False), Column("acc_source", "source", False),
+    Column("acc_dataset", "dataset", False), Column("img_size", "input (px)"), Column("top1", "top-1 (%)"),
+    Column("top1_std", "± std (pp)"), Column("top5", "top-5 (%)"), Column("acc_n_images", "images (n)"),
+]
+
+ENV_KEYS = [
+    ("hostname", "host"), ("cpu_model", "CPU"), ("cpu_count", "CPU cores"), ("gpu_name", "GPU"),
+    ("gpu_mem_gb", "GPU memory (GB)"), ("gpu_driver", "GPU driver"), ("cuda_version", "CUDA"),
+    ("cudnn_version", "cuDNN"), ("tf32_matmul", "TF32 matmul"), ("platform", "OS"), ("python", "Python"),
+    ("torch", "torch"), ("torchvision", "torchvision"), ("timm", "timm"), ("fvcore", "fvcore"),
+    ("numpy", "numpy"), ("onnxruntime", "onnxruntime"), ("archbench", "archbench"),
+    ("torch_num_threads_default", "torch threads (default)"), ("git_commit", "git commit"), ("git_dirty", "uncommitted changes"),
 ]
 
 
 def _env() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("bench.report", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True, default=True),
         undefined=jinja2.StrictUndefined,
     )
 
 
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v == ""
+
+
 def fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    """Numbers with three significant digits (thousands separated); empty for missing."""
+    if _missing(v):
         return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        v = int(v)
+    if isinstance(v, int):
+        return f"{v:,}"
     if isinstance(v, float):
-        if abs(v) >= 100:
+        a = abs(v)
+        if a >= 100:
             return f"{v:,.0f}"
-        if abs(v) >= 1:
+        if a >= 10:
+            return f"{v:.1f}"
+        if a >= 1:
             return f"{v:.2f}"
-        return f"{v:.3f}"
+        if a >= 0.001:
+            return f"{v:.3f}"
+        return f"{v:.2g}"
     return str(v)
 
 
-def table_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool) or _missing(v):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _cells(r: pd.Series, cols: list[Column]) -> list[dict[str, Any]]:
+    out = []
+    for c in cols:
+        v = r.get(c.key)
+        num = _number(v) if c.numeric else None
+        if num is not None and c.scale != 1.0:
+            num = num * c.scale
+        text = fmt(num) if c.numeric else ("" if _missing(v) else str(v))
+        if c.key == "model":
+            text = str(v)
+        if c.key == "family":
+            text = FAMILY_LABELS.get(str(v), str(v))
+        out.append({"text": text, "v": num, "numeric": c.numeric, "key": c.key})
+    return out
+
+
+def _visible(df: pd.DataFrame, cols: list[Column], constant_once: set[str]) -> tuple[list[Column], list[tuple[str, str]]]:
+    shown, constants = [], []
+    for c in cols:
+        if c.key not in df.columns:
+            continue
+        vals = df[c.key]
+        filled = vals[~vals.map(_missing)]
+        if filled.empty and c.key not in ("model", "family"):
+            continue
+        if c.key in constant_once and len(df) > 1 and filled.nunique() == 1 and len(filled) == len(df):
+            constants.append((c.header, fmt(filled.iloc[0]) if c.numeric else str(filled.iloc[0])))
+            continue
+        shown.append(c)
+    return shown, constants
+
+
+def results_table(d: ReportData) -> dict[str, Any]:
+    """Speed rows with each model's accuracy joined in, for the sortable, filterable table."""
+    sp = d.speed.copy()
+    if not d.acc.empty and len(sp):
+        acc = d.acc.set_index("model")
+        for col in ("top1", "acc_source"):
+            joined = sp["model"].map(acc[col])
+            sp[col] = sp[col].where(~sp[col].map(_missing), joined)
+    sp = sp.sort_values(["family", "model", "device", "runtime", "precision", "img_size", "batch_size"],
+                        key=lambda s: s.map({f: i for i, f in enumerate(FAMILIES)}).fillna(9) if s.name == "family" else s)
+    cols, constants = _visible(sp, TABLE_COLUMNS, CONSTANT_SHOWN_ONCE)
+    rows = [{"family": r["family"], "device": r["device"], "cells": _cells(r, cols),
+             "noisy": not_met(r.get("timing_target_met"))}
+            for _, r in sp.iterrows()]
+    return {"columns": cols, "rows": rows, "constants": constants}
+
+
+def accuracy_table(d: ReportData) -> dict[str, Any]:
+    acc = d.df[(d.df["status"] == "ok") & (d.df["task"] == "accuracy")]
+    cols, constants = _visible(acc, ACC_COLUMNS, set())
+    rows = [{"family": r["family"], "device": r["device"], "cells": _cells(r, cols), "noisy": False}
+            for _, r in acc.sort_values(["top1"], ascending=False).iterrows()]
+    return {"columns": cols, "rows": rows, "constants": constants}
+
+
+def summary_table(d: ReportData) -> dict[str, Any]:
+    """The headline: one row per model (and device) in its reference configuration."""
+    srows = d.summary()
+    has_acc = any(not math.isnan(s.top1) for s in srows)
+    has_eff = any(not math.isnan(s.efficiency) for s in srows)
+    multi = len({s.device for s in srows}) > 1
+    header = [("model", ""), ("family", "")] + ([("device", "")] if multi else []) + [
+        ("params (M)", "parameters, millions"), ("GMACs / img", "1e9 multiply-accumulates per image"),
+        ("p50 (ms)", "median latency at the smallest batch"), ("p99 (ms)", "99th-percentile latency"),
+        ("IQR / p50 (%)", "spread of the timing samples"), ("img/s", "throughput at the largest batch"),
+        ("peak mem (MB)", "peak inference memory at the smallest batch")] + (
+        [("eff. (%)", "achieved GFLOP/s at the largest batch over the measured matmul GFLOP/s")] if has_eff else []) + (
+        [("top-1 (%)", ""), ("acc. source", "measured / scratch / reported")] if has_acc else [])
     rows = []
-    for _, r in df.iterrows():
-        rows.append({
-            "family": r.get("family") or "other",
-            "device": r.get("device") or "",
-            "cells": [(fmt(r.get(col)), r.get(col) if isinstance(r.get(col), (int, float)) and not (isinstance(r.get(col), float) and math.isnan(r.get(col))) else None)
-                      for col, _ in TABLE_COLUMNS if col in df.columns],
-        })
-    return rows
+    for s in srows:
+        nums: list[tuple[Any, bool]] = [(s.params_m, True), (s.gmacs, True), (s.latency_ms_p50, True),
+                                        (s.latency_ms_p99, True), (s.latency_rel_iqr * 100, True),
+                                        (s.throughput_ips, True), (s.peak_mem_mb, True)]
+        if has_eff:
+            nums.append((s.efficiency * 100, True))
+        if has_acc:
+            nums += [(s.top1, True), (s.acc_source, False)]
+        cells = [{"text": s.model, "v": None, "numeric": False, "key": "model"},
+                 {"text": FAMILY_LABELS.get(s.family, s.family), "v": None, "numeric": False, "key": "family"}]
+        if multi:
+            cells.append({"text": s.device, "v": None, "numeric": False, "key": "device"})
+        for v, numeric in nums:
+            n = _number(v) if numeric else None
+            cells.append({"text": fmt(n) if numeric else str(v or ""), "v": n, "numeric": numeric, "key": ""})
+        rows.append({"family": s.family, "device": s.device, "cells": cells, "noisy": s.noisy, "pareto": s.pareto,
+                     "tput_batch": s.throughput_batch})
+    batches = sorted({int(s.throughput_batch) for s in srows if not math.isnan(s.throughput_batch)})
+    return {"header": header, "rows": rows, "has_acc": has_acc, "throughput_batches": batches}
 
 
-def render_run_report(run_dir: Path, out_path: Path) -> Path:
-    run_dir = Path(run_dir)
+def takeaways(d: ReportData) -> list[str]:
+    """A few plain sentences naming the winners, per device."""
+    out = []
+    srows = [s for s in d.summary() if not math.isnan(s.latency_ms_p50)]
+    for dev in sorted({s.device for s in srows}):
+        rows = [s for s in srows if s.device == dev]
+        on = f" on {dev}" if len({s.device for s in srows}) > 1 else ""
+        fast = min(rows, key=lambda s: s.latency_ms_p50)
+        out.append(f"Fastest{on}: {fast.model} at {fmt(fast.latency_ms_p50)} ms (p50, batch {fmt(fast.batch_size)}).")
+        tp = [s for s in rows if not math.isnan(s.throughput_ips)]
+        if tp:
+            best = max(tp, key=lambda s: s.throughput_ips)
+            out.append(f"Highest throughput{on}: {best.model}, {fmt(best.throughput_ips)} img/s at batch {fmt(best.throughput_batch)}.")
+        front = [s for s in rows if s.pareto]
+        if front:
+            out.append(f"Best accuracy for the latency{on} (Pareto front, fastest first): " + ", ".join(
+                f"{s.model} ({fmt(s.top1)} %, {fmt(s.latency_ms_p50)} ms)" for s in front) + ".")
+        noisy = [s.model for s in rows if s.noisy]
+        if noisy:
+            out.append(f"Timing did not settle{on} (spread above target; read these latencies with care): "
+                       + ", ".join(noisy) + ".")
+    return out
+
+
+def failed_cells(df: pd.DataFrame) -> list[dict[str, Any]]:
+    bad = df[df["status"] != "ok"]
+    out = []
+    for _, r in bad.iterrows():
+        err = "" if _missing(r.get("error")) else str(r["error"])
+        first = err.strip().splitlines()[0] if err.strip() else "(no reason recorded)"
+        config = " · ".join(x for x in (
+            r.get("task") or "", r.get("device") or "", r.get("precision") or "", r.get("runtime") or "",
+            f"batch {fmt(r.get('batch_size'))}" if not _missing(r.get("batch_size")) else "",
+            f"{fmt(r.get('img_size'))} px" if not _missing(r.get("img_size")) else "") if x)
+        out.append({"model": r["model"], "family": r["family"], "status": r["status"], "config": config,
+                    "key": r.get("cell_key", ""), "reason": first[:400], "detail": err if len(err) > len(first) or len(first) > 400 else ""})
+    order = {"failed": 0, "oom": 1, "timeout": 2, "mismatch": 3, "skipped": 4}
+    return sorted(out, key=lambda f: (order.get(f["status"], 5), f["model"]))
+
+
+def _flatten(value: Any) -> list[str] | str:
+    if isinstance(value, list):
+        return [json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else str(v) for v in value]
+    if isinstance(value, dict):
+        return [f"{k}: {v}" for k, v in value.items()]
+    return str(value)
+
+
+def method_items(meta: dict[str, Any], d: ReportData) -> dict[str, Any]:
+    env = meta.get("environment") or {}
+    conv = meta.get("conventions") or {}
+    load = meta.get("load") or {}
+    machine = [(label, fmt(env[k]) if isinstance(env[k], (bool, int, float)) else str(env[k]))
+               for k, label in ENV_KEYS if k in env and not _missing(env[k])]
+    threads = sorted({int(t) for t in d.df["threads_actual"].dropna()})
+    flop = conv.get("flop_convention")
+    flop_items = [(str(k), _flatten(v)) for k, v in flop.items()] if isinstance(flop, dict) else (
+        [("convention", str(flop))] if flop else [])
+    ceilings = []
+    entries = ceiling_entries(meta.get("hardware"))
+    for h in entries:
+        label = f"{h.get('device', '?')} {h.get('precision', '')} · {h.get('threads_actual', '?')} threads"
+        if h.get("matmul_gflops"):
+            text = f"matmul {fmt(_number(h['matmul_gflops']))} GFLOP/s"
+            if _number(h.get("matmul_gflops_max")):
+                text += f" (best {fmt(_number(h['matmul_gflops_max']))})"
+            if _number(h.get("mem_bw_gbs")):
+                text += f"; memory copy {fmt(_number(h['mem_bw_gbs']))} GB/s"
+        else:
+            text = f"not measured ({h.get('skipped') or 'no reason recorded'})"
+        ceilings.append((label, text))
+    if not entries:
+        for dev in d.devices or ["cpu"]:
+            precisions = sorted({p for p in d.speed[d.speed["device"] == dev]["precision"] if p}) or ["fp32"]
+            for p in precisions:
+                rate = d.ceiling(dev, p)
+                ceilings.append((f"{dev} {p}", f"matmul {fmt(rate)} GFLOP/s" if rate else "not measured in this run"))
+    hardware_other = []
+    hw = meta.get("hardware")
+    if isinstance(hw, dict):
+        hardware_other = [(str(k), json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (dict, list)) else str(v))
+                          for k, v in hw.items()]
+    other_conv = [(str(k), _flatten(v)) for k, v in conv.items() if k not in ("timing_rule", "flop_convention")]
+    return {
+        "machine": machine,
+        "threads": ", ".join(str(t) for t in threads) if threads else "",
+        "load": load,
+        "loadavg": fmt(_number(load.get("loadavg_1m"))) if _number(load.get("loadavg_1m")) is not None else "?",
+        "busy_procs": [str(p) for p in (load.get("busy_procs") or [])],
+        "timing_rule": conv.get("timing_rule", ""),
+        "flop": flop_items,
+        "ceilings": ceilings,
+        "hardware": hardware_other,
+        "other_conventions": other_conv,
+    }
+
+
+def render_run_report(run_dir: Path, out_path: Path, strict: bool = False) -> Path:
+    """Write the run's self-contained HTML page to ``out_path``."""
+    run_dir, out_path = Path(run_dir), Path(out_path)
     meta = results.read_run_meta(run_dir)
     df = results.load_results(run_dir)
-    ok = df[df["status"] == "ok"] if len(df) else df
-    bad = df[df["status"] != "ok"] if len(df) else df
+    samples = results.load_samples(run_dir)
+    d = ReportData(df, samples, meta)
+    figures, skipped = build_figures(d, strict=strict)
+    suite = meta.get("suite") or {}
+    families = [f for f in (*FAMILIES, "other") if f in set(d.df["family"])]
+    counts = d.df["status"].value_counts().to_dict()
+    reports_dir = out_path.parent
     html = _env().get_template("run.html.j2").render(
         meta=meta,
-        env=meta.get("environment", {}),
-        load=meta.get("load", {}),
-        conventions=meta.get("conventions", {}),
-        columns=[label for col, label in TABLE_COLUMNS if col in df.columns],
-        rows=table_rows(ok.sort_values(["task", "family", "model", "batch_size"]) if len(ok) else ok),
-        failed=[{"model": r["model"], "key": r["cell_key"], "status": r["status"], "error": fmt(r.get("error"))} for _, r in bad.iterrows()],
-        figures=run_figures(df) if len(df) else [],
+        suite_name=str(suite.get("name", "")),
+        suite_description=str(suite.get("description") or ""),
+        run_id=str(meta.get("run_id", run_dir.name)),
+        load=meta.get("load") or {},
+        counts=counts,
+        n_cells=len(d.df),
+        table=results_table(d),
+        acc_table=accuracy_table(d),
+        summary=summary_table(d),
+        takeaways=takeaways(d),
+        failed=failed_cells(d.df),
+        figures=figures,
+        skipped=skipped,
+        method=method_items(meta, d),
+        families=[(f, FAMILY_LABELS[f], FAMILY_COLORS[f]) for f in families],
+        devices=d.devices,
         family_colors=FAMILY_COLORS,
-        n_cells=len(df),
+        link_index=(reports_dir / "index.html").is_file() or out_path.name == page_name(meta.get("run_id", "")),
+        link_claims=(reports_dir / "claims.html").is_file(),
     )
-    results.write_text_atomic(Path(out_path), html)
-    return Path(out_path)
+    results.write_text_atomic(out_path, html)
+    return out_path
+
+
+def _machine(env: dict[str, Any]) -> str:
+    parts = [str(env.get(k)) for k in ("hostname", "cpu_model") if env.get(k)]
+    if env.get("cpu_count"):
+        parts.append(f"{env['cpu_count']} cores")
+    if env.get("gpu_name"):
+        parts.append(str(env["gpu_name"]))
+    return " · ".join(parts)
+
+
+def page_name(run_id: str) -> str:
+    """The report's file name for a run: its id, reduced to characters safe in a path."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", str(run_id)).lstrip(".") or "run"
+    return f"{safe}.html"
+
+
+def index_entries(results_root: Path, reports_dir: Path) -> list[dict[str, Any]]:
+    entries = []
+    for run_dir in results.list_runs(Path(results_root)):
+        try:
+            meta = results.read_run_meta(run_dir)
+        except Exception:  # a damaged or foreign run.json must not hide the other runs
+            continue
+        run_id = str(meta.get("run_id") or run_dir.name)
+        entries.append({
+            "run_dir": run_dir, "run_id": run_id, "href": page_name(run_id),
+            "date": str(meta.get("started_at", "")).replace("T", " ")[:19],
+            "suite": str((meta.get("suite") or {}).get("name", "")),
+            "machine": _machine(meta.get("environment") or {}),
+            "status": str(meta.get("status", "")),
+            "counts": {str(k): v for k, v in (meta.get("status_counts") or {}).items()},
+            "warning": bool((meta.get("load") or {}).get("warning")),
+        })
+    return entries
 
 
 def update_index(results_root: Path, reports_dir: Path, rerender: bool = False) -> Path:
     """Render any run lacking a report, write reports/index.html (newest first) and
     reports/latest.html (a copy of the newest run's report)."""
     reports_dir = Path(reports_dir)
-    entries = []
-    for run_dir in results.list_runs(Path(results_root)):
-        try:
-            meta = results.read_run_meta(run_dir)
-        except Exception:
-            continue
-        page = reports_dir / f"{meta['run_id']}.html"
-        if rerender or not page.is_file():
-            render_run_report(run_dir, page)
-        env = meta.get("environment", {})
-        entries.append({
-            "run_id": meta["run_id"], "href": page.name, "date": meta.get("started_at", ""),
-            "suite": meta.get("suite", {}).get("name", ""),
-            "machine": f"{env.get('hostname', '')} · {env.get('cpu_model', '')}" + (f" · {env['gpu_name']}" if env.get("gpu_name") else ""),
-            "status": meta.get("status", ""), "counts": meta.get("status_counts", {}),
-        })
-    html = _env().get_template("index.html.j2").render(entries=entries)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    entries = index_entries(Path(results_root), reports_dir)
     index = reports_dir / "index.html"
+    html = _env().get_template("index.html.j2").render(entries=entries, link_claims=(reports_dir / "claims.html").is_file())
     results.write_text_atomic(index, html)
+    for e in entries:
+        page = reports_dir / e["href"]
+        if rerender or not page.is_file():
+            render_run_report(e["run_dir"], page)
     if entries:
         newest = reports_dir / entries[0]["href"]
         tmp = reports_dir / ".latest.html.tmp"
         shutil.copyfile(newest, tmp)
         tmp.replace(reports_dir / "latest.html")
     return index
+
+__all__ = ["render_run_report", "update_index", "fmt", "results_table", "summary_table", "failed_cells", "short_name"]

@@ -1,38 +1,60 @@
-"""Markdown summary of a run for terminals and CI job summaries."""
+"""Markdown summary of a run for terminals and CI job summaries (GitHub-flavoured tables).
+
+The top table is the report's headline (one row per model in its reference configuration,
+fastest first), followed by the failed and skipped cells with their reasons. Text from
+files is made table-safe: pipes escaped, newlines flattened, HTML-significant characters
+replaced by entities (job summaries render Markdown as HTML).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from bench import results
-from bench.report.html import fmt
-
-MD_COLUMNS = [("model", "model"), ("family", "family"), ("batch_size", "batch"), ("params_m", "params (M)"),
-              ("gmacs", "GMACs"), ("latency_ms_p50", "p50 (ms)"), ("latency_ms_p99", "p99 (ms)"),
-              ("throughput_ips", "img/s"), ("peak_mem_mb", "peak MB"), ("top1", "top-1 %"), ("acc_source", "acc source")]
+from bench.report.data import ReportData
+from bench.report.html import failed_cells, summary_table, takeaways
 
 
-def _esc(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _esc(text: object) -> str:
+    s = str(text).replace("\r", " ").replace("\n", " ")
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return s.replace("|", "\\|").replace("`", "'")
 
 
 def render_markdown(run_dir: Path) -> str:
+    run_dir = Path(run_dir)
     meta = results.read_run_meta(run_dir)
-    df = results.load_results(run_dir)
-    cols = [(c, label) for c, label in MD_COLUMNS if c in df.columns and df[c].notna().any()]
-    out = [f"### archbench · {_esc(meta['suite']['name'])} · `{meta['run_id']}`", ""]
-    env = meta.get("environment", {})
-    out.append(f"{env.get('cpu_model', '?')} · {env.get('cpu_count', '?')} cores · torch {env.get('torch', '?')}" +
-               (f" · {env['gpu_name']}" if env.get("gpu_name") else ""))
-    if meta.get("load", {}).get("warning"):
-        out += ["", f"> ⚠ {meta['load']['warning']}"]
-    ok = df[df["status"] == "ok"]
-    out += ["", "| " + " | ".join(label for _, label in cols) + " |", "|" + "---|" * len(cols)]
-    for _, r in ok.iterrows():
-        out.append("| " + " | ".join(_esc(fmt(r.get(c))) for c, _ in cols) + " |")
-    bad = df[df["status"] != "ok"]
-    if len(bad):
-        out += ["", "**Failed / skipped cells**", "", "| cell | status | reason |", "|---|---|---|"]
-        for _, r in bad.iterrows():
-            out.append(f"| {_esc(str(r['cell_key']))} | {r['status']} | {_esc(fmt(r.get('error')))[:300]} |")
+    d = ReportData(results.load_results(run_dir), results.load_samples(run_dir), meta)
+    suite = (meta.get("suite") or {}).get("name", "")
+    out = [f"### archbench · {_esc(suite)} · {_esc(meta.get('run_id', run_dir.name))}", ""]
+    env = meta.get("environment") or {}
+    counts = ", ".join(f"{_esc(k)} {v}" for k, v in d.df["status"].value_counts().items())
+    out.append(f"{_esc(env.get('cpu_model', '?'))} · {env.get('cpu_count', '?')} cores · torch {_esc(env.get('torch', '?'))}"
+               + (f" · {_esc(env['gpu_name'])}" if env.get("gpu_name") else "") + f" · {len(d.df)} cells ({counts})")
+    warning = (meta.get("load") or {}).get("warning")
+    if warning:
+        out += ["", f"> ⚠ {_esc(warning)}"]
+    tips = takeaways(d)
+    if tips:
+        out += [""] + [f"- {_esc(t)}" for t in tips]
+    summ = summary_table(d)
+    if summ["rows"]:
+        out += ["", "| " + " | ".join(_esc(h) for h, _ in summ["header"]) + " |",
+                "|" + "|".join("---" if i < 2 else "--:" for i in range(len(summ["header"]))) + "|"]
+        for r in summ["rows"]:
+            texts = [c["text"] for c in r["cells"]]
+            flags = (" ★" if r["pareto"] else "") + (" (noisy)" if r["noisy"] else "")
+            texts[0] = texts[0] + flags
+            out.append("| " + " | ".join(_esc(t) for t in texts) + " |")
+        note = "Reference configuration per model: smallest batch for latency"
+        if summ["throughput_batches"]:
+            note += f", throughput at batch {', '.join(str(b) for b in summ['throughput_batches'])}"
+        if summ["has_acc"]:
+            note += "; ★ = on the accuracy/latency Pareto front"
+        out += ["", note + "."]
+    bad = failed_cells(d.df)
+    if bad:
+        out += ["", f"**Failed / skipped cells ({len(bad)})**", "", "| model | status | configuration | reason |", "|---|---|---|---|"]
+        for f in bad:
+            out.append(f"| {_esc(f['model'])} | {_esc(f['status'])} | {_esc(f['config'])} | {_esc(f['reason'][:300])} |")
     return "\n".join(out) + "\n"

@@ -1,0 +1,272 @@
+"""What the report shows, prepared once from a run's tables: clean columns, the reference
+configuration per model, the accuracy join, the summary table and the hardware ceiling.
+
+Conventions:
+- A run's rows are ``task == "speed"`` (params, GMACs, latency, memory) or
+  ``task == "accuracy"`` (``top1``/``top5`` in percent, ``acc_source`` in
+  {measured, scratch, reported}). Accuracy joins speed by model name.
+- The *reference configuration* of a (model, device) pair is the one the headline
+  figures use: runtime ``eager`` when present, precision ``fp32`` when present, the
+  smallest input size, the most threads, and the smallest batch for latency (the largest
+  batch for throughput).
+- Any column may be missing (old runs, other suites, CSV input): the frame is reindexed
+  so every column the report reads exists, empty where the run did not measure it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FAMILIES = ("cnn", "mobile", "vit", "hybrid")
+ACC_SOURCES = ("measured", "scratch", "reported")
+
+NUMERIC_COLUMNS = [
+    "batch_size", "img_size", "threads", "threads_actual", "params", "params_m", "gmacs", "gflops",
+    "latency_ms_p50", "latency_ms_mean", "latency_ms_p90", "latency_ms_p99", "latency_ms_min", "latency_ms_max",
+    "latency_ms_iqr", "latency_cv", "latency_rel_iqr", "n_samples", "throughput_ips", "peak_mem_mb",
+    "weight_mb", "top1", "top5", "top1_std", "acc_n_images", "duration_s",
+    "achieved_gflops", "ceiling_gflops", "efficiency", "compile_s",
+]
+TEXT_COLUMNS = [
+    "run_id", "cell_key", "suite", "task", "model", "family", "device", "precision", "runtime", "status", "error",
+    "acc_source", "acc_dataset", "timing_stop_reason", "mem_method",
+]
+
+
+def _text(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return str(v)
+
+
+def clean_results(df: pd.DataFrame) -> pd.DataFrame:
+    """Every column the report reads, with numbers as floats and texts as strings."""
+    df = df.copy()
+    for c in NUMERIC_COLUMNS:
+        df[c] = pd.to_numeric(df[c], errors="coerce") if c in df.columns else np.nan
+        df[c] = df[c].astype(float)
+    for c in TEXT_COLUMNS:
+        df[c] = df[c].map(_text) if c in df.columns else ""
+    df["family"] = df["family"].map(lambda f: f if f in FAMILIES else "other")
+    df["task"] = df["task"].replace("", "speed")
+    df["status"] = df["status"].replace("", "ok")
+    if "timing_target_met" not in df.columns:
+        df["timing_target_met"] = np.nan
+    return df.reset_index(drop=True)
+
+
+def speed_rows(df: pd.DataFrame) -> pd.DataFrame:
+    return df[(df["status"] == "ok") & (df["task"] == "speed")]
+
+
+def accuracy_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """One accuracy per model: the ok accuracy rows with a top-1 (measured beats scratch
+    beats reported when a model has several)."""
+    acc = df[(df["status"] == "ok") & (df["task"] == "accuracy") & df["top1"].notna()].copy()
+    if acc.empty:
+        return acc
+    rank = {s: i for i, s in enumerate(ACC_SOURCES)}
+    acc["_rank"] = acc["acc_source"].map(lambda s: rank.get(s, len(rank)))
+    acc = acc.sort_values(["model", "_rank"]).drop_duplicates("model").drop(columns="_rank")
+    return acc
+
+
+def _prefer(group: pd.DataFrame, col: str, preferred: Any) -> pd.DataFrame:
+    if (group[col] == preferred).any():
+        return group[group[col] == preferred]
+    first = group[col].iloc[0]
+    return group[group[col] == first]
+
+
+def reference_rows(speed: pd.DataFrame, batch: str = "min") -> pd.DataFrame:
+    """One row per (model, device) in the reference configuration (see module docstring);
+    ``batch`` "min" for latency, "max" for throughput."""
+    speed = speed.dropna(subset=["latency_ms_p50"]) if "latency_ms_p50" in speed else speed
+    out = []
+    for _, g in speed.groupby(["model", "device"], sort=False):
+        g = _prefer(g, "runtime", "eager")
+        g = _prefer(g, "precision", "fp32")
+        if g["img_size"].notna().any():
+            g = g[g["img_size"] == g["img_size"].min()]
+        if g["threads_actual"].notna().any():
+            g = g[g["threads_actual"] == g["threads_actual"].max()]
+        pick = g["batch_size"].idxmin() if batch == "min" else g["batch_size"].idxmax()
+        out.append(g.loc[pick] if not pd.isna(pick) else g.iloc[0])
+    return pd.DataFrame(out) if out else speed.iloc[0:0]
+
+
+def same_config(speed: pd.DataFrame, ref: pd.Series) -> pd.DataFrame:
+    """Speed rows of ``ref``'s model and device in its runtime/precision/size/threads."""
+    m = (speed["model"] == ref["model"]) & (speed["device"] == ref["device"])
+    for c in ("runtime", "precision", "img_size", "threads_actual"):
+        m &= (speed[c] == ref[c]) if not pd.isna(ref[c]) else speed[c].isna()
+    return speed[m]
+
+
+def matmul_ceiling_gflops(hardware: Any, device: str, precision: str = "fp32",
+                          threads_actual: float | None = None) -> float | None:
+    """The device's measured matmul rate in GFLOP/s from run.json ``hardware``, or None.
+
+    The runner stores a list of ceilings, one per (device, precision, threads) the run used
+    (``bench.metrics.hardware.Ceiling``: ``device``, ``precision``, ``threads_actual``,
+    ``matmul_gflops``…); the entry with the same thread count wins, else the fastest for the
+    device and precision. Dicts are read too: ``{device: {"matmul_gflops": x or {precision: x}}}``
+    or ``{"matmul_gflops": x}``. Anything else, or a ceiling not measured, gives None.
+    """
+    if isinstance(hardware, list):
+        hits = [h for h in hardware if isinstance(h, dict) and h.get("device") == device
+                and h.get("precision", precision) == precision and _pick_rate(h.get("matmul_gflops"), device, precision)]
+        if not hits:
+            return None
+        same = [h for h in hits if threads_actual is not None and h.get("threads_actual") == threads_actual]
+        best = (same or hits)
+        return max(_pick_rate(h.get("matmul_gflops"), device, precision) or 0.0 for h in best) or None
+    if not isinstance(hardware, dict):
+        return None
+    scopes: list[dict] = []
+    for key in (device, f"{device}:0"):
+        if isinstance(hardware.get(key), dict):
+            scopes.append(hardware[key])
+    for key, v in hardware.items():
+        if isinstance(key, str) and key.split(":")[0] == device and isinstance(v, dict) and v not in scopes:
+            scopes.append(v)
+    scopes.append(hardware)
+    for scope in scopes:
+        got = _pick_rate(scope.get("matmul_gflops"), device, precision)
+        if got is not None:
+            return got
+    return None
+
+
+def ceiling_entries(hardware: Any) -> list[dict[str, Any]]:
+    """The measured ceilings as a list of dicts (empty when run.json has none)."""
+    if isinstance(hardware, list):
+        return [h for h in hardware if isinstance(h, dict)]
+    return []
+
+
+def _pick_rate(v: Any, device: str, precision: str, depth: int = 0) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v) if math.isfinite(v) and v > 0 else None
+    if isinstance(v, dict) and depth < 2:
+        for key in (precision, device, "value", "gflops"):
+            if key in v:
+                got = _pick_rate(v[key], device, precision, depth + 1)
+                if got is not None:
+                    return got
+    return None
+
+
+@dataclass
+class SummaryRow:
+    model: str
+    family: str
+    device: str
+    params_m: float
+    gmacs: float
+    latency_ms_p50: float
+    latency_ms_p99: float
+    latency_rel_iqr: float
+    noisy: bool
+    batch_size: float
+    throughput_ips: float
+    throughput_batch: float
+    peak_mem_mb: float
+    top1: float
+    acc_source: str
+    efficiency: float = math.nan  # of the throughput row: achieved GFLOP/s / matmul GFLOP/s
+    pareto: bool = False
+
+
+@dataclass
+class ReportData:
+    """Everything the figures and tables need, computed once."""
+
+    df: pd.DataFrame
+    samples: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.df = clean_results(self.df)
+        self.speed = speed_rows(self.df)
+        self.acc = accuracy_rows(self.df)
+        self.ref = reference_rows(self.speed, "min")
+        self.ref_max = reference_rows(self.speed, "max")
+        self.devices = sorted(d for d in self.df["device"].unique() if d)
+        self.hardware = self.meta.get("hardware") if isinstance(self.meta, dict) else None
+
+    @property
+    def multi_device(self) -> bool:
+        return self.speed["device"].nunique() > 1
+
+    def label(self, row: pd.Series) -> str:
+        """Short model name (registry prefix dropped), with the device when several."""
+        name = short_name(row["model"])
+        return f"{name} ({row['device']})" if self.multi_device else name
+
+    def top1_of(self, model: str) -> tuple[float, str]:
+        hit = self.acc[self.acc["model"] == model]
+        if hit.empty:
+            return math.nan, ""
+        return float(hit["top1"].iloc[0]), hit["acc_source"].iloc[0]
+
+    def ceiling(self, device: str, precision: str, threads_actual: float | None = None) -> float | None:
+        return matmul_ceiling_gflops(self.hardware, device, precision, threads_actual)
+
+    def summary(self) -> list[SummaryRow]:
+        """One row per (model, device), fastest first: the headline table."""
+        rows = []
+        tmax = {(r["model"], r["device"]): r for _, r in self.ref_max.iterrows()}
+        for _, r in self.ref.iterrows():
+            big = tmax.get((r["model"], r["device"]), r)
+            top1, src = self.top1_of(r["model"])
+            noisy = not_met(r.get("timing_target_met"))
+            rows.append(SummaryRow(
+                r["model"], r["family"], r["device"], r["params_m"], r["gmacs"], r["latency_ms_p50"],
+                r["latency_ms_p99"], r["latency_rel_iqr"], noisy, r["batch_size"], big["throughput_ips"],
+                big["batch_size"], r["peak_mem_mb"], top1, src, big["efficiency"],
+            ))
+        # A model is on the front when no other model on its device is both faster and more accurate.
+        for dev in {s.device for s in rows}:
+            cand = [s for s in rows if s.device == dev and not math.isnan(s.top1) and not math.isnan(s.latency_ms_p50)]
+            for i in pareto_front([(s.latency_ms_p50, s.top1) for s in cand]):
+                cand[i].pareto = True
+        rows.sort(key=lambda s: (s.device, s.latency_ms_p50 if not math.isnan(s.latency_ms_p50) else math.inf))
+        # Models with accuracy but no speed row still belong in the headline.
+        have = {s.model for s in rows}
+        for _, a in self.acc.iterrows():
+            if a["model"] not in have:
+                rows.append(SummaryRow(a["model"], a["family"], a["device"], a["params_m"], a["gmacs"], math.nan,
+                                       math.nan, math.nan, False, math.nan, math.nan, math.nan, math.nan,
+                                       float(a["top1"]), a["acc_source"]))
+        return rows
+
+
+def not_met(flag: Any) -> bool:
+    """True when a row says its timing target (spread) was not met; unknown is not a failure."""
+    if isinstance(flag, (bool, np.bool_)):
+        return not bool(flag)
+    return isinstance(flag, str) and flag.strip().lower() == "false"
+
+
+def short_name(model: str) -> str:
+    """``tv:resnet50`` → ``resnet50``; aliases and plain names are kept."""
+    return str(model).split(":", 1)[-1] if ":" in str(model) else str(model)
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the (latency, accuracy) points no other point beats on both, by latency."""
+    idx = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], -math.inf
+    for i in idx:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
