@@ -113,6 +113,16 @@ def dcnv3_sampling_macs(channels: int, height: int, width: int, kernel_size: int
     return 5 * height * width * kernel_size * kernel_size * channels
 
 
+def _softmax_last(x: torch.Tensor) -> torch.Tensor:
+    """Softmax over a short last dimension (the K=9 points).
+
+    Same result as ``x.softmax(-1)``; written out because PyTorch's CPU softmax kernel
+    vectorises along the reduced dimension, which is 9 wide here (measured ~5× slower).
+    """
+    e = (x - x.amax(dim=-1, keepdim=True)).exp()
+    return e / e.sum(dim=-1, keepdim=True)
+
+
 class DCNv3(nn.Module):
     """DCNv3 operator: input projection, offset/modulation branch, deformable sampling, output projection.
 
@@ -169,7 +179,7 @@ class DCNv3(nn.Module):
         q = self.dw_conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
         q = self.dw_act(self.dw_norm(q))
         offset = self.offset(q)
-        mask = self.mask(q).view(n, h, w, self.groups, -1).softmax(dim=-1).reshape(n, h, w, -1)
+        mask = _softmax_last(self.mask(q).view(n, h, w, self.groups, -1)).reshape(n, h, w, -1)
         out = dcnv3_sample(value, offset, mask, self.groups, self.kernel_size, self.dilation, self.offset_scale)
         if self.center_scale is not None:
             gate = self.center_scale(q).sigmoid().repeat_interleave(self.channels // self.groups, dim=-1)
