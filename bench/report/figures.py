@@ -164,12 +164,13 @@ def fig_accuracy_latency(d: ReportData) -> Figure | str:
         ax.set_xlabel(f"latency p50 on {_t(dev)} (ms, log scale) — lower is better")
         ax.set_ylabel("top-1 accuracy (%) — higher is better")
         ax.grid(True, which="both", alpha=0.25)
-        src = [s for s in SOURCE_MARKERS if s in set(j["acc_source"])]
-        handles = _family_handles(j["family"]) + [
+        src = [s for s in SOURCE_MARKERS if s in set(joined["acc_source"])]
+        handles = _family_handles(joined["family"]) + [
             Line2D([], [], marker=SOURCE_MARKERS[s][0], ls="", color="#333",
                    markerfacecolor="#333" if SOURCE_MARKERS[s][1] else "white", label=SOURCE_LABELS[s]) for s in src
         ] + [Line2D([], [], color="#444", ls="--", label="Pareto front")]
-        _legend(ax, handles)
+        if dev == devices[-1]:  # one legend, right of the last panel, clear of the others
+            _legend(ax, handles)
         _finish(ax)
     cfg = _config_text(joined)
     return Figure(
@@ -194,7 +195,7 @@ def fig_latency_gmacs(d: ReportData) -> Figure | str:
         _label_points(ax, list(r["gmacs"]), list(r["latency_ms_p50"]), [short_name(m) for m in r["model"]])
         ax.set_xscale("log")
         ax.set_yscale("log")
-        handles = _family_handles(r["family"])
+        handles = _family_handles(ref["family"])
         precision = r["precision"].iloc[0] if r["precision"].nunique() == 1 else "fp32"
         threads = r["threads_actual"].max() if r["threads_actual"].notna().any() else None
         rate = d.ceiling(dev, precision, threads)
@@ -204,12 +205,15 @@ def fig_latency_gmacs(d: ReportData) -> Figure | str:
             lo, hi = r["gmacs"].min() / 1.5, r["gmacs"].max() * 1.5
             xs = np.geomspace(lo, hi, 50)
             ax.plot(xs, 2 * xs * batch / rate * 1e3, color="#222", lw=1.2, zorder=2)
-            handles.append(Line2D([], [], color="#222", lw=1.2, label=f"matmul ceiling {rate:,.0f} GFLOP/s"))
             ceilings.append(f"{dev} {rate:,.0f} GFLOP/s")
         ax.set_xlabel("GMACs per image (log scale)")
         ax.set_ylabel(f"latency p50 on {_t(dev)} (ms, log scale)")
         ax.grid(True, which="both", alpha=0.25)
-        _legend(ax, handles)
+        if dev == devices[-1]:
+            if ceilings:
+                handles.append(Line2D([], [], color="#222", lw=1.2, label="matmul ceiling" if len(devices) > 1
+                                      else f"matmul ceiling {ceilings[0].split(' ', 1)[1]}"))
+            _legend(ax, handles)
         _finish(ax)
     if ceilings:
         tail = (f"the solid line is the latency every model would have if all its MACs ran at the device's measured "
@@ -316,6 +320,7 @@ def fig_memory(d: ReportData) -> Figure | str:
     swept = sp["batch_size"].nunique() > 1
     ncols = 2 if swept else 1
     fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols if swept else 9.5, max(3, 0.34 * len(ref) + 1.2)), squeeze=False)
+    fig.subplots_adjust(wspace=0.45)
     ax = axes[0][0]
     ax.barh([_t(d.label(r)) for _, r in ref.iterrows()], ref["peak_mem_mb"], color=[color(f) for f in ref["family"]])
     ax.set_xlabel(f"peak memory (MB) at {_config_text(ref)}")
@@ -352,6 +357,7 @@ def fig_resolution(d: ReportData) -> Figure | str:
     if sp["img_size"].nunique() < 2:
         return "the suite measured a single input size"
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    fig.subplots_adjust(wspace=0.45)  # room for the left panel's end labels
     sizes = sorted(sp["img_size"].unique())
     drawn = 0
     for (model, dev), g in sp.groupby(["model", "device"], sort=False):
@@ -422,9 +428,14 @@ def fig_runtime_wins(d: ReportData) -> Figure | str:
     base_rt = "eager" if "eager" in runtimes else runtimes[0]
     others = [r for r in runtimes if r != base_rt]
     keys = ["model", "device", "precision", "img_size", "batch_size", "threads_actual"]
-    bmin = sp.groupby(["model", "device"])["batch_size"].transform("min")
-    small = sp[sp["batch_size"] == bmin]
-    piv = small.pivot_table(index=keys, columns="runtime", values="latency_ms_p50", aggfunc="min", dropna=False)
+    # The reference configuration except the runtime: smallest batch and size, fp32 when present.
+    small = sp
+    for col, pick in (("batch_size", "min"), ("img_size", "min"), ("threads_actual", "max")):
+        if small[col].notna().any():
+            small = small[small[col] == small.groupby(["model", "device"])[col].transform(pick)]
+    fp32 = small.groupby(["model", "device"])["precision"].transform(lambda p: (p == "fp32").any())
+    small = small[~fp32 | (small["precision"] == "fp32")]
+    piv = small.pivot_table(index=keys, columns="runtime", values="latency_ms_p50", aggfunc="min")
     if base_rt not in piv:
         return f"no {base_rt} baseline to compare runtimes against"
     rows = []
