@@ -178,7 +178,7 @@ class SummaryRow:
     batch_size: float
     throughput_ips: float
     throughput_batch: float
-    peak_mem_mb: float
+    peak_mem_mb: float  # at the throughput (largest) batch, where activations dominate
     top1: float
     acc_source: str
     efficiency: float = math.nan  # of the throughput row: achieved GFLOP/s / matmul GFLOP/s
@@ -231,7 +231,7 @@ class ReportData:
             rows.append(SummaryRow(
                 r["model"], r["family"], r["device"], r["params_m"], r["gmacs"], r["latency_ms_p50"],
                 r["latency_ms_p99"], r["latency_rel_iqr"], noisy, r["batch_size"], big["throughput_ips"],
-                big["batch_size"], r["peak_mem_mb"], top1, src, big["efficiency"],
+                big["batch_size"], big["peak_mem_mb"], top1, src, big["efficiency"],
             ))
         # A model is on the front when no other model on its device is both faster and more accurate.
         for dev in {s.device for s in rows}:

@@ -83,11 +83,15 @@ def _finish(ax, which: str = "xy") -> None:
             continue
         if scale == "log":
             lo, hi = sorted(axis.get_view_interval())
+            ratio = hi / lo if lo > 0 else math.inf
             axis.set_major_formatter(FuncFormatter(_tick))
-            short = lo > 0 and hi / lo < 30
-            axis.set_minor_formatter(FuncFormatter(_tick) if short else NullFormatter())
-            if short:
-                axis.set_tick_params(which="minor", labelsize=7)
+            if ratio < 30:  # under ~1.5 decades: label every minor tick
+                axis.set_minor_formatter(FuncFormatter(_tick))
+            elif ratio < 300:  # a couple of decades: label 2× and 5× only
+                axis.set_minor_formatter(FuncFormatter(lambda v, _p=None: _tick(v) if f"{v:.0e}"[0] in "25" else ""))
+            else:
+                axis.set_minor_formatter(NullFormatter())
+            axis.set_tick_params(which="minor", labelsize=7)
         elif scale == "linear":
             axis.set_major_locator(MaxNLocator(6))
             axis.set_major_formatter(FuncFormatter(_tick))
@@ -104,8 +108,10 @@ def _family_handles(families) -> list:
 
 
 def _log_if_wide(ax, values, axis: str = "x") -> bool:
-    v = [x for x in values if x and x > 0 and math.isfinite(x)]
-    if len(v) >= 2 and max(v) / min(v) > 20:
+    """Log scale when the values span more than 20×; never when a zero would vanish."""
+    values = [x for x in values if x is not None and math.isfinite(x)]
+    v = [x for x in values if x > 0]
+    if len(v) == len(values) and len(v) >= 2 and max(v) / min(v) > 20:
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
         return True
     return False
@@ -316,7 +322,9 @@ def fig_memory(d: ReportData) -> Figure | str:
         return "no peak memory measured in this run"
     if not (sp["peak_mem_mb"] > 0).any():
         return "every cell's peak memory above the loaded model was 0 MB, below the probe's resolution"
-    ref = d.ref.dropna(subset=["peak_mem_mb"]).sort_values("peak_mem_mb")
+    # Bars at the largest batch: activations dominate there, and a small batch often stays
+    # within the memory the loaded model already touched (0 MB above baseline).
+    ref = d.ref_max.dropna(subset=["peak_mem_mb"]).sort_values("peak_mem_mb")
     swept = sp["batch_size"].nunique() > 1
     ncols = 2 if swept else 1
     fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols if swept else 9.5, max(3, 0.34 * len(ref) + 1.2)), squeeze=False)

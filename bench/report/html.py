@@ -189,7 +189,7 @@ def summary_table(d: ReportData) -> dict[str, Any]:
         ("params (M)", "parameters, millions"), ("GMACs / img", "1e9 multiply-accumulates per image"),
         ("p50 (ms)", "median latency at the smallest batch"), ("p99 (ms)", "99th-percentile latency"),
         ("IQR / p50 (%)", "spread of the timing samples"), ("img/s", "throughput at the largest batch"),
-        ("peak mem (MB)", "peak inference memory at the smallest batch")] + (
+        ("peak mem (MB)", "peak inference memory at the largest batch")] + (
         [("eff. (%)", "achieved GFLOP/s at the largest batch over the measured matmul GFLOP/s")] if has_eff else []) + (
         [("top-1 (%)", ""), ("acc. source", "measured / scratch / reported")] if has_acc else [])
     rows = []

@@ -48,7 +48,7 @@ def render_markdown(run_dir: Path) -> str:
             out.append("| " + " | ".join(_esc(t) for t in texts) + " |")
         note = "Reference configuration per model: smallest batch for latency"
         if summ["throughput_batches"]:
-            note += f", throughput at batch {', '.join(str(b) for b in summ['throughput_batches'])}"
+            note += f"; throughput and peak memory at batch {', '.join(str(b) for b in summ['throughput_batches'])}"
         if summ["has_acc"]:
             note += "; ★ = on the accuracy/latency Pareto front"
         out += ["", note + "."]
