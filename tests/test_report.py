@@ -230,7 +230,7 @@ def test_index_newest_first_latest_and_claims_link(tmp_path):
     index = update_index(res, rep).read_text()
     assert index.index(new.name) < index.index(old.name)
     assert f'href="{new.name}.html"' in index and f'href="{old.name}.html"' in index
-    assert "2026-01-05 00:00:00" in index and "Test CPU" in index
+    assert "2026-01-05 00:00 UTC" in index and "Test CPU" in index
     assert (rep / "latest.html").read_bytes() == (rep / f"{new.name}.html").read_bytes()
     assert "claims.html" not in index
     (rep / "claims.html").write_text("<html></html>")

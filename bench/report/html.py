@@ -328,6 +328,8 @@ def render_run_report(run_dir: Path, out_path: Path, strict: bool = False) -> Pa
         suite_name=str(suite.get("name", "")),
         suite_description=str(suite.get("description") or ""),
         run_id=str(meta.get("run_id", run_dir.name)),
+        started=_when(meta.get("started_at")),
+        finished=_when(meta.get("finished_at")),
         load=meta.get("load") or {},
         counts=counts,
         n_cells=len(d.df),
@@ -358,6 +360,15 @@ def _machine(env: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def _when(stamp: object) -> str:
+    """'2026-01-05T10:00:00+00:00' → '2026-01-05 10:00 UTC' (other offsets kept as written)."""
+    text = str(stamp or "")
+    if len(text) < 16 or text[10] != "T":
+        return text
+    zone = text[19:]
+    return f"{text[:10]} {text[11:16]} " + ("UTC" if zone in ("+00:00", "Z", "") else zone)
+
+
 def page_name(run_id: str) -> str:
     """The report's file name for a run: its id, reduced to characters safe in a path."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", str(run_id)).lstrip(".") or "run"
@@ -374,7 +385,7 @@ def index_entries(results_root: Path, reports_dir: Path) -> list[dict[str, Any]]
         run_id = str(meta.get("run_id") or run_dir.name)
         entries.append({
             "run_dir": run_dir, "run_id": run_id, "href": page_name(run_id),
-            "date": str(meta.get("started_at", "")).replace("T", " ")[:19],
+            "date": _when(meta.get("started_at")),
             "suite": str((meta.get("suite") or {}).get("name", "")),
             "machine": _machine(meta.get("environment") or {}),
             "status": str(meta.get("status", "")),
