@@ -95,7 +95,8 @@ FLOP_CONVENTION: dict[str, Any] = {
     "primary_counter": f"{PRIMARY_COUNTER} (jit trace) with archbench handlers replacing its defaults",
     "check_counter": f"{CHECK_COUNTER} with archbench formulas for the kernels it lacks, FLOPs / 2",
     "disagree_threshold_rel": DISAGREE_REL,
-    "autograd": "enabled while counting, nn.MultiheadAttention fast path disabled (so no fused path hides attention)",
+    "autograd": "enabled while counting (off only for weights created under inference_mode); "
+                "nn.MultiheadAttention/TransformerEncoder fast path disabled, so no fused kernel hides attention",
     "meta_device": f"only {CHECK_COUNTER} can run; it becomes the reported counter",
 }
 
@@ -438,16 +439,26 @@ class _OpRecorder(TorchDispatchMode):
 # --------------------------------------------------------------------------- running
 
 
+def _has_inference_tensors(model: nn.Module) -> bool:
+    return any(t.is_inference() for t in [*model.parameters(), *model.buffers()])
+
+
 @contextlib.contextmanager
 def _counting_mode(model: nn.Module) -> Iterator[None]:
-    """Eval mode, autograd on, MHA fast path off — restored afterwards."""
+    """Eval mode, autograd on, MHA fast path off — restored afterwards.
+
+    The fast-path switch alone keeps nn.MultiheadAttention/TransformerEncoder off their
+    fused kernels; autograd is a second guard. Weights created under ``inference_mode``
+    cannot take part in autograd at all, so such models are counted with it off.
+    """
     training = [m.training for m in model.modules()]
     fast = torch.backends.mha.get_fastpath_enabled()
+    grad = not _has_inference_tensors(model)
     model.eval()
     torch.backends.mha.set_fastpath_enabled(False)
     try:
         # inference_mode(False) first: enable_grad alone does not leave inference mode.
-        with torch.inference_mode(False), torch.enable_grad():
+        with torch.inference_mode(False), torch.set_grad_enabled(grad):
             yield
     finally:
         torch.backends.mha.set_fastpath_enabled(fast)
@@ -513,8 +524,9 @@ def count_flops(
     ``device`` is where the input is made: the model must already live there, except for
     ``"meta"``, which also accepts a model with real weights (they are swapped for meta
     tensors without touching the model). ``gmacs`` is per image (total / batch size).
-    The model is run in eval mode with autograd enabled; its training flags and the
-    global MHA fast-path setting are restored afterwards. ``strict=True`` raises
+    The model is run in eval mode with the MHA fast path off and autograd enabled (off for
+    weights created under ``inference_mode``, noted in ``notes``); its training flags and
+    the global fast-path setting are restored afterwards. ``strict=True`` raises
     :class:`UncountedOpsError` when a matrix-class operator went uncounted.
     """
     if int(img_size) <= 0 or int(batch_size) <= 0 or int(in_chans) <= 0:
@@ -526,6 +538,9 @@ def count_flops(
         raise ValueError(f"model is on {model_device} but count_flops was asked for device={device!r}; move it first")
 
     notes: list[str] = []
+    if _has_inference_tensors(model):
+        notes.append("weights are inference tensors (built under inference_mode): counted with autograd off, "
+                     "MHA fast path still disabled")
     primary: tuple | None = None
     check: tuple | None = None
     with _counting_mode(model):
