@@ -458,3 +458,31 @@ def test_flops_command_json_and_table(capsys):
     assert "GMACs" in table and "64" in table and "uncounted" in table
     with pytest.raises(UserError):
         flops_command("tv:not_a_model", None, True)
+
+
+def test_bf16_model_counts_like_fp32():
+    from bench.models.tiny import TinyCNN
+
+    model = TinyCNN()
+    fp32 = count_flops(model, 32).gmacs
+    bf16 = count_flops(model.to(torch.bfloat16), 32)
+    assert bf16.gmacs == fp32 and bf16.gmacs_check == fp32
+
+
+def test_model_the_tracer_rejects_still_gets_a_stated_count():
+    class Logits:  # the jit tracer only accepts tensors and containers of tensors
+        def __init__(self, t):
+            self.t = t
+
+    class ObjectOut(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            return Logits(self.conv(x))
+
+    report = count_flops(ObjectOut(), 10)
+    assert report.counter == CHECK_COUNTER and report.gmacs_check is None
+    assert any("fvcore failed" in n for n in report.notes), report.notes
+    assert round(report.gmacs * 1e9) == 8 * 8 * 4 * 3 * 9
