@@ -46,6 +46,8 @@ FAMILY_RULES: list[tuple[str, str]] = [
     ("fastvit*", "hybrid"),
     ("efficientformer*", "hybrid"),
     ("edgenext*", "hybrid"),
+    ("vit_*_r[0-9]*", "hybrid"),  # ViTs on a ResNet stem (timm's R26/R50 hybrids)
+    ("vit_*resnet*", "hybrid"),
     ("vit_*", "vit"),
     ("deit*", "vit"),
     ("swin*", "vit"),
@@ -84,6 +86,7 @@ class ModelSpec:
 
 # Models defined inside archbench. Other modules add to this with register().
 _LOCAL: dict[str, ModelSpec] = {}
+_BUILTINS_LOADED = False
 
 
 def register(
@@ -105,6 +108,8 @@ def register(
 
 
 def _register_builtin() -> None:
+    global _BUILTINS_LOADED
+    _BUILTINS_LOADED = True  # set first: the modules imported below call register() themselves
     from bench.models import tiny
 
     register("test:cnn", tiny.TinyCNN, "cnn", 32, 10, "tiny conv/BN/ReLU/max-pool stack")
@@ -114,10 +119,7 @@ def _register_builtin() -> None:
     from bench.models.faults import FaultModel
 
     register("fault:model", FaultModel, "cnn", 32, 10, "misbehaves on purpose (mode=raise|kill|hang|tuple|alloc)")
-    try:  # optional hand-written architectures; absent modules just mean fewer models
-        import bench.models.internimage  # noqa: F401
-    except ImportError:
-        pass
+    import bench.models.internimage  # noqa: F401  (registers archbench:internimage_*)
 
 
 @functools.lru_cache(maxsize=1)
@@ -135,7 +137,7 @@ def _timm_names() -> tuple[str, ...]:
 
 
 def _local_specs() -> dict[str, ModelSpec]:
-    if not _LOCAL:
+    if not _BUILTINS_LOADED:
         _register_builtin()
     return _LOCAL
 
@@ -148,14 +150,15 @@ def _tv_spec(arch: str) -> ModelSpec:
 
 
 def _timm_spec(arch: str) -> ModelSpec:
-    img = 224
-    # timm encodes the native resolution in the name (…_384, …_patch14_518…); honour it.
-    for token in reversed(arch.replace(".", "_").split("_")):
-        if token.isdigit() and 64 <= int(token) <= 1024:
-            img = int(token)
-            break
-    if "dinov2" in arch and img == 224:
-        img = 518
+    import timm
+
+    # The model's own pretrained config knows its native resolution (DINOv2: 518, *_384: 384);
+    # it ships in timm's code, so reading it needs no download.
+    try:
+        size = timm.get_pretrained_cfg_value(arch, "input_size")
+    except Exception:
+        size = None
+    img = int(size[-1]) if size else 224
     return ModelSpec(f"timm:{arch}", "timm", arch, family_for(arch), img)
 
 
