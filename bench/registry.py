@@ -214,6 +214,9 @@ def create_model(name: str, img_size: int | None = None, pretrained: bool = Fals
             if spec.arch.startswith("vit_"):
                 kwargs.setdefault("image_size", img_size)
         weights = "DEFAULT" if pretrained else None
+        if spec.arch == "googlenet" and not pretrained:
+            # Its auxiliary heads never run in eval mode; torchvision's published 6.6 M excludes them.
+            kwargs.setdefault("aux_logits", False)
         model = tvm.get_model(spec.arch, weights=weights, **kwargs)
     elif spec.source == "timm":
         import timm

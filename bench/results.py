@@ -37,13 +37,16 @@ KEY_COLUMNS = [
 METRIC_COLUMNS = [
     "status", "error",
     "params", "params_m", "trainable_params", "weight_mb",
-    "gmacs", "gflops", "gmacs_check", "flops_counter", "flops_check_counter", "flops_disagree", "uncounted_ops",
+    "gmacs", "gflops", "gmacs_check", "flops_counter", "flops_check_counter", "flops_disagree", "uncounted_ops", "uncounted_matmul_ops",
     "latency_ms_p50", "latency_ms_mean", "latency_ms_p90", "latency_ms_p99", "latency_ms_min", "latency_ms_max",
     "latency_ms_std", "latency_ms_iqr", "latency_cv", "latency_rel_iqr", "n_samples", "timing_target_met",
     "timing_stop_reason", "warmup_iters", "warmup_s",
     "throughput_ips", "peak_mem_mb", "mem_method", "peak_reserved_mb", "weights_mem_mb",
     "acc_source", "acc_dataset", "top1", "top5", "top1_std", "acc_n_images",
     "threads_actual", "batch_size_actual", "build_s", "duration_s", "started_at", "finished_at",
+    # issue 9: variants, parity, hardware ceiling, timing provenance
+    "compile_s", "parity_max_abs_err", "parity_max_rel_err", "parity_top1_agree", "parity_tol",
+    "achieved_gflops", "ceiling_gflops", "efficiency", "weights_share", "warmup_stable", "timing_clock",
 ]
 
 
