@@ -70,7 +70,9 @@ def prepare_deployed(model: torch.nn.Module, example: torch.Tensor, cell: Any) -
 
     rt = check_cell(cell.runtime, cell.device, cell.precision)
     threads = resolve_threads(getattr(cell, "threads", None))
-    exporters = tuple((getattr(cell, "options", None) or {}).get("onnx_exporters", ("dynamo", "torchscript")))
+    # cell.options["onnx_exporters"] may pin the exporter order, e.g. ["torchscript"]
+    exporters = (getattr(cell, "options", None) or {}).get("onnx_exporters", ("dynamo", "torchscript"))
+    exporters = (exporters,) if isinstance(exporters, str) else tuple(exporters)
     with tempfile.TemporaryDirectory(prefix="archbench-onnx-") as tmp:
         export = export_onnx(model, example, tmp, exporters=exporters)
         step, rt_info = rt.build(export.path, example, threads)
