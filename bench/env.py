@@ -73,9 +73,17 @@ class LoadSnapshot:
     warning: str | None = None
 
 
+BUSY_PROCS_LISTED = 10
+
+
 def measure_load(window_s: float = 0.5, threshold: float = 0.25) -> LoadSnapshot:
     """Sample other processes' CPU use for ``window_s``; busy when they use more than
-    ``threshold`` of one core or the 1-minute load average exceeds half the cores."""
+    ``threshold`` of one core, or the 1-minute load average exceeds the core count.
+
+    Other processes' CPU use is the direct signal (this process and its children are
+    excluded). The load average is only a backstop: it also counts this process and whatever
+    ran here during the last minute (earlier archbench workers included), so it must exceed
+    the number of cores, i.e. more runnable tasks than cores, before it alone means busy."""
     import psutil
 
     me = os.getpid()
@@ -102,14 +110,16 @@ def measure_load(window_s: float = 0.5, threshold: float = 0.25) -> LoadSnapshot
             busy.append((pct, f"{p.info['name']}[{p.info['pid']}] {pct:.0f}%"))
     ncpu = os.cpu_count() or 1
     load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    is_busy = total / 100 > threshold or load1 > max(0.5, ncpu / 2)
+    is_busy = total / 100 > threshold or load1 > ncpu
     warning = None
     if is_busy:
+        top = "; busiest: " + ", ".join(b for _, b in sorted(busy, reverse=True)[:3]) if busy else ""
         warning = (
-            f"machine busy: other processes used {total:.0f}% CPU, load average {load1:.2f} on {ncpu} cores; "
+            f"machine busy: other processes used {total:.0f}% CPU, load average {load1:.2f} on {ncpu} cores{top}; "
             "CPU timings from this run are unreliable"
         )
-    return LoadSnapshot(load1, ncpu, round(total, 1), [b for _, b in sorted(busy, reverse=True)[:5]], is_busy, warning)
+    return LoadSnapshot(load1, ncpu, round(total, 1), [b for _, b in sorted(busy, reverse=True)[:BUSY_PROCS_LISTED]],
+                        is_busy, warning)
 
 
 def gpu_info() -> dict[str, Any]:
@@ -140,6 +150,9 @@ def gpu_info() -> dict[str, Any]:
             "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
             "tf32_cudnn": torch.backends.cudnn.allow_tf32,
             "cudnn_benchmark": torch.backends.cudnn.benchmark,
+            "cudnn_deterministic": torch.backends.cudnn.deterministic,
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+            "settings_note": "TF32/cuDNN settings are recorded as PyTorch's defaults left them; archbench never changes them",
         }
     except Exception as err:  # a broken CUDA install must not stop a CPU run
         return {"cuda_available": False, "cuda_error": str(err)}

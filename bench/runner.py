@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -66,9 +67,11 @@ def _ensure_writable(folder: Path) -> None:
 
 
 def _conventions() -> dict[str, Any]:
+    from bench.metrics.hardware import HARDWARE_RULE
     from bench.metrics.timing import TIMING_RULE
+    from bench.runtimes import PARITY_RULE
 
-    conv: dict[str, Any] = {"timing_rule": TIMING_RULE}
+    conv: dict[str, Any] = {"timing_rule": TIMING_RULE, "hardware_rule": HARDWARE_RULE, "parity_rule": PARITY_RULE}
     try:
         from bench.metrics.flops import FLOP_CONVENTION
 
@@ -95,6 +98,7 @@ def run_suite(
     progress: bool = True,
 ) -> RunSummary:
     from bench.env import capture_environment, load_as_dict, measure_load
+    from bench.metrics.hardware import efficiency_columns, measure_ceilings
 
     cells = all_cells(suite)
     executor = executor or LocalProcessExecutor()
@@ -130,6 +134,11 @@ def run_suite(
     if resume is not None:
         meta.setdefault("resumed_at", []).append(_now())
     results.write_json_atomic(run_dir / "run.json", meta)
+    if load.warning:
+        print(f"warning: {load.warning}", file=sys.stderr)
+    if not meta.get("hardware"):  # a resumed run keeps the ceiling its first cells were scored against
+        meta["hardware"] = measure_ceilings(cells, suite.timing.ceiling_s) if suite.timing.ceiling_s > 0 else []
+        results.write_json_atomic(run_dir / "run.json", meta)
 
     done = {rec["cell"]["key"]: rec for rec in results.read_cell_records(run_dir)}
     pending = [c for c in cells if c.key not in done]
@@ -140,8 +149,6 @@ def run_suite(
             c = rec["cell"]
             oom_at[(c["model"], c["device"], c["precision"], c["runtime"], c["img_size"], c["threads"], c["task"])] = c["batch_size"]
 
-    if load.warning and progress:
-        print(f"warning: {load.warning}")
     bar = _Progress(len(cells), summary.reused, enabled=progress)
     interrupted = False
     try:
@@ -154,6 +161,7 @@ def run_suite(
             else:
                 outcome = executor.run(cell, run_dir / "logs" / f"{cell.slug}.log")
                 row, samples = outcome.row, outcome.samples_ms
+            row.update(efficiency_columns(row, cell.device, cell.precision, cell.threads, meta.get("hardware") or []))
             row.setdefault("started_at", started)
             row["finished_at"] = _now()
             if row.get("status") == "oom":

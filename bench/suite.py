@@ -49,6 +49,9 @@ class TimingSpec(_Strict):
     max_samples: int = Field(default=500, ge=1)
     max_time_s: float = Field(default=5.0, gt=0)
     target_rel_iqr: float = Field(default=0.05, gt=0)
+    # Seconds per (device, precision, threads) to measure the hardware ceiling at run start
+    # (bench.metrics.hardware); 0 skips it, and rows then get no efficiency.
+    ceiling_s: float = Field(default=1.0, ge=0)
 
     @model_validator(mode="after")
     def _min_le_max(self) -> "TimingSpec":

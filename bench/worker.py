@@ -39,14 +39,21 @@ def _apply_memory_limit(limit_mb: int | None) -> None:
 
 
 def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
-    """Fill ``row`` with this cell's metrics; return the latency samples (ms)."""
+    """Fill ``row`` with this cell's metrics; return the latency samples (ms).
+
+    Order, each pass separate: build → params/GMACs → prepare the runtime variant (compile
+    time recorded as ``compile_s``) → memory pass (before any other inference, see
+    bench.metrics.memory) → one call to check the output → timing → parity against fp32
+    eager on the same input (non-reference variants; a failure becomes status ``mismatch``,
+    the timings are kept for the record).
+    """
     import torch
 
     from bench import registry
-    from bench.metrics.memory import measure_memory
+    from bench.metrics.memory import measure_memory, module_bytes
     from bench.metrics.stats import summarize
     from bench.metrics.timing import TimingConfig, measure_latency
-    from bench.runtimes import Unsupported, check_precision, prepare
+    from bench.runtimes import Unsupported, check_precision, is_reference, parity, prepare, reference_output
 
     if cell.device == "cuda" and not torch.cuda.is_available():
         raise Unsupported("cuda requested but no CUDA device is available on this machine")
@@ -54,6 +61,7 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
     torch.manual_seed(0)
     t0 = time.perf_counter()
     model = registry.create_model(cell.registry_name, img_size=cell.img_size, **cell.model_kwargs)
+    model.eval()
     row["build_s"] = round(time.perf_counter() - t0, 3)
 
     if "params" in cell.metrics:
@@ -74,25 +82,42 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
         return []
     device = torch.device(cell.device)
     model = model.to(device)
+    # Random input on the device, made before anything is timed; the same tensor feeds the
+    # variant and the fp32 eager reference.
     example = torch.randn(cell.batch_size, 3, cell.img_size, cell.img_size, device=device)
-    step = prepare(model, example, cell.device, cell.precision, cell.runtime)
+    weights_bytes = module_bytes(model)
+    step, info = prepare(model, example, cell)
+    row.update(info)
+
+    if "memory" in cell.metrics:
+        mem = measure_memory(step, cell.device, weights_bytes=weights_bytes)
+        row.update(peak_mem_mb=mem.peak_mem_mb, mem_method=mem.method, mem_baseline_mb=mem.baseline_mem_mb,
+                   peak_reserved_mb=mem.peak_reserved_mb, weights_mem_mb=mem.weights_mem_mb,
+                   weights_share=mem.weights_share)
     out = step()
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"model output is a {type(out).__name__}, not a tensor; archbench times classifiers returning logits")
-    row["batch_size_actual"] = int(out.shape[0])
+    row["batch_size_actual"] = int(out.shape[0]) if out.dim() else 0
+    if row["batch_size_actual"] != cell.batch_size:
+        raise ValueError(f"model returned {row['batch_size_actual']} outputs for a batch of {cell.batch_size}; "
+                         "archbench never reports a reduced batch as the requested one")
+    out = out.detach().float().clone()  # kept for parity; the variant may reuse its buffer
 
-    if "memory" in cell.metrics:
-        mem = measure_memory(step, cell.device)
-        row.update(peak_mem_mb=mem.peak_mem_mb, mem_method=mem.method, mem_baseline_mb=mem.baseline_mem_mb,
-                   peak_reserved_mb=mem.peak_reserved_mb, weights_mem_mb=mem.weights_mem_mb)
     samples: list[float] = []
     if "latency" in cell.metrics:
         res = measure_latency(step, cell.device, TimingConfig.from_dict(cell.timing))
         samples = res.samples_ms
         row.update(summarize(samples).as_row())
-        row.update(warmup_iters=res.warmup_iters, warmup_s=round(res.warmup_s, 3),
-                   timing_target_met=res.target_met, timing_stop_reason=res.stop_reason)
+        row.update(res.as_row())
         row["throughput_ips"] = cell.batch_size / (row["latency_ms_p50"] / 1000.0)
+
+    if not is_reference(cell.precision, cell.runtime):
+        del step  # drop the variant (compiled graph, deployed session) before the reference runs
+        par = parity(out, reference_output(model, example), cell.precision)
+        row.update(par.as_row())
+        if not par.ok:
+            why = par.note or f"max error {par.max_rel_err:.3g} of the largest logit > tolerance {par.tol:g}"
+            row.update(status="mismatch", error=f"output differs from fp32 eager: {why}")
     return samples
 
 

@@ -4,10 +4,14 @@ CPU: the increase of the process's peak resident set (Linux ``VmHWM``) during in
 the resident set after the model was built. The peak counter is reset first by writing ``5``
 to ``/proc/self/clear_refs``, so the model-loading peak does not leak into the number. Where
 that is unavailable, a background thread samples RSS with psutil (coarser; the method is
-recorded).
+recorded). The worker runs this pass before any other inference: the C allocator keeps freed
+heap pages, so a baseline taken after an earlier call would already contain part of the peak.
 
 CUDA: ``torch.cuda.max_memory_allocated`` / ``max_memory_reserved`` after
-``reset_peak_memory_stats``; the weights' share is the allocated memory before the first call.
+``reset_peak_memory_stats`` (``peak_mem_mb`` / ``peak_reserved_mb``). ``weights_mem_mb`` is the
+size of the parameters and buffers as stored on the device (passed in by the caller; without
+it, the memory allocated before the pass, which also holds the input), and ``weights_share`` is
+its fraction of the allocated peak.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class MemoryResult:
     baseline_mem_mb: float | None = None
     peak_reserved_mb: float | None = None
     weights_mem_mb: float | None = None
+    weights_share: float | None = None  # weights_mem_mb / peak_mem_mb (CUDA)
 
 
 def _proc_status_kb(field: str) -> int | None:
@@ -84,23 +89,42 @@ def _measure_cpu_memory_sampled(step: Callable[[], Any], iters: int) -> MemoryRe
     return MemoryResult(max(0.0, (peak - base) / MB), "rss-sampled", base / MB)
 
 
-def measure_cuda_memory(step: Callable[[], Any], iters: int = 2) -> MemoryResult:
+def module_bytes(model: Any) -> int:
+    """Bytes of a module's parameters and buffers, at the dtype they are stored in."""
+    seen: set[int] = set()
+    total = 0
+    for t in [*model.parameters(), *model.buffers()]:
+        if id(t) not in seen:  # tied weights count once
+            seen.add(id(t))
+            total += t.numel() * t.element_size()
+    return total
+
+
+def measure_cuda_memory(step: Callable[[], Any], iters: int = 2, weights_bytes: int | None = None) -> MemoryResult:
     import torch
 
     torch.cuda.synchronize()
-    weights = torch.cuda.memory_allocated()
+    before = torch.cuda.memory_allocated()
+    weights = before if weights_bytes is None else weights_bytes
     torch.cuda.reset_peak_memory_stats()
     for _ in range(iters):
         step()
     torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated()
     return MemoryResult(
-        peak_mem_mb=torch.cuda.max_memory_allocated() / MB,
+        peak_mem_mb=peak / MB,
         method="cuda-allocator",
-        baseline_mem_mb=weights / MB,
+        baseline_mem_mb=before / MB,
         peak_reserved_mb=torch.cuda.max_memory_reserved() / MB,
         weights_mem_mb=weights / MB,
+        weights_share=weights / peak if peak > 0 else None,
     )
 
 
-def measure_memory(step: Callable[[], Any], device: str, iters: int = 2) -> MemoryResult:
-    return measure_cuda_memory(step, iters) if device == "cuda" else measure_cpu_memory(step, iters)
+def measure_memory(step: Callable[[], Any], device: str, iters: int = 2, weights_bytes: int | None = None) -> MemoryResult:
+    if device == "cuda":
+        return measure_cuda_memory(step, iters, weights_bytes)
+    res = measure_cpu_memory(step, iters)
+    if weights_bytes is not None:
+        res.weights_mem_mb = weights_bytes / MB
+    return res

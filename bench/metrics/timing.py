@@ -10,10 +10,17 @@ Rule (stored in run.json as TIMING_RULE):
 3. The timed region is only the model call. On CPU the clock is ``time.perf_counter_ns``
    (monotonic); on CUDA each iteration is bracketed by CUDA events and the end event is
    synchronized before the next iteration, so queued kernels are never mistaken for speed.
+4. Python's cyclic garbage collector is collected once and then paused for warm-up and
+   measurement (as ``timeit`` does), so a collection triggered by the harness's own
+   bookkeeping never lands inside a sample.
+
+The harness adds one Python call and two clock reads per iteration to the model call;
+``benchmarks/overhead.py`` measures the total against a bare ``for`` loop.
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -26,7 +33,8 @@ TIMING_RULE = (
     "warm-up >= warmup_min_iters until the last 3 iterations are within 10% of their median "
     "(or warmup_max_s); then per-iteration samples until n >= min_samples and IQR/median <= "
     "target_rel_iqr, else stop at max_time_s or max_samples and flag timing_target_met=false; "
-    "timed region = model call only; CPU: perf_counter_ns; CUDA: events + synchronize"
+    "timed region = model call only; CPU: perf_counter_ns; CUDA: events + synchronize; "
+    "gc paused while timing"
 )
 
 
@@ -41,7 +49,9 @@ class TimingConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "TimingConfig":
-        return cls(**(d or {}))
+        """Build from a suite's ``timing`` block; keys for other stages (``ceiling_s``) are ignored."""
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in (d or {}).items() if k in names})
 
 
 @dataclass
@@ -53,6 +63,13 @@ class TimingResult:
     target_met: bool = False
     stop_reason: str = ""
     wall_s: float = 0.0
+    clock: str = ""
+
+    def as_row(self) -> dict[str, Any]:
+        """Columns describing how the samples were taken (the statistics come from stats)."""
+        return {"warmup_iters": self.warmup_iters, "warmup_s": round(self.warmup_s, 3),
+                "warmup_stable": self.warmup_stable, "timing_target_met": self.target_met,
+                "timing_stop_reason": self.stop_reason, "timing_clock": self.clock}
 
 
 def _stable(last: list[float]) -> bool:
@@ -63,6 +80,8 @@ def _stable(last: list[float]) -> bool:
 
 
 class _CpuClock:
+    name = "perf_counter_ns"
+
     def time_once(self, step: Callable[[], Any]) -> float:
         t0 = time.perf_counter_ns()
         step()
@@ -70,6 +89,8 @@ class _CpuClock:
 
 
 class _CudaClock:
+    name = "cuda_event"
+
     def __init__(self) -> None:
         import torch
 
@@ -97,7 +118,19 @@ def measure_latency(step: Callable[[], Any], device: str, cfg: TimingConfig, clo
         import torch
 
         torch.cuda.synchronize()  # nothing queued before timing starts may be billed to it
-    res = TimingResult()
+    res = TimingResult(clock=getattr(clock, "name", type(clock).__name__))
+    gc_was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        _warm_and_sample(step, clock, cfg, res)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return res
+
+
+def _warm_and_sample(step: Callable[[], Any], clock: Any, cfg: TimingConfig, res: TimingResult) -> None:
     t_start = time.perf_counter()
     warm: list[float] = []
     while True:
@@ -126,4 +159,3 @@ def measure_latency(step: Callable[[], Any], device: str, cfg: TimingConfig, clo
             res.stop_reason = "time_budget"
             break
     res.wall_s = time.perf_counter() - t_start
-    return res
