@@ -1,0 +1,96 @@
+"""Claim 7: MobileNet's depthwise-separable convolution cuts computation about 9× (and what that does to latency).
+
+Korean:
+    채널별로 분리된 3×3 합성곱 + 1×1 합성곱
+    연산량 약 9배 절감, 모델 경량화
+English:
+    A 3×3 convolution applied to each channel separately + a 1×1 convolution.
+    Computation cut by about 9×; a lighter model.
+Method:
+    (a) Layer: a standard 3×3 conv (C → C) against depthwise 3×3 + pointwise 1×1 at
+    C ∈ {32, 64, 128, 256, 512} on a 28×28 map (tiny: {32, 128} on 14×14): GMACs, and CPU
+    latency at batch 1 (1 thread, median of short runs).
+    (b) Network: the MobileNet-v1 body (Howard et al., 2017) built twice, with
+    depthwise-separable layers and with standard 3×3 convs in their place (the paper's own
+    Table 4 comparison): parameters, GMACs and CPU latency at 224×224 (tiny: 96×96).
+    Latency is measured on this shared machine and is the noisiest number here.
+Verdict:
+    holds: the network-level GMAC reduction is about 9× (between 7× and 11×) and the latency reduction is at least 60% of it.
+    holds with caveat: the GMAC reduction is about 9× but latency falls by less than 60% of that (the caveat gives the factor).
+    does not hold here: the GMAC reduction is outside 7×–11×.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from bench.claims import _measure as M
+from bench.claims._nets import mobilenet_v1
+from bench.claims._plot import COLORS, figure
+from bench.claims.base import CAVEAT, FAILS, HOLDS, ClaimResult, Decision
+
+CHANNELS = {"tiny": [32, 128], "full": [32, 64, 128, 256, 512]}
+LAYER_HW = {"tiny": 14, "full": 28}
+NET_SIZE = {"tiny": 96, "full": 224}
+
+
+def decide(mac_ratio: float, latency_ratio: float) -> Decision:
+    if not 7.0 <= mac_ratio <= 11.0:
+        return Decision(FAILS, f"the GMAC reduction is {mac_ratio:.1f}×, not about 9×")
+    if latency_ratio >= 0.6 * mac_ratio:
+        return Decision(HOLDS)
+    return Decision(CAVEAT, (f"{mac_ratio:.1f}× fewer MACs bought only {latency_ratio:.1f}× lower latency on this CPU: "
+                             "depthwise convolutions do little arithmetic per byte moved, so they run far below peak speed"))
+
+
+def _separable(c: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False), nn.Conv2d(c, c, 1, bias=False))
+
+
+def run(scale: str, seed: int) -> ClaimResult:
+    torch.manual_seed(seed)
+    hw = LAYER_HW[scale]
+    layers = []
+    for c in CHANNELS[scale]:
+        std, sep = nn.Conv2d(c, c, 3, padding=1, bias=False).eval(), _separable(c).eval()
+        x = torch.randn(1, c, hw, hw)
+        layers.append({
+            "channels": c, "std_gmacs": M.gmacs(std, x), "sep_gmacs": M.gmacs(sep, x),
+            "std_ms": M.latency_ms(std, x, min_samples=5), "sep_ms": M.latency_ms(sep, x, min_samples=5),
+        })
+    for la in layers:
+        la["mac_ratio"], la["latency_ratio"] = la["std_gmacs"] / la["sep_gmacs"], la["std_ms"] / la["sep_ms"]
+
+    s = NET_SIZE[scale]
+    x = torch.randn(1, 3, s, s)
+    nets = {}
+    for name, sep in [("separable", True), ("standard", False)]:
+        m = mobilenet_v1(separable=sep).eval()
+        nets[name] = {"params_m": M.params(m) / 1e6, "gmacs": M.gmacs(m, x), "latency_ms": M.latency_ms(m, x, min_samples=5)}
+    mac_ratio = nets["standard"]["gmacs"] / nets["separable"]["gmacs"]
+    lat_ratio = nets["standard"]["latency_ms"] / nets["separable"]["latency_ms"]
+    decision = decide(mac_ratio, lat_ratio)
+
+    fig, (ax1, ax2) = figure(2)
+    cs = [la["channels"] for la in layers]
+    ax1.plot(cs, [la["mac_ratio"] for la in layers], "o-", color=COLORS["mobile"], label="GMAC ratio")
+    ax1.plot(cs, [la["latency_ratio"] for la in layers], "s--", color=COLORS["vit"], label="latency ratio")
+    ax1.plot(cs, [1 / (1 / c + 1 / 9) for c in cs], ":", color="k", label="theory 1/(1/C + 1/9)")
+    ax1.set(xscale="log", xlabel="channels C", ylabel="standard / separable", title=f"One layer, {hw}×{hw}")
+    ax1.legend(fontsize=7)
+    names = ["standard", "separable"]
+    w = 0.38
+    ax2.bar([i - w / 2 for i in range(2)], [nets[n]["gmacs"] for n in names], w, color=COLORS["mobile"], label="GMACs")
+    ax2b = ax2.twinx()
+    ax2b.bar([i + w / 2 for i in range(2)], [nets[n]["latency_ms"] for n in names], w, color=COLORS["vit"], label="latency")
+    ax2.set(xticks=[0, 1], xticklabels=["standard conv", "depthwise-sep."], ylabel="GMACs",
+            title=f"MobileNet-v1 at {s}×{s}: {mac_ratio:.1f}× MACs, {lat_ratio:.1f}× latency")
+    ax2b.set_ylabel("latency (ms, 1 thread)")
+    ax2.legend(loc="upper right", fontsize=7)
+    ax2b.legend(loc="center right", fontsize=7)
+    headline = (f"MobileNet-v1: {mac_ratio:.1f}× fewer GMACs ({nets['standard']['gmacs']:.2f} → {nets['separable']['gmacs']:.2f}) "
+                f"but {lat_ratio:.1f}× lower CPU latency ({nets['standard']['latency_ms']:.0f} → {nets['separable']['latency_ms']:.0f} ms)")
+    numbers = {"layers": layers, "networks": nets, "net_gmac_ratio": mac_ratio, "net_latency_ratio": lat_ratio,
+               "layer_hw": hw, "net_img_size": s}
+    return ClaimResult(numbers, headline, decision, fig)

@@ -1,0 +1,144 @@
+"""``reports/claims.html`` (self-contained: figures inlined as base64 PNG, no scripts, no CDN)
+and the README table :func:`claims_table_markdown`.
+
+The page reuses the main report's stylesheet (``bench/report/templates/base.css.j2``) so
+both look alike. Everything taken from claims.json is autoescaped text.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.claims.base import CAVEAT, FAILS, HOLDS
+
+VERDICT_CLASS = {HOLDS: "holds", CAVEAT: "caveat", FAILS: "fails", None: "error"}
+
+
+def fmt(v: Any) -> str:
+    """Numbers for people: ints with separators, floats to 4 significant digits."""
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if v != v:
+            return "nan"
+        return f"{v:,.0f}" if abs(v) >= 1e5 else f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(fmt(x) for x in v)
+    if isinstance(v, dict):
+        return "; ".join(f"{k}: {fmt(x)}" for k, x in v.items())
+    return str(v)
+
+
+@dataclass
+class NumberBlock:
+    """A run of key/value rows, or a small table for a list of same-keyed dicts."""
+
+    key: str
+    rows: list[tuple[str, str]] | None = None
+    columns: list[str] | None = None
+    table: list[list[str]] | None = None
+
+
+def number_blocks(numbers: dict[str, Any]) -> list[NumberBlock]:
+    blocks: list[NumberBlock] = []
+    kv: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        if kv:
+            blocks.append(NumberBlock("", rows=list(kv)))
+            kv.clear()
+
+    def walk(prefix: str, v: Any, depth: int) -> None:
+        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            cols = list(dict.fromkeys(k for x in v for k in x))
+            if all(not isinstance(x.get(c), (dict, list)) or isinstance(x.get(c), list) and len(x.get(c)) <= 3
+                   for x in v for c in cols):
+                flush()
+                blocks.append(NumberBlock(prefix, columns=cols, table=[[fmt(x.get(c, "")) for c in cols] for x in v]))
+                return
+        if isinstance(v, dict) and depth < 2 and any(isinstance(x, (dict, list)) for x in v.values()):
+            for k, x in v.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), x, depth + 1)
+            return
+        kv.append((prefix, fmt(v)))
+
+    for k, v in numbers.items():
+        walk(str(k), v, 0)
+    flush()
+    return blocks
+
+
+def _figure_data_uri(run_dir: Path, name: str | None) -> str | None:
+    if not name:
+        return None
+    path = run_dir / name
+    if not path.is_file():
+        return None
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _environment(run_dir: Path) -> Any:
+    import jinja2
+
+    here = Path(__file__).parent / "templates"
+    main = Path(__file__).parent.parent / "report" / "templates"
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(here)), jinja2.FileSystemLoader(str(main))]),
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    )
+
+
+def render_report(run_dir: Path) -> str:
+    from bench.claims.runner import load_run
+
+    run_dir = Path(run_dir)
+    data = load_run(run_dir)
+    claims = []
+    for c in data["claims"]:
+        claims.append({
+            **c,
+            "css": VERDICT_CLASS.get(c["verdict"], "error"),
+            "quotes": list(zip(c["quote_ko"], c["quote_en"])),
+            "figure_uri": _figure_data_uri(run_dir, c.get("figure")),
+            "blocks": number_blocks(c.get("numbers") or {}),
+            "rule_lines": [ln.strip() for ln in c["rule"].splitlines() if ln.strip()],
+        })
+    counts = {v: sum(1 for c in claims if c["verdict"] == v) for v in (HOLDS, CAVEAT, FAILS)}
+    errors = sum(1 for c in claims if c["verdict"] is None)
+    env = data.get("environment", {})
+    template = _environment(run_dir).get_template("claims.html.j2")
+    return template.render(run=data, claims=claims, counts=counts, errors=errors, env=env,
+                           has_base_css=(Path(__file__).parent.parent / "report" / "templates" / "base.css.j2").is_file())
+
+
+def write_report(run_dir: Path, out_path: Path) -> Path:
+    from bench.claims.runner import _atomic_write_bytes
+
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write_bytes(out_path, render_report(run_dir).encode("utf-8"))
+    return out_path
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def claims_table_markdown(run_dir: Path) -> str:
+    """Markdown table for the README: claim | verdict | headline number."""
+    from bench.claims.runner import load_run
+
+    data = load_run(Path(run_dir))
+    lines = ["| # | Claim (lecture notes) | Verdict | Headline number |", "|---|---|---|---|"]
+    for c in data["claims"]:
+        verdict = c["verdict"] or "error (not measured)"
+        lines.append(f"| {c['id']} | {_md_cell(c['title'])} | **{verdict}** | {_md_cell(c.get('headline') or c.get('error') or '')} |")
+    lines.append("")
+    lines.append(f"Run `{data['run_id']}` (scale {data['scale']}, seed {data['seed']}, "
+                 f"{data.get('total_s') or '?'} s); caveats and methods in `reports/claims.html`.")
+    return "\n".join(lines) + "\n"
