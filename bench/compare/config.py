@@ -1,0 +1,213 @@
+"""What `archbench compare` judges and how strictly: the metrics and their thresholds.
+
+Precedence, lowest first: the defaults below, the ``compare:`` section of the suite that
+produced NEW (stored in NEW's run.json), then command-line flags. A suite section looks like::
+
+    compare:
+      thresholds: {latency: 15%, throughput: 15%, memory: 5%}   # relative change; "15%" or 0.15
+      alpha: 0.01                 # Mann–Whitney U significance level for latency/throughput
+      accuracy_drop_points: 0.5   # top-1/top-5 drop (percentage points) that counts
+      memory_floor_mb: 1.0        # memory changes smaller than this never count
+      allow_change: [gmacs]       # deterministic metrics allowed to change
+      fail_on: [params, gmacs, latency]   # metrics that may fail the job (default: all)
+      noise_guard: true           # also require the change between the runs' quietest stretches
+      stretches: 5                # at most this many consecutive stretches per run …
+      min_per_stretch: 20         # … of at least this many samples each
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bench.errors import UserError
+
+Kind = Literal["status", "exact", "timing", "threshold", "accuracy"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One judged metric. ``name`` is what users type in --fail-on / --allow-change."""
+
+    name: str
+    column: str  # column of results.parquet
+    kind: Kind
+    unit: str
+    higher_is_better: bool
+    env_sensitive: bool  # a different machine or library stack makes it incomparable
+    label: str
+
+
+# Order here is the order of rows within a cell in every output.
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("status", "status", "status", "", True, False, "status"),
+    MetricSpec("params", "params", "exact", "", False, False, "params"),
+    MetricSpec("gmacs", "gmacs", "exact", "GMACs", False, False, "GMACs"),
+    MetricSpec("weight_mb", "weight_mb", "exact", "MB", False, False, "weights (MB)"),
+    MetricSpec("latency", "latency_ms_p50", "timing", "ms", False, True, "latency p50 (ms)"),
+    MetricSpec("throughput", "throughput_ips", "timing", "img/s", True, True, "throughput (img/s)"),
+    MetricSpec("memory", "peak_mem_mb", "threshold", "MB", False, True, "peak memory (MB)"),
+    MetricSpec("top1", "top1", "accuracy", "%", True, False, "top-1 (%)"),
+    MetricSpec("top5", "top5", "accuracy", "%", True, False, "top-5 (%)"),
+)
+BY_NAME = {m.name: m for m in METRICS}
+# Names people naturally type for the same metric.
+ALIASES = {"flops": "gmacs", "gflops": "gmacs", "macs": "gmacs", "weights": "weight_mb", "weight": "weight_mb",
+           "size": "weight_mb", "latency_ms": "latency", "latency_ms_p50": "latency", "throughput_ips": "throughput",
+           "peak_mem_mb": "memory", "mem": "memory", "accuracy": "top1", "acc": "top1"}
+DETERMINISTIC = tuple(m.name for m in METRICS if m.kind == "exact")
+THRESHOLD_METRICS = ("latency", "throughput", "memory")
+
+
+def metric_name(raw: str, where: str) -> str:
+    """Canonical metric name for user input; unknown names are a UserError listing the allowed ones."""
+    key = raw.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in BY_NAME:
+        allowed = ", ".join(m.name for m in METRICS)
+        raise UserError(f"{where}: unknown metric {raw!r}; allowed: {allowed} (or 'all')")
+    return key
+
+
+def metric_list(value: str | list[str] | tuple[str, ...], where: str, choices: tuple[str, ...] | None = None) -> list[str]:
+    """Parse 'params,gmacs' / ['params', 'gmacs'] / 'all' / 'none' into canonical names."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out: list[str] = []
+    for raw in items:
+        raw = str(raw).strip()
+        if not raw:
+            continue
+        if raw.lower() == "none":
+            continue
+        if raw.lower() == "all":
+            out += [m for m in (choices or tuple(BY_NAME)) if m not in out]
+            continue
+        name = metric_name(raw, where)
+        if choices is not None and name not in choices:
+            raise UserError(f"{where}: {name!r} is not allowed here; allowed: {', '.join(choices)}")
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def parse_fraction(value: Any, where: str) -> float:
+    """'10%', '10 %', 0.1 → 0.1. A bare number is a fraction and must not exceed 1 (write '150%')."""
+    if isinstance(value, bool):
+        raise UserError(f"{where}: expected a fraction like 0.1 or '10%', got {value!r}")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if text.endswith("%"):
+                frac = float(text[:-1]) / 100
+            else:
+                frac = float(text)
+        except ValueError:
+            raise UserError(f"{where}: expected a fraction like 0.1 or '10%', got {value!r}") from None
+    elif isinstance(value, (int, float)):
+        frac = float(value)
+    else:
+        raise UserError(f"{where}: expected a fraction like 0.1 or '10%', got {value!r}")
+    is_percent = isinstance(value, str) and value.strip().endswith("%")
+    if frac > 1 and not is_percent:
+        raise UserError(f"{where}: {value!r} is read as a fraction (1 = 100%); write '{value}%' if you meant percent")
+    if not (0 < frac <= 10):
+        raise UserError(f"{where}: threshold must be above 0 and at most 1000%, got {value!r}")
+    return frac
+
+
+DEFAULT_THRESHOLDS = {"latency": 0.10, "throughput": 0.10, "memory": 0.05}
+
+
+class CompareConfig(BaseModel):
+    """Every knob of the decision rules; see the module docstring for the YAML form."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+    accuracy_drop_points: float = Field(default=0.5, ge=0)
+    memory_floor_mb: float = Field(default=1.0, ge=0)
+    min_samples: int = Field(default=5, ge=2)
+    noise_guard: bool = True
+    stretches: int = Field(default=5, ge=1, le=50)
+    min_per_stretch: int = Field(default=20, ge=2)
+    allow_change: list[str] = Field(default_factory=list)
+    fail_on: list[str] = Field(default_factory=lambda: [m.name for m in METRICS])
+    allow_env_change: bool = False
+    bootstrap_resamples: int = Field(default=2000, ge=100, le=100_000)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    seed: int = 0
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _thresholds(cls, v: Any) -> dict[str, float]:
+        if not isinstance(v, dict):
+            raise ValueError("a mapping of metric → relative change, e.g. {latency: 10%, memory: 5%}")
+        out = dict(DEFAULT_THRESHOLDS)
+        for k, val in v.items():
+            name = ALIASES.get(str(k).lower(), str(k).lower())
+            if name not in THRESHOLD_METRICS:
+                raise ValueError(f"no threshold for {k!r}; thresholds apply to {', '.join(THRESHOLD_METRICS)}")
+            try:
+                out[name] = parse_fraction(val, f"thresholds.{k}")
+            except UserError as err:
+                raise ValueError(str(err)) from None
+        return out
+
+    @field_validator("allow_change", mode="before")
+    @classmethod
+    def _allow(cls, v: Any) -> list[str]:
+        try:
+            return metric_list(v, "allow_change", DETERMINISTIC)
+        except UserError as err:
+            raise ValueError(str(err)) from None
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _fail_on(cls, v: Any) -> list[str]:
+        try:
+            return metric_list(v, "fail_on")
+        except UserError as err:
+            raise ValueError(str(err)) from None
+
+    def threshold(self, metric: str) -> float:
+        return self.thresholds.get(metric, DEFAULT_THRESHOLDS.get(metric, 0.10))
+
+
+def _format_error(source: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+        lines.append(f"  {loc}: {msg}")
+    return f"{source}: invalid compare settings\n" + "\n".join(lines)
+
+
+def build_config(suite_section: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
+                 source: str = "suite compare section") -> CompareConfig:
+    """Defaults ← suite ``compare:`` section ← command-line overrides (``None`` values ignored)."""
+    data: dict[str, Any] = {}
+    if suite_section:
+        if not isinstance(suite_section, dict):
+            raise UserError(f"{source}: expected a mapping, got {type(suite_section).__name__}")
+        data.update(suite_section)
+    try:
+        base = CompareConfig.model_validate(data)
+    except ValidationError as err:
+        raise UserError(_format_error(source, err)) from None
+    if not overrides:
+        return base
+    merged = base.model_dump()
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        if k == "thresholds":
+            merged["thresholds"] = {**merged["thresholds"], **v}
+        else:
+            merged[k] = v
+    try:
+        return CompareConfig.model_validate(merged)
+    except ValidationError as err:
+        raise UserError(_format_error("command line", err)) from None

@@ -1,0 +1,603 @@
+"""Decisions: join two runs cell by cell and judge every metric.
+
+Per metric and cell the decision is one of :data:`DECISIONS`:
+
+- ``status`` — a cell that measured before and fails now (crash, OOM, timeout) is
+  ``regressed``; the reverse is ``improved``. A cell only in BASE is ``missing``, only in NEW ``new``.
+- deterministic metrics (params, GMACs, weight size) — any change beyond float round-off is
+  reported (``regressed`` when it grew, ``improved`` when it shrank) and fails the comparison
+  unless the metric is in ``allow_change``: a model whose size moved is a different model.
+- latency and throughput — a change counts only when the ratio of medians passes the
+  metric's threshold **and** a two-sided Mann–Whitney U test on the raw samples gives
+  p < ``alpha`` **and** (noise guard, on by default) the ratio of the two runs' quietest
+  stretches passes the threshold in the same direction: a neighbour's burst of CPU use slows
+  part of a run, a real regression slows all of it (bench.compare.stats). The ratio comes
+  with a bootstrap confidence interval. Throughput is
+  batch / median latency, so it shares the latency samples and p-value; its ratio is the
+  inverse of the latency ratio and "worse" means lower.
+- memory (peak) — relative change past the threshold and larger than ``memory_floor_mb``
+  (tiny models allocate almost nothing, and a page or two of jitter is not a regression).
+- accuracy (top-1/top-5) — an absolute drop of more than ``accuracy_drop_points``; figures
+  whose ``acc_source`` is ``reported`` (copied from the literature) are shown but never fail.
+
+Environment guard: if the runs come from different machines, devices, thread counts or
+library versions, the differences are listed and every environment-sensitive metric
+(latency, throughput, memory) is ``not comparable`` unless ``allow_env_change``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench import results
+from bench.compare.config import BY_NAME, METRICS, CompareConfig, MetricSpec, build_config
+from bench.compare.stats import SampleComparison, compare_samples, stable_seed
+from bench.errors import UserError
+
+REGRESSED, IMPROVED, UNCHANGED, NEW, MISSING, NOT_COMPARABLE = (
+    "regressed", "improved", "unchanged", "new", "missing", "not comparable")
+DECISIONS = (REGRESSED, IMPROVED, UNCHANGED, NEW, MISSING, NOT_COMPARABLE)
+
+# (field in run.json "environment", category, whether a difference makes timings incomparable)
+ENV_FIELDS: tuple[tuple[str, str, bool], ...] = (
+    ("hostname", "machine", True),
+    ("machine", "machine", True),
+    ("cpu_model", "machine", True),
+    ("cpu_count", "machine", True),
+    ("cuda_available", "device", True),
+    ("gpu_name", "device", True),
+    ("gpu_count", "device", True),
+    ("gpu_driver", "device", True),
+    # Informational only: each cell's own threads_actual is what its timings depend on.
+    ("torch_num_threads_default", "threads", False),
+    ("python", "library", True),
+    ("torch", "library", True),
+    ("torchvision", "library", True),
+    ("timm", "library", True),
+    ("numpy", "library", True),
+    ("onnxruntime", "library", True),
+    ("cuda_version", "library", True),
+    ("cudnn_version", "library", True),
+    ("archbench", "library", True),
+    ("tf32_matmul", "setting", True),
+    ("tf32_cudnn", "setting", True),
+    ("cudnn_benchmark", "setting", True),
+    ("fvcore", "library", False),  # the FLOP counter: changes GMACs, not speed
+)
+
+
+@dataclass
+class RunData:
+    """One side of a comparison, read from a run folder or a results file."""
+
+    label: str  # "BASE" or "NEW"
+    path: Path
+    meta: dict[str, Any] | None
+    table: pd.DataFrame
+    samples: dict[str, np.ndarray]
+
+    @property
+    def run_id(self) -> str:
+        if self.meta and self.meta.get("run_id"):
+            return str(self.meta["run_id"])
+        if "run_id" in self.table.columns and self.table["run_id"].notna().any():
+            return str(self.table["run_id"].dropna().iloc[0])
+        return self.path.name
+
+    @property
+    def suite_name(self) -> str | None:
+        if self.meta:
+            return (self.meta.get("suite") or {}).get("name")
+        if "suite" in self.table.columns and self.table["suite"].notna().any():
+            return str(self.table["suite"].dropna().iloc[0])
+        return None
+
+    @property
+    def env(self) -> dict[str, Any] | None:
+        return (self.meta or {}).get("environment")
+
+    def info(self) -> dict[str, Any]:
+        env = self.env or {}
+        return {
+            "label": self.label, "path": str(self.path), "run_id": self.run_id, "suite": self.suite_name,
+            "started_at": (self.meta or {}).get("started_at"), "status": (self.meta or {}).get("status"),
+            "git_commit": env.get("git_commit"), "git_dirty": env.get("git_dirty"),
+            "machine": _machine_line(env) if env else "unknown (no run.json)",
+            "cells": int(len(self.table)),
+        }
+
+
+def _machine_line(env: dict[str, Any]) -> str:
+    parts = [str(env.get("hostname", "?")), f"{env.get('cpu_model', '?')} ×{env.get('cpu_count', '?')}"]
+    if env.get("gpu_name"):
+        parts.append(str(env["gpu_name"]))
+    parts.append(f"torch {env.get('torch', '?')}")
+    return " · ".join(parts)
+
+
+REQUIRED_TABLE_COLUMNS = ("cell_key", "status")
+
+
+def load_run(path: str | Path, label: str) -> RunData:
+    """Read a run for comparison. Anything unusable (missing, corrupt, another schema) is a UserError."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{label} {p}: no such run folder or results file")
+    run_dir = p if p.is_dir() else p.parent
+    meta = results.read_run_meta(run_dir) if (run_dir / "run.json").exists() else None
+    if p.is_dir() and meta is None and not any((p / n).is_file() for n in ("results.parquet", "results.csv")):
+        raise UserError(f"{label} {p}: not a run folder (no run.json, results.parquet or results.csv)")
+    if p.is_dir() and not (p / "results.parquet").is_file() and (p / "results.csv").is_file():
+        p = p / "results.csv"
+    table = results.load_results(p)
+    missing = [c for c in REQUIRED_TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise UserError(f"{label} {p}: not an archbench results table (no {', '.join(missing)} column); "
+                        f"schema version {results.SCHEMA_VERSION} tables have one row per cell keyed by cell_key")
+    dupes = table["cell_key"][table["cell_key"].duplicated()].unique().tolist()
+    if dupes:
+        raise UserError(f"{label} {p}: cell {dupes[0]!r} appears more than once; a results table has one row per cell")
+    sdf = results.load_samples(run_dir)
+    if len(sdf) and not {"cell_key", "latency_ms"} <= set(sdf.columns):
+        raise UserError(f"{label} {run_dir / 'samples.parquet'}: samples table has columns {list(sdf.columns)}, "
+                        "expected run_id, cell_key, model, iteration, latency_ms")
+    samples: dict[str, np.ndarray] = {}
+    if len(sdf):
+        if "iteration" in sdf.columns:
+            sdf = sdf.sort_values(["cell_key", "iteration"])
+        for key, grp in sdf.groupby("cell_key", sort=False):
+            samples[str(key)] = pd.to_numeric(grp["latency_ms"], errors="coerce").to_numpy(dtype=float)
+    return RunData(label, Path(path), meta, table, samples)
+
+
+@dataclass
+class EnvDiff:
+    field: str
+    category: str
+    base: Any
+    new: Any
+    affects_timing: bool
+
+
+def environment_diffs(base: RunData, new: RunData) -> list[EnvDiff]:
+    be, ne = base.env or {}, new.env or {}
+    diffs = []
+    for name, cat, timing in ENV_FIELDS:
+        bv, nv = be.get(name), ne.get(name)
+        if bv != nv:
+            diffs.append(EnvDiff(name, cat, bv, nv, timing))
+    bt = ((base.meta or {}).get("conventions") or {}).get("timing_rule")
+    nt = ((new.meta or {}).get("conventions") or {}).get("timing_rule")
+    if bt and nt and bt != nt:
+        diffs.append(EnvDiff("timing_rule", "method", bt, nt, True))
+    return diffs
+
+
+@dataclass
+class MetricResult:
+    """The verdict for one metric of one cell. ``change`` is relative (new/base − 1) except
+    for accuracy, where it is the difference in percentage points."""
+
+    cell_key: str
+    cell: str  # short label of the cell
+    model: str
+    metric: str
+    label: str
+    kind: str
+    unit: str
+    decision: str
+    failed: bool
+    reason: str
+    base: Any = None
+    new: Any = None
+    change: float | None = None
+    ci_low: float | None = None  # bounds of the ratio NEW/BASE (timing metrics)
+    ci_high: float | None = None
+    p_value: float | None = None
+    n_base: int | None = None
+    n_new: int | None = None
+    threshold: float | None = None
+    quiet_change: float | None = None  # timing: change between the runs' quietest stretches
+
+    @property
+    def changed(self) -> bool:
+        return self.decision in (REGRESSED, IMPROVED, NEW, MISSING)
+
+
+@dataclass
+class CellComparison:
+    key: str
+    label: str
+    model: str
+    results: list[MetricResult]
+
+    @property
+    def failed(self) -> bool:
+        return any(r.failed for r in self.results)
+
+    @property
+    def changed(self) -> bool:
+        return any(r.changed for r in self.results)
+
+    @property
+    def rank(self) -> int:
+        """Sort order of cells in every output: failing, changed, incomparable, unchanged."""
+        if self.failed:
+            return 0
+        if any(r.decision == REGRESSED for r in self.results):
+            return 1
+        if self.changed:
+            return 2
+        if any(r.decision == NOT_COMPARABLE for r in self.results):
+            return 3
+        return 4
+
+
+@dataclass
+class Comparison:
+    base: RunData
+    new: RunData
+    config: CompareConfig
+    env_diffs: list[EnvDiff]
+    cells: list[CellComparison]
+    warnings: list[str] = field(default_factory=list)
+    join_note: str | None = None
+
+    @property
+    def results(self) -> list[MetricResult]:
+        return [r for c in self.cells for r in c.results]
+
+    @property
+    def failures(self) -> list[MetricResult]:
+        return [r for r in self.results if r.failed]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failures else 0
+
+    @property
+    def env_blocks_timing(self) -> bool:
+        return self.timing_env_diffs != [] and not self.config.allow_env_change
+
+    @property
+    def timing_env_diffs(self) -> list[EnvDiff]:
+        diffs = [d for d in self.env_diffs if d.affects_timing]
+        if self.base.env is None or self.new.env is None:
+            diffs.append(EnvDiff("environment", "unknown", "recorded" if self.base.env else "unknown",
+                                 "recorded" if self.new.env else "unknown", True))
+        return diffs
+
+    def counts(self) -> dict[str, int]:
+        out = {d: 0 for d in DECISIONS}
+        for r in self.results:
+            out[r.decision] += 1
+        out["failed"] = len(self.failures)
+        return out
+
+    def summary_line(self) -> str:
+        c = self.counts()
+        parts = [f"{c[d]} {d}" for d in DECISIONS if c[d]]
+        verdict = f"FAIL: {c['failed']} failing" if c["failed"] else "OK: nothing failing"
+        return f"{verdict} · " + ", ".join(parts) if parts else verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "exit_code": self.exit_code,
+            "summary": self.summary_line(),
+            "counts": self.counts(),
+            "base": self.base.info(),
+            "new": self.new.info(),
+            "environment_differences": [asdict(d) for d in self.env_diffs],
+            "timing_comparable": not self.env_blocks_timing,
+            "warnings": list(self.warnings),
+            "join_note": self.join_note,
+            "config": self.config.model_dump(),
+            "cells": [
+                {"cell_key": c.key, "cell": c.label, "model": c.model, "failed": c.failed, "changed": c.changed,
+                 "results": [{k: _json_num(v) for k, v in asdict(r).items() if k not in ("cell_key", "cell", "model")}
+                             for r in c.results]}
+                for c in self.cells
+            ],
+        }
+
+
+def _json_num(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+# ---------------------------------------------------------------------------- values
+
+
+def _num(row: pd.Series | None, col: str) -> float | None:
+    if row is None or col not in row.index:
+        return None
+    v = row[col]
+    if v is None or isinstance(v, str):
+        try:
+            return float(v) if v not in (None, "") else None
+        except ValueError:
+            return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def _text(row: pd.Series | None, col: str) -> str | None:
+    if row is None or col not in row.index:
+        return None
+    v = row[col]
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return str(v)
+
+
+def cell_label(key: str) -> str:
+    """'ci|speed|test:cnn|cpu|fp32|eager|b1|32px|t1' → 'test:cnn cpu fp32 eager b1 32px t1'."""
+    parts = key.split("|")
+    if len(parts) < 3:
+        return key
+    label = " ".join(parts[2:])
+    return label if parts[1] == "speed" else f"{label} [{parts[1]}]"
+
+
+def _join_key(key: str, strip_suite: bool) -> str:
+    return key.split("|", 1)[1] if strip_suite and "|" in key else key
+
+
+# ---------------------------------------------------------------------------- judging
+
+
+class _Judge:
+    def __init__(self, cfg: CompareConfig, timing_block: str | None):
+        self.cfg = cfg
+        self.timing_block = timing_block
+
+    def result(self, key: str, model: str, spec: MetricSpec, decision: str, reason: str, **kw: Any) -> MetricResult:
+        failed = kw.pop("failed", None)
+        if failed is None:
+            failed = decision == REGRESSED and spec.name in self.cfg.fail_on
+        return MetricResult(key, cell_label(key), model, spec.name, spec.label, spec.kind, spec.unit, decision,
+                            bool(failed), reason, **kw)
+
+    def presence(self, key: str, model: str, spec: MetricSpec, b: Any, n: Any) -> MetricResult | None:
+        if b is None and n is None:
+            return None
+        if b is None:
+            return self.result(key, model, spec, NEW, "not measured in BASE", new=n)
+        return self.result(key, model, spec, MISSING, "not measured in NEW", base=b)
+
+    def status(self, key: str, model: str, brow: pd.Series, nrow: pd.Series) -> MetricResult:
+        spec = BY_NAME["status"]
+        bs, ns = _text(brow, "status") or "?", _text(nrow, "status") or "?"
+        if bs == "ok" and ns != "ok":
+            err = (_text(nrow, "error") or "")[:200]
+            return self.result(key, model, spec, REGRESSED, f"measured in BASE, {ns} in NEW" + (f": {err}" if err else ""),
+                               base=bs, new=ns)
+        if bs != "ok" and ns == "ok":
+            return self.result(key, model, spec, IMPROVED, f"{bs} in BASE, measured in NEW", base=bs, new=ns)
+        if bs != "ok":
+            return self.result(key, model, spec, UNCHANGED, f"{ns} in both runs", base=bs, new=ns)
+        return self.result(key, model, spec, UNCHANGED, "measured in both runs", base=bs, new=ns)
+
+    def exact(self, key: str, model: str, spec: MetricSpec, b: float | None, n: float | None) -> MetricResult | None:
+        if b is None or n is None:
+            return self.presence(key, model, spec, b, n)
+        if math.isclose(b, n, rel_tol=1e-9, abs_tol=1e-12):
+            return self.result(key, model, spec, UNCHANGED, "identical", base=b, new=n, change=0.0)
+        change = n / b - 1 if b else math.inf
+        decision = REGRESSED if n > b else IMPROVED
+        allowed = spec.name in self.cfg.allow_change
+        gate = spec.name in self.cfg.fail_on
+        if allowed:
+            reason = "changed (allowed by allow_change)"
+        elif gate:
+            reason = f"changed: the model is different (allow with --allow-change {spec.name})"
+        else:
+            reason = "changed (not in fail_on)"
+        return self.result(key, model, spec, decision, reason, base=b, new=n, change=change,
+                           failed=gate and not allowed)
+
+    def timing(self, key: str, model: str, spec: MetricSpec, brow: pd.Series, nrow: pd.Series,
+               sc: SampleComparison | str | None, batch: float | None) -> MetricResult | None:
+        b, n = _num(brow, spec.column), _num(nrow, spec.column)
+        if b is None or n is None:
+            return self.presence(key, model, spec, b, n)
+        thr = self.cfg.threshold(spec.name)
+        if self.timing_block:
+            return self.result(key, model, spec, NOT_COMPARABLE, self.timing_block, base=b, new=n, change=n / b - 1 if b else None,
+                               threshold=thr)
+        if isinstance(sc, str) or sc is None:
+            return self.result(key, model, spec, NOT_COMPARABLE, sc or "no raw samples", base=b, new=n,
+                               change=n / b - 1 if b else None, threshold=thr)
+        if spec.name == "latency":
+            base_v, new_v, ratio, lo, hi = sc.median_base, sc.median_new, sc.ratio, sc.ci_low, sc.ci_high
+            quiet = sc.quiet_ratio
+        else:  # throughput = batch / median latency: same samples, inverse ratio
+            bsz = batch or 1.0
+            base_v, new_v = bsz * 1000 / sc.median_base, bsz * 1000 / sc.median_new
+            ratio = 1 / sc.ratio
+            lo, hi = (1 / sc.ci_high if sc.ci_high else math.inf), (1 / sc.ci_low if sc.ci_low else math.inf)
+            quiet = 1 / sc.quiet_ratio if sc.quiet_ratio else math.inf
+        change, quiet_change = ratio - 1, quiet - 1
+
+        def past(c: float) -> tuple[bool, bool]:  # (worse, better) beyond the threshold
+            return (c < -thr, c > thr) if spec.higher_is_better else (c > thr, c < -thr)
+
+        worse, better = past(change)
+        q_worse, q_better = past(quiet_change)
+        significant = sc.p_value < self.cfg.alpha
+        guard = self.cfg.noise_guard and min(sc.stretches_base, sc.stretches_new) > 1
+        if not (worse or better):
+            decision, reason = UNCHANGED, f"{change:+.1%} is within ±{thr:.0%}"
+        elif not significant:
+            decision = UNCHANGED
+            reason = f"{change:+.1%} is past ±{thr:.0%} but not significant (p={sc.p_value:.2g} ≥ {self.cfg.alpha:g})"
+        elif guard and not ((worse and q_worse) or (better and q_better)):
+            decision = UNCHANGED
+            reason = (f"{change:+.1%} is past ±{thr:.0%} (p={sc.p_value:.2g}), but the runs' quietest stretches differ by "
+                      f"only {quiet_change:+.1%}: load on the machine, not the model")
+        else:
+            decision = REGRESSED if worse else IMPROVED
+            reason = f"{change:+.1%} is past ±{thr:.0%} and significant (p={sc.p_value:.2g} < {self.cfg.alpha:g})"
+            if guard:
+                reason += f"; quietest stretches {quiet_change:+.1%}"
+        return self.result(key, model, spec, decision, reason, base=base_v, new=new_v, change=change, ci_low=lo,
+                           ci_high=hi, p_value=sc.p_value, n_base=sc.n_base, n_new=sc.n_new, threshold=thr,
+                           quiet_change=quiet_change)
+
+    def memory(self, key: str, model: str, spec: MetricSpec, b: float | None, n: float | None) -> MetricResult | None:
+        if b is None or n is None:
+            return self.presence(key, model, spec, b, n)
+        thr = self.cfg.threshold("memory")
+        floor = self.cfg.memory_floor_mb
+        change = (n / b - 1) if b > 0 else (0.0 if n == b else math.inf)
+        if self.timing_block:
+            return self.result(key, model, spec, NOT_COMPARABLE, self.timing_block, base=b, new=n, change=change,
+                               threshold=thr)
+        delta = n - b
+        past = abs(delta) > max(thr * b, floor)
+        if past:
+            decision = REGRESSED if delta > 0 else IMPROVED
+            reason = f"{delta:+.2f} MB is past ±{thr:.0%} and the {floor:g} MB floor"
+        else:
+            decision = UNCHANGED
+            reason = f"{delta:+.2f} MB is within ±{thr:.0%} (or under the {floor:g} MB floor)"
+        return self.result(key, model, spec, decision, reason, base=b, new=n, change=change, threshold=thr)
+
+    def accuracy(self, key: str, model: str, spec: MetricSpec, brow: pd.Series, nrow: pd.Series) -> MetricResult | None:
+        b, n = _num(brow, spec.column), _num(nrow, spec.column)
+        if b is None or n is None:
+            return self.presence(key, model, spec, b, n)
+        bsrc, nsrc = _text(brow, "acc_source"), _text(nrow, "acc_source")
+        limit = self.cfg.accuracy_drop_points
+        delta = n - b
+        if bsrc != nsrc:
+            return self.result(key, model, spec, NOT_COMPARABLE, f"accuracy source differs ({bsrc} vs {nsrc})",
+                               base=b, new=n, change=delta, threshold=limit)
+        if delta < -limit:
+            decision, reason = REGRESSED, f"dropped {-delta:.2f} points (limit {limit:g})"
+        elif delta > limit:
+            decision, reason = IMPROVED, f"rose {delta:.2f} points"
+        else:
+            decision, reason = UNCHANGED, f"{delta:+.2f} points is within ±{limit:g}"
+        failed = None
+        if nsrc == "reported":
+            failed = False
+            reason += "; reported figure (from the literature): never fails"
+        return self.result(key, model, spec, decision, reason, base=b, new=n, change=delta, threshold=limit, failed=failed)
+
+
+def _sample_comparison(key: str, bkey: str, nkey: str, base: RunData, new: RunData, brow: pd.Series, nrow: pd.Series,
+                       cfg: CompareConfig) -> SampleComparison | str:
+    bt, nt = _num(brow, "threads_actual"), _num(nrow, "threads_actual")
+    if bt is not None and nt is not None and bt != nt:
+        return f"thread counts differ ({bt:g} in BASE, {nt:g} in NEW)"
+    bs, ns = base.samples.get(bkey), new.samples.get(nkey)
+    if bs is None or ns is None:
+        which = " and ".join(r.label for r, s in ((base, bs), (new, ns)) if s is None)
+        return f"no raw timing samples in {which} (samples.parquet), so significance cannot be tested"
+    bs, ns = bs[np.isfinite(bs)], ns[np.isfinite(ns)]
+    if len(bs) < cfg.min_samples or len(ns) < cfg.min_samples:
+        return f"too few samples (BASE {len(bs)}, NEW {len(ns)}; need {cfg.min_samples})"
+    return compare_samples(bs, ns, cfg.bootstrap_resamples, cfg.confidence, stable_seed(cfg.seed, key),
+                           cfg.stretches, cfg.min_per_stretch)
+
+
+def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: CompareConfig) -> str | None:
+    if cfg.allow_env_change:
+        return None
+    if base.env is None or new.env is None:
+        which = " and ".join(r.label for r in (base, new) if r.env is None)
+        return f"environment of {which} unknown (no run.json); pass --allow-env-change to compare anyway"
+    diffs = [d for d in cmp_env if d.affects_timing]
+    if diffs:
+        names = ", ".join(d.field for d in diffs[:4]) + (" …" if len(diffs) > 4 else "")
+        return f"different environment ({names}); pass --allow-env-change to compare anyway"
+    return None
+
+
+def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = None) -> Comparison:
+    """Judge every metric of every cell; see the module docstring for the rules."""
+    cfg = config or build_config()
+    env_diffs = environment_diffs(base, new)
+    block = _timing_block(env_diffs, base, new, cfg)
+    judge = _Judge(cfg, block)
+    warnings: list[str] = []
+    for run in (base, new):
+        meta = run.meta or {}
+        if meta.get("status") and meta["status"] != "complete":
+            warnings.append(f"{run.label} run {run.run_id} is {meta['status']}, not complete")
+        load_warning = (meta.get("load") or {}).get("warning")
+        if load_warning:
+            warnings.append(f"{run.label}: {load_warning}")
+        if len(run.table) == 0:
+            warnings.append(f"{run.label} has no cells")
+
+    strip = bool(base.suite_name and new.suite_name and base.suite_name != new.suite_name)
+    join_note = None
+    if strip:
+        join_note = f"suites differ ({base.suite_name!r} vs {new.suite_name!r}): cells joined on their axes without the suite name"
+    brows = {_join_key(str(r["cell_key"]), strip): r for _, r in base.table.iterrows()}
+    nrows = {_join_key(str(r["cell_key"]), strip): r for _, r in new.table.iterrows()}
+    order = list(nrows) + [k for k in brows if k not in nrows]
+
+    cells: list[CellComparison] = []
+    for jk in order:
+        brow, nrow = brows.get(jk), nrows.get(jk)
+        row = nrow if nrow is not None else brow
+        key = str(row["cell_key"])
+        model = _text(row, "model") or cell_label(key).split(" ")[0]
+        status_spec = BY_NAME["status"]
+        if brow is None:
+            cells.append(CellComparison(key, cell_label(key), model, [judge.result(
+                key, model, status_spec, NEW, "cell only in NEW", new=_text(nrow, "status"))]))
+            continue
+        if nrow is None:
+            cells.append(CellComparison(key, cell_label(key), model, [judge.result(
+                key, model, status_spec, MISSING, "cell only in BASE", base=_text(brow, "status"))]))
+            continue
+        out: list[MetricResult] = [judge.status(key, model, brow, nrow)]
+        both_ok = _text(brow, "status") == "ok" and _text(nrow, "status") == "ok"
+        sc: SampleComparison | str | None = None
+        for spec in METRICS[1:]:
+            if spec.kind == "exact":
+                r = judge.exact(key, model, spec, _num(brow, spec.column), _num(nrow, spec.column))
+            elif spec.kind == "timing":
+                if not both_ok:
+                    continue
+                if sc is None and not block and _num(brow, spec.column) is not None and _num(nrow, spec.column) is not None:
+                    sc = _sample_comparison(key, str(brow["cell_key"]), str(nrow["cell_key"]), base, new, brow, nrow, cfg)
+                r = judge.timing(key, model, spec, brow, nrow, sc, _num(nrow, "batch_size"))
+            elif spec.kind == "threshold":
+                if not both_ok:
+                    continue
+                r = judge.memory(key, model, spec, _num(brow, spec.column), _num(nrow, spec.column))
+            else:
+                r = judge.accuracy(key, model, spec, brow, nrow)
+            if r is not None:
+                out.append(r)
+        cells.append(CellComparison(key, cell_label(key), model, out))
+    # Changed cells first; the sort is stable, so the run's own order is kept within a rank.
+    cells.sort(key=lambda c: c.rank)
+    return Comparison(base, new, cfg, env_diffs, cells, warnings, join_note)
+
+
+def compare_paths(base: str | Path, new: str | Path, overrides: dict[str, Any] | None = None) -> Comparison:
+    """Load both sides and compare with defaults ← NEW's suite ``compare:`` section ← ``overrides``."""
+    b = load_run(base, "BASE")
+    n = load_run(new, "NEW")
+    section = (((n.meta or {}).get("suite") or {}).get("content") or {}).get("compare") or {}
+    cfg = build_config(section, overrides, source=f"NEW {n.path}: suite {n.suite_name!r} compare section")
+    return compare_runs(b, n, cfg)

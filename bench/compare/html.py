@@ -1,0 +1,56 @@
+"""Self-contained HTML comparison: BASE and NEW side by side, changed cells first.
+
+Jinja2 with autoescaping (model names, error messages and paths are user data); the page
+has inline CSS only, no scripts and no external links, so it can be attached to a CI job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from bench import results
+from bench.compare.core import Comparison
+from bench.compare.render import _env_lines, _env_verdict, fmt_ci, fmt_change, fmt_decision, fmt_p, fmt_value
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("bench.compare", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def render_html(cmp: Comparison) -> str:
+    cells = []
+    for c in cmp.cells:
+        rows = [{
+            "label": r.label, "base": fmt_value(r, r.base), "new": fmt_value(r, r.new), "change": fmt_change(r),
+            "ci": fmt_ci(r), "p": fmt_p(r), "decision": fmt_decision(r), "decision_class": r.decision.replace(" ", "-"),
+            "reason": r.reason,
+        } for r in c.results]
+        cells.append({"label": c.label, "failed": c.failed, "changed": c.changed or c.rank < 4, "rows": rows})
+    first = [c for c, cc in zip(cells, cmp.cells) if cc.rank < 4]
+    rest = [c for c, cc in zip(cells, cmp.cells) if cc.rank >= 4]
+    cfg = cmp.config
+    thr = ", ".join(f"{k} {v:.0%}" for k, v in cfg.thresholds.items())
+    rules = (f"Latency/throughput: a change counts when past its threshold ({thr}) and Mann–Whitney U p < {cfg.alpha:g}; "
+             f"interval = {cfg.confidence:.0%} bootstrap of the median ratio ({cfg.bootstrap_resamples} resamples, seed "
+             f"{cfg.seed}). Memory: threshold and a {cfg.memory_floor_mb:g} MB floor. Accuracy: drop of more than "
+             f"{cfg.accuracy_drop_points:g} points. Params, GMACs and weight size must not change"
+             + (f" (allowed: {', '.join(cfg.allow_change)})" if cfg.allow_change else "") + ".")
+    return _env().get_template("compare.html.j2").render(
+        suite=cmp.new.suite_name or "?", failed=bool(cmp.exit_code),
+        verdict="regression" if cmp.exit_code else "no regression", summary=cmp.summary_line(),
+        runs=[cmp.base.info(), cmp.new.info()], env_lines=_env_lines(cmp), env_verdict=_env_verdict(cmp),
+        warnings=cmp.warnings, join_note=cmp.join_note, first=first, rest=rest,
+        ci_label=f"{cfg.confidence:.0%} CI", rules=rules,
+    )
+
+
+def write_html(cmp: Comparison, path: Path) -> Path:
+    path = Path(path)
+    results.write_text_atomic(path, render_html(cmp))
+    return path

@@ -1,0 +1,196 @@
+"""Text outputs of a comparison: rich terminal table, Markdown (PR comment / CI job summary), JSON.
+
+Every output leads with the verdict and any environment difference, then lists the cells
+that changed (failing ones first); unchanged metrics are summarised, or listed in full with
+``show_all`` (terminal) / inside a collapsed ``<details>`` block (Markdown).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from bench.compare.core import (IMPROVED, MISSING, NEW, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison,
+                                MetricResult)
+
+MARK = {REGRESSED: "🔴", IMPROVED: "🟢", UNCHANGED: "⚪", NEW: "🆕", MISSING: "➖", NOT_COMPARABLE: "⚠️"}
+RICH_STYLE = {REGRESSED: "bold red", IMPROVED: "green", UNCHANGED: "dim", NEW: "cyan", MISSING: "yellow",
+              NOT_COMPARABLE: "yellow"}
+
+
+def fmt_value(r: MetricResult, v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if isinstance(v, str):
+        return v
+    if r.metric == "params":
+        return f"{v:,.0f}"
+    if r.metric == "gmacs":
+        return f"{v:.4g}"
+    if r.metric in ("top1", "top5"):
+        return f"{v:.2f}"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3g}"
+
+
+def fmt_change(r: MetricResult) -> str:
+    if r.change is None or (isinstance(r.change, float) and math.isnan(r.change)):
+        return ""
+    if r.kind == "exact" and r.change == 0:
+        return ""
+    if r.kind == "accuracy":
+        return f"{r.change:+.2f} pt"
+    if math.isinf(r.change):
+        return "+∞"
+    if r.kind == "exact" and r.base is not None and r.new is not None and r.metric == "params":
+        return f"{r.new - r.base:+,.0f} ({r.change:+.1%})"
+    return f"{r.change:+.1%}"
+
+
+def fmt_ci(r: MetricResult) -> str:
+    if r.ci_low is None or r.ci_high is None:
+        return ""
+    return f"{r.ci_low - 1:+.1%} … {r.ci_high - 1:+.1%}"
+
+
+def fmt_p(r: MetricResult) -> str:
+    if r.p_value is None:
+        return ""
+    return f"{r.p_value:.2g}" if r.p_value >= 1e-4 else "<1e-4"
+
+
+def fmt_decision(r: MetricResult) -> str:
+    return r.decision + (" (FAIL)" if r.failed else "")
+
+
+def _env_lines(cmp: Comparison) -> list[str]:
+    lines = []
+    for d in cmp.env_diffs:
+        lines.append(f"{d.field} ({d.category}): {d.base} → {d.new}")
+    if cmp.base.env is None or cmp.new.env is None:
+        which = " and ".join(r.label for r in (cmp.base, cmp.new) if r.env is None)
+        lines.append(f"environment of {which} unknown (no run.json)")
+    return lines
+
+
+def _env_verdict(cmp: Comparison) -> str:
+    if cmp.env_blocks_timing:
+        return "latency, throughput and memory are marked not comparable (pass --allow-env-change to compare them anyway)"
+    if cmp.timing_env_diffs and cmp.config.allow_env_change:
+        return "compared anyway because --allow-env-change was given"
+    return "timings are still comparable (none of these fields affects speed)"
+
+
+def visible_results(cmp: Comparison, show_all: bool) -> tuple[list[MetricResult], list[MetricResult]]:
+    """(rows to show, rows summarised) — unchanged rows are hidden unless ``show_all``."""
+    shown, hidden = [], []
+    for c in cmp.cells:
+        for r in c.results:
+            (shown if show_all or r.decision != UNCHANGED or r.failed else hidden).append(r)
+    return shown, hidden
+
+
+# ---------------------------------------------------------------------------- terminal
+
+
+def render_terminal(cmp: Comparison, show_all: bool = False, console: Any = None) -> None:
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.table import Table
+
+    import sys
+
+    # Piped output (CI logs) gets a wide fixed width instead of rich's 80-column fallback.
+    con = console or Console(width=None if sys.stdout.isatty() else 160)
+    b, n = cmp.base, cmp.new
+    con.print(f"[bold]archbench compare[/]  BASE {b.run_id}  →  NEW {n.run_id}")
+    con.print(f"  BASE: {b.info()['machine']}   NEW: {n.info()['machine']}", style="dim")
+    env = _env_lines(cmp)
+    if env:
+        con.print(Panel("\n".join(env) + "\n" + _env_verdict(cmp), title="environment differs", border_style="yellow"))
+    for w in cmp.warnings:
+        con.print(f"[yellow]warning:[/] {w}")
+    if cmp.join_note:
+        con.print(f"[yellow]note:[/] {cmp.join_note}")
+    shown, hidden = visible_results(cmp, show_all)
+    if shown:
+        t = Table(show_lines=False)
+        for col, just in (("cell", "left"), ("metric", "left"), ("BASE", "right"), ("NEW", "right"), ("change", "right"),
+                          ("95% CI", "right"), ("p", "right"), ("decision", "left"), ("why", "left")):
+            t.add_column(col, justify=just, overflow="fold")
+        last = None
+        for r in shown:
+            cell = r.cell if r.cell_key != last else ""
+            last = r.cell_key
+            t.add_row(cell, r.label, fmt_value(r, r.base), fmt_value(r, r.new), fmt_change(r), fmt_ci(r), fmt_p(r),
+                      f"[{RICH_STYLE[r.decision]}]{fmt_decision(r)}[/]", r.reason)
+        con.print(t)
+    if hidden:
+        con.print(f"{len(hidden)} metrics unchanged (show them with --all)", style="dim")
+    style = "bold red" if cmp.exit_code else "bold green"
+    con.print(f"[{style}]{cmp.summary_line()}[/]")
+
+
+# ---------------------------------------------------------------------------- markdown
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(rows: list[MetricResult]) -> list[str]:
+    out = ["| cell | metric | BASE | NEW | change | 95% CI | p | decision |", "|---|---|---:|---:|---:|---:|---:|---|"]
+    last = None
+    for r in rows:
+        cell = f"`{_md(r.cell)}`" if r.cell_key != last else ""
+        last = r.cell_key
+        dec = f"{MARK[r.decision]} **{fmt_decision(r)}**" if r.decision in (REGRESSED, IMPROVED) or r.failed else \
+            f"{MARK[r.decision]} {r.decision}"
+        out.append(f"| {cell} | {_md(r.label)} | {_md(fmt_value(r, r.base))} | {_md(fmt_value(r, r.new))} | "
+                   f"{_md(fmt_change(r))} | {_md(fmt_ci(r))} | {_md(fmt_p(r))} | {dec} |")
+    return out
+
+
+def render_markdown(cmp: Comparison) -> str:
+    b, n = cmp.base, cmp.new
+    head = "❌ regression" if cmp.exit_code else "✅ no regression"
+    out = [f"### archbench compare · {_md(n.suite_name or '?')} · {head}", ""]
+    bi, ni = b.info(), n.info()
+    out.append(f"BASE `{bi['run_id']}`" + (f" (commit `{str(bi['git_commit'])[:10]}`)" if bi["git_commit"] else "") +
+               f" → NEW `{ni['run_id']}`" + (f" (commit `{str(ni['git_commit'])[:10]}`)" if ni["git_commit"] else ""))
+    out.append("")
+    out.append(f"**{_md(cmp.summary_line())}**")
+    env = _env_lines(cmp)
+    if env:
+        out += ["", "> ⚠️ **Environment differs**: " + _md(_env_verdict(cmp))]
+        out += [f"> - {_md(line)}" for line in env]
+    for w in cmp.warnings:
+        out += ["", f"> ⚠️ {_md(w)}"]
+    if cmp.join_note:
+        out += ["", f"> {_md(cmp.join_note)}"]
+    shown, hidden = visible_results(cmp, show_all=False)
+    if shown:
+        out += [""] + _md_table(shown)
+    if hidden:
+        out += ["", f"<details><summary>{len(hidden)} unchanged metrics</summary>", ""] + _md_table(hidden) + ["", "</details>"]
+    cfg = cmp.config
+    thr = ", ".join(f"{k} {v:.0%}" for k, v in cfg.thresholds.items())
+    out += ["", f"<sub>Rules: latency/throughput change counts when past its threshold ({thr}) and Mann–Whitney U "
+                f"p < {cfg.alpha:g}; CI = {cfg.confidence:.0%} bootstrap of the median ratio; accuracy limit "
+                f"{cfg.accuracy_drop_points:g} points; deterministic metrics (params, GMACs, weights) must not change"
+                + (f" (allowed: {', '.join(cfg.allow_change)})" if cfg.allow_change else "") + ".</sub>"]
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------- json
+
+
+def render_json(cmp: Comparison) -> str:
+    return json.dumps(cmp.to_dict(), indent=2, ensure_ascii=False, default=str, allow_nan=False)

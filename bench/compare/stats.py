@@ -1,0 +1,109 @@
+"""Statistics for comparing two sets of timing samples.
+
+- Significance: Mann–Whitney U, two-sided, on the raw per-iteration samples. It makes no
+  normality assumption (latency distributions are skewed, with a long right tail) and is
+  insensitive to a few outliers. The direction of a change comes from the median ratio.
+- Size: ratio of medians NEW / BASE, with a percentile bootstrap confidence interval: both
+  sample sets are resampled with replacement, independently, ``n_resamples`` times and the
+  ratio of the resampled medians is taken each time. The generator is seeded, so the same
+  inputs always give the same interval.
+- Noisy-neighbour guard: samples are a time series (in iteration order). Each run is cut into
+  up to ``stretches`` consecutive stretches of at least ``min_per_stretch`` samples, and the
+  median of its quietest (fastest) stretch is kept. Another process's burst of CPU use slows
+  only part of a run; a real regression slows every stretch. The ratio of the two quietest
+  stretches (``quiet_ratio``) is the second opinion the decision rule asks for.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SampleComparison:
+    n_base: int
+    n_new: int
+    median_base: float
+    median_new: float
+    ratio: float  # median_new / median_base
+    ci_low: float
+    ci_high: float
+    p_value: float
+    quiet_base: float  # median of the quietest stretch of each run
+    quiet_new: float
+    stretches_base: int
+    stretches_new: int
+
+    @property
+    def quiet_ratio(self) -> float:
+        return self.quiet_new / self.quiet_base if self.quiet_base > 0 else math.inf
+
+
+def mann_whitney_p(base: np.ndarray, new: np.ndarray) -> float:
+    """Two-sided Mann–Whitney U p-value (normal approximation with tie correction for large n)."""
+    from scipy.stats import mannwhitneyu
+
+    base = np.asarray(base, dtype=float)
+    new = np.asarray(new, dtype=float)
+    if np.ptp(np.concatenate([base, new])) == 0:
+        return 1.0  # every sample identical: no evidence of any difference
+    return float(mannwhitneyu(new, base, alternative="two-sided").pvalue)
+
+
+def bootstrap_median_ratio_ci(
+    base: np.ndarray, new: np.ndarray, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of median(new) / median(base)."""
+    base = np.asarray(base, dtype=float)
+    new = np.asarray(new, dtype=float)
+    rng = np.random.default_rng(seed)
+    ratios = np.empty(n_resamples)
+    # Chunks bound the memory of the index matrices for large sample sets.
+    chunk = max(1, min(n_resamples, 2_000_000 // max(len(base), len(new), 1)))
+    for start in range(0, n_resamples, chunk):
+        k = min(chunk, n_resamples - start)
+        mb = np.median(base[rng.integers(0, len(base), size=(k, len(base)))], axis=1)
+        mn = np.median(new[rng.integers(0, len(new), size=(k, len(new)))], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios[start:start + k] = mn / mb
+    tail = (1 - confidence) / 2 * 100
+    lo, hi = np.nanpercentile(ratios, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def quiet_median(samples: np.ndarray, stretches: int = 5, min_per_stretch: int = 20) -> tuple[float, int]:
+    """(median of the fastest of up to ``stretches`` consecutive stretches, number of stretches).
+
+    With fewer than ``2 * min_per_stretch`` samples there is one stretch: the plain median.
+    """
+    a = np.asarray(samples, dtype=float)
+    k = max(1, min(stretches, len(a) // max(1, min_per_stretch)))
+    if k == 1:
+        return float(np.median(a)), 1
+    return float(min(np.median(part) for part in np.array_split(a, k))), k
+
+
+def stable_seed(seed: int, *parts: str) -> int:
+    """A per-cell seed that does not depend on Python's randomised str hash."""
+    return (seed * 1_000_003 + zlib.crc32("|".join(parts).encode())) % (2**32)
+
+
+def compare_samples(
+    base: np.ndarray, new: np.ndarray, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0,
+    stretches: int = 5, min_per_stretch: int = 20,
+) -> SampleComparison:
+    """Compare two sample sets given in measurement order (the order matters for the guard)."""
+    base = np.asarray(base, dtype=float)
+    new = np.asarray(new, dtype=float)
+    base = base[np.isfinite(base)]
+    new = new[np.isfinite(new)]
+    mb, mn = float(np.median(base)), float(np.median(new))
+    ratio = mn / mb if mb > 0 else math.inf
+    lo, hi = bootstrap_median_ratio_ci(base, new, n_resamples, confidence, seed)
+    qb, kb = quiet_median(base, stretches, min_per_stretch)
+    qn, kn = quiet_median(new, stretches, min_per_stretch)
+    return SampleComparison(len(base), len(new), mb, mn, ratio, lo, hi, mann_whitney_p(base, new), qb, qn, kb, kn)
