@@ -25,6 +25,8 @@ from tests.test_report_runs import DEFAULT_MODELS, write_run
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
+pytestmark = pytest.mark.browser
+
 HOW_TO_INSTALL = ("install Debian's chromium with `bash scripts/ensure-browser.sh` (as root: apt-get install -y chromium) "
                   "and Playwright for Python with `pip install playwright`; no Playwright browser download is needed")
 
