@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.archbench-installed
 SUITE  ?= suites/default.yaml
 
-.PHONY: install bench test ci-suite clean-results
+.PHONY: install bench test ci-suite screenshot clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: install
 
 ci-suite: install
 	$(BIN)/archbench run suites/ci.yaml
+
+# Screenshot of reports/latest.html for the README (headless Debian chromium).
+screenshot: install
+	@bash scripts/ensure-browser.sh || true
+	$(BIN)/python scripts/screenshot.py
 
 clean-results:
 	rm -rf results/2* reports/2* reports/index.html reports/latest.html
