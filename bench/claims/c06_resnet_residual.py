@@ -1,7 +1,7 @@
 """Claim 6: ResNet's residual connection F(x) + x prevents vanishing gradients and makes deep networks trainable.
 
 Korean:
-    → `Output = F(x) + x`
+    → Output = F(x) + x
     → 기울기 소실 방지, 깊은 네트워크 학습 가능
 English:
     → Output = F(x) + x

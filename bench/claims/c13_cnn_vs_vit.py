@@ -110,7 +110,7 @@ def run(scale: str, seed: int) -> ClaimResult:
     axes[2].legend(fontsize=7)
     headline = (f"GMACs ResNet-50 {gmacs['cnn']:.1f} vs ViT-S {gmacs['vit']:.1f}; 10%-data accuracy {acc['cnn'][0]:.3f} vs "
                 f"{acc['vit'][0]:.3f}; gain to 100% {acc['cnn'][1] - acc['cnn'][0]:+.3f} vs {acc['vit'][1] - acc['vit'][0]:+.3f}; "
-                f"90%-gradient area at init {erf_area['cnn']:.2f} vs {erf_area['vit']:.2f} of the image")
+                f"90% of the input gradient at init lies in {100 * erf_area['cnn']:.2g}% vs {100 * erf_area['vit']:.2g}% of the image")
     numbers = {"gmacs_224": gmacs, "test_acc_10pct_100pct": acc, "erf_area_fraction_90": erf_area, "erf_img_size": size,
                "timm_names": NAMES}
     return ClaimResult(numbers, headline, decision, fig)
