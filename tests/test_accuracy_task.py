@@ -149,3 +149,37 @@ def test_small_variants_are_registered_with_families_and_build():
         for size in (16, 32):
             m = registry.create_model(name, img_size=size, num_classes=10)
             assert m(torch.zeros(2, 3, size, size)).shape == (2, 10)
+
+
+def test_shipped_accuracy_suites_expand_and_take_the_data_override(tmp_path):
+    from pathlib import Path
+
+    from bench.suite import load_suite
+
+    root = Path(__file__).resolve().parent.parent / "suites"
+    eff = load_suite(root / "data-efficiency.yaml")
+    cells = expand_accuracy(eff)
+    assert len(cells) == 12 and {c.options["fraction"] for c in cells} == {0.1, 0.25, 0.5, 1.0}
+    assert {c.family for c in cells} == {"cnn", "mobile", "vit"}
+    imnet = load_suite(root / "accuracy-imagenet.yaml")
+    cells = expand_accuracy(override_data_dir(imnet, str(tmp_path)))
+    measured = [c for c in cells if c.options["source"] == "measured"]
+    reported = [c for c in cells if c.options["source"] == "reported"]
+    assert len(measured) == len(reported) == len(imnet.models)
+    assert {c.options["data_dir"] for c in measured} == {str(tmp_path)} and measured[0].options["limit"] == 5000
+
+
+def test_pareto_front_and_data_efficiency_curves():
+    from bench.accuracy.summary import data_efficiency, pareto_mask
+
+    # (latency, top-1): b is slower and worse than a → dominated; nan never on the front
+    costs = [1.0, 2.0, 3.0, 0.5, float("nan"), 3.0]
+    accs = [70.0, 65.0, 80.0, 60.0, 99.0, 80.0]
+    assert pareto_mask(costs, accs) == [True, False, True, True, False, True]
+    rows = [
+        {"model": "v", "acc_source": "scratch", "status": "ok", "train_fraction": 1.0, "top1": 92.0, "top1_std": 2.0},
+        {"model": "v", "acc_source": "scratch", "status": "ok", "train_fraction": 0.1, "top1": 40.0, "top1_std": 5.0},
+        {"model": "v", "acc_source": "reported", "status": "ok", "top1": 75.0},
+        {"model": "r", "acc_source": "scratch", "status": "failed", "train_fraction": 0.1, "top1": None},
+    ]
+    assert data_efficiency(rows) == {"v": [(0.1, 40.0, 5.0), (1.0, 92.0, 2.0)]}

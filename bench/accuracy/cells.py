@@ -72,6 +72,7 @@ def run_accuracy_cell(cell: Cell, progress: bool = True) -> dict[str, Any]:
     row.update(acc_source=source, acc_dataset=opts["dataset"], train_fraction=opts.get("fraction"), status="ok", error=None)
     if not opts.get("download"):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a missing weight must fail at once, never wait on a network
+    threads_before = torch.get_num_threads()
     if cell.threads:
         torch.set_num_threads(cell.threads)
     try:
@@ -93,4 +94,6 @@ def run_accuracy_cell(cell: Cell, progress: bool = True) -> dict[str, Any]:
         row.update(status="skipped", error=str(err))
     except UserError as err:
         row.update(status="failed", error=str(err))
+    finally:
+        torch.set_num_threads(threads_before)  # in-process callers (tests, notebooks) keep theirs
     return row

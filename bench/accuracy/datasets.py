@@ -257,7 +257,9 @@ def read_label_file(path: str | Path, num_classes: int = 1000) -> dict[str, int]
         if label is None:
             if lineno == 1:  # a header such as ImageId,PredictionString
                 continue
-            raise UserError(f"label file {p}, line {lineno}: label {fields[1].strip()[:30]!r} is neither a class index nor an ImageNet wnid")
+            raise UserError(
+                f"label file {p}, line {lineno}: label {fields[1].strip()[:30]!r} is neither a class index nor an ImageNet wnid"
+            )
         if not 0 <= label < num_classes:
             raise UserError(f"label file {p}, line {lineno}: class index {label} is outside 0..{num_classes - 1}")
         labels[Path(fields[0].strip()).stem] = label

@@ -94,7 +94,11 @@ def load_checkpoint(model: torch.nn.Module, path: str | Path, model_name: str) -
     own = model.state_dict()
     missing = [k for k in own if k not in sd]
     unexpected = [k for k in sd if k not in own]
-    shapes = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
+    shapes = [
+        f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in sd and sd[k].shape != own[k].shape
+    ]
     if missing or unexpected or shapes:
         parts = []
         if missing:
@@ -118,7 +122,9 @@ def _tv_pretrained(arch: str, tag: str | None, download: bool, kwargs: dict[str,
     w = tv_weights(arch, tag)
     cached = torch_hub_checkpoint(w.url)
     if not cached.is_file() and not download:
-        raise Unavailable(f"weights tv:{arch} {w.name} are not in the torch hub cache ({cached}); place the file there or set download: true")
+        raise Unavailable(
+            f"weights tv:{arch} {w.name} are not in the torch hub cache ({cached}); place the file there or set download: true"
+        )
     # With the file in the cache, torchvision loads it from disk and never opens a connection.
     model = tvm.get_model(arch, weights=w, **kwargs)
     return model, w.transforms(), f"{w.name}"
@@ -150,7 +156,8 @@ def _timm_pretrained(arch: str, tag: str | None, download: bool, kwargs: dict[st
             found = str(path) if path.is_file() else None
             looked.append(str(path))
         if found is None:
-            raise Unavailable(f"weights timm:{full} are not cached (looked for {' and '.join(looked)}); set download: true to fetch them")
+            where = " and ".join(looked)
+            raise Unavailable(f"weights timm:{full} are not cached (looked for {where}); set download: true to fetch them")
         # A file override makes timm read that file (and convert it as usual), never the hub.
         model = timm.create_model(full, pretrained=True, pretrained_cfg_overlay={"file": found}, **kwargs)
     return model, None, tag
@@ -304,7 +311,9 @@ def run_measured(cell: Cell, progress: bool = False) -> dict[str, Any]:
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(items), desc=f"{cell.model} eval", unit="img", leave=False, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+        interval = 0.5 if sys.stderr.isatty() else 15.0  # a worker's stderr is a log file
+        bar = tqdm(total=len(items), desc=f"{cell.model} eval", unit="img", leave=False, file=sys.stderr,
+                   dynamic_ncols=True, mininterval=interval)
     n = correct1 = correct5 = 0
     corrupt: list[str] = []
     outputs: int | None = None

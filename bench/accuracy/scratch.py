@@ -227,7 +227,8 @@ def train_once(
                 hit += int((logits.detach().argmax(1) == yb).sum())
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix_str(f"epoch {epoch}/{total_epochs} loss {loss_ema:.3f} train acc {100.0 * hit / seen:.1f}%", refresh=False)
+                    acc = 100.0 * hit / seen
+                    bar.set_postfix_str(f"epoch {epoch}/{total_epochs} loss {loss_ema:.3f} train acc {acc:.1f}%", refresh=False)
         if device == "cuda":
             torch.cuda.synchronize()
         train_time_s = time.perf_counter() - t0
@@ -242,7 +243,9 @@ def _progress_bar(total: int, desc: str, enabled: bool):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="step", leave=False, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    # In a worker the stream is a log file: refresh rarely there so the log stays short.
+    interval = 0.5 if sys.stderr.isatty() else 15.0
+    return tqdm(total=total, desc=desc, unit="step", leave=False, file=sys.stderr, dynamic_ncols=True, mininterval=interval)
 
 
 def train_seeds(

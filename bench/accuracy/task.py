@@ -264,7 +264,10 @@ def expand_accuracy(suite: Suite) -> list[Cell]:
                 raise UserError(f"suite {suite.name!r}: accuracy[{i}]: scratch trains from random init; remove weights/checkpoint")
             if checkpoint and task.source != "measured":
                 raise UserError(f"suite {suite.name!r}: accuracy[{i}]: checkpoint is only for source 'measured'")
-            img = task.img_size or entry.img_size or SCRATCH_IMG_SIZE.get(str(task.dataset) if task.source == "scratch" else "") or spec.default_img_size
+            img = task.img_size or entry.img_size
+            if img is None and task.source == "scratch":
+                img = SCRATCH_IMG_SIZE[str(task.dataset)]
+            img = img or spec.default_img_size
             fractions: list[float | None] = list(task.fractions) if task.source == "scratch" else [None]
             for fraction in fractions:
                 variant = _variant(task, entry.weights, fraction)
