@@ -10,9 +10,8 @@ produced NEW (stored in NEW's run.json), then command-line flags. A suite sectio
       memory_floor_mb: 1.0        # memory changes smaller than this never count
       allow_change: [gmacs]       # deterministic metrics allowed to change
       fail_on: [params, gmacs, latency]   # metrics that may fail the job (default: all)
-      noise_guard: true           # also require the change between the runs' quietest stretches
-      stretches: 5                # at most this many consecutive stretches per run …
-      min_per_stretch: 20         # … of at least this many samples each
+      noise_guard: true           # also require the change in the runs' fast tails …
+      quiet_quantile: 0.10        # … their 10th percentile of per-call latency
 """
 
 from __future__ import annotations
@@ -131,8 +130,7 @@ class CompareConfig(BaseModel):
     memory_floor_mb: float = Field(default=1.0, ge=0)
     min_samples: int = Field(default=5, ge=2)
     noise_guard: bool = True
-    stretches: int = Field(default=5, ge=1, le=50)
-    min_per_stretch: int = Field(default=20, ge=2)
+    quiet_quantile: float = Field(default=0.10, gt=0, le=0.5)
     allow_change: list[str] = Field(default_factory=list)
     fail_on: list[str] = Field(default_factory=lambda: [m.name for m in METRICS])
     allow_env_change: bool = False

@@ -9,10 +9,10 @@ Per metric and cell the decision is one of :data:`DECISIONS`:
   unless the metric is in ``allow_change``: a model whose size moved is a different model.
 - latency and throughput — a change counts only when the ratio of medians passes the
   metric's threshold **and** a two-sided Mann–Whitney U test on the raw samples gives
-  p < ``alpha`` **and** (noise guard, on by default) the ratio of the two runs' quietest
-  stretches passes the threshold in the same direction: a neighbour's burst of CPU use slows
-  part of a run, a real regression slows all of it (bench.compare.stats). The ratio comes
-  with a bootstrap confidence interval. Throughput is
+  p < ``alpha`` **and** (noise guard, on by default) the ratio of the two runs' fast tails
+  (10th percentile) passes the threshold in the same direction: other processes lengthen some
+  calls, a real regression lengthens all of them (bench.compare.stats). The ratio comes with
+  a bootstrap confidence interval. Throughput is
   batch / median latency, so it shares the latency samples and p-value; its ratio is the
   inverse of the latency ratio and "worse" means lower.
 - memory (peak) — relative change past the threshold and larger than ``memory_floor_mb``
@@ -203,7 +203,7 @@ class MetricResult:
     n_base: int | None = None
     n_new: int | None = None
     threshold: float | None = None
-    quiet_change: float | None = None  # timing: change between the runs' quietest stretches
+    quiet_change: float | None = None  # timing: change of the fast tail (quiet_quantile)
 
     @property
     def changed(self) -> bool:
@@ -438,7 +438,7 @@ class _Judge:
         worse, better = past(change)
         q_worse, q_better = past(quiet_change)
         significant = sc.p_value < self.cfg.alpha
-        guard = self.cfg.noise_guard and min(sc.stretches_base, sc.stretches_new) > 1
+        guard = self.cfg.noise_guard
         if not (worse or better):
             decision, reason = UNCHANGED, f"{change:+.1%} is within ±{thr:.0%}"
         elif not significant:
@@ -446,13 +446,13 @@ class _Judge:
             reason = f"{change:+.1%} is past ±{thr:.0%} but not significant (p={sc.p_value:.2g} ≥ {self.cfg.alpha:g})"
         elif guard and not ((worse and q_worse) or (better and q_better)):
             decision = UNCHANGED
-            reason = (f"{change:+.1%} is past ±{thr:.0%} (p={sc.p_value:.2g}), but the runs' quietest stretches differ by "
-                      f"only {quiet_change:+.1%}: load on the machine, not the model")
+            reason = (f"{change:+.1%} is past ±{thr:.0%} (p={sc.p_value:.2g}), but the fastest calls (p"
+                      f"{self.cfg.quiet_quantile * 100:g}) moved only {quiet_change:+.1%}: load on the machine, not the model")
         else:
             decision = REGRESSED if worse else IMPROVED
             reason = f"{change:+.1%} is past ±{thr:.0%} and significant (p={sc.p_value:.2g} < {self.cfg.alpha:g})"
             if guard:
-                reason += f"; quietest stretches {quiet_change:+.1%}"
+                reason += f"; fastest calls (p{self.cfg.quiet_quantile * 100:g}) {quiet_change:+.1%}"
         return self.result(key, model, spec, decision, reason, base=base_v, new=new_v, change=change, ci_low=lo,
                            ci_high=hi, p_value=sc.p_value, n_base=sc.n_base, n_new=sc.n_new, threshold=thr,
                            quiet_change=quiet_change)
@@ -512,7 +512,7 @@ def _sample_comparison(key: str, bkey: str, nkey: str, base: RunData, new: RunDa
     if len(bs) < cfg.min_samples or len(ns) < cfg.min_samples:
         return f"too few samples (BASE {len(bs)}, NEW {len(ns)}; need {cfg.min_samples})"
     return compare_samples(bs, ns, cfg.bootstrap_resamples, cfg.confidence, stable_seed(cfg.seed, key),
-                           cfg.stretches, cfg.min_per_stretch)
+                           cfg.quiet_quantile)
 
 
 def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: CompareConfig) -> str | None:

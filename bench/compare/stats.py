@@ -7,11 +7,11 @@
   sample sets are resampled with replacement, independently, ``n_resamples`` times and the
   ratio of the resampled medians is taken each time. The generator is seeded, so the same
   inputs always give the same interval.
-- Noisy-neighbour guard: samples are a time series (in iteration order). Each run is cut into
-  up to ``stretches`` consecutive stretches of at least ``min_per_stretch`` samples, and the
-  median of its quietest (fastest) stretch is kept. Another process's burst of CPU use slows
-  only part of a run; a real regression slows every stretch. The ratio of the two quietest
-  stretches (``quiet_ratio``) is the second opinion the decision rule asks for.
+- Noise guard: the fast tail of each run, its ``quiet_quantile`` (default the 10th percentile)
+  of per-call latency. Other processes on the machine (preemption, cache and SMT contention)
+  lengthen some calls and leave the fastest ones nearly untouched; a real regression lengthens
+  every call, the fastest included. The ratio of the two fast tails (``quiet_ratio``) is the
+  second opinion the decision rule asks for before calling a change.
 """
 
 from __future__ import annotations
@@ -33,10 +33,8 @@ class SampleComparison:
     ci_low: float
     ci_high: float
     p_value: float
-    quiet_base: float  # median of the quietest stretch of each run
+    quiet_base: float  # fast tail (quiet_quantile) of each run
     quiet_new: float
-    stretches_base: int
-    stretches_new: int
 
     @property
     def quiet_ratio(self) -> float:
@@ -75,16 +73,9 @@ def bootstrap_median_ratio_ci(
     return float(lo), float(hi)
 
 
-def quiet_median(samples: np.ndarray, stretches: int = 5, min_per_stretch: int = 20) -> tuple[float, int]:
-    """(median of the fastest of up to ``stretches`` consecutive stretches, number of stretches).
-
-    With fewer than ``2 * min_per_stretch`` samples there is one stretch: the plain median.
-    """
-    a = np.asarray(samples, dtype=float)
-    k = max(1, min(stretches, len(a) // max(1, min_per_stretch)))
-    if k == 1:
-        return float(np.median(a)), 1
-    return float(min(np.median(part) for part in np.array_split(a, k))), k
+def quiet_latency(samples: np.ndarray, quantile: float = 0.10) -> float:
+    """The run's fast tail: the ``quantile`` of its samples (linear interpolation)."""
+    return float(np.quantile(np.asarray(samples, dtype=float), quantile))
 
 
 def stable_seed(seed: int, *parts: str) -> int:
@@ -94,9 +85,8 @@ def stable_seed(seed: int, *parts: str) -> int:
 
 def compare_samples(
     base: np.ndarray, new: np.ndarray, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0,
-    stretches: int = 5, min_per_stretch: int = 20,
+    quiet_quantile: float = 0.10,
 ) -> SampleComparison:
-    """Compare two sample sets given in measurement order (the order matters for the guard)."""
     base = np.asarray(base, dtype=float)
     new = np.asarray(new, dtype=float)
     base = base[np.isfinite(base)]
@@ -104,6 +94,5 @@ def compare_samples(
     mb, mn = float(np.median(base)), float(np.median(new))
     ratio = mn / mb if mb > 0 else math.inf
     lo, hi = bootstrap_median_ratio_ci(base, new, n_resamples, confidence, seed)
-    qb, kb = quiet_median(base, stretches, min_per_stretch)
-    qn, kn = quiet_median(new, stretches, min_per_stretch)
-    return SampleComparison(len(base), len(new), mb, mn, ratio, lo, hi, mann_whitney_p(base, new), qb, qn, kb, kn)
+    qb, qn = quiet_latency(base, quiet_quantile), quiet_latency(new, quiet_quantile)
+    return SampleComparison(len(base), len(new), mb, mn, ratio, lo, hi, mann_whitney_p(base, new), qb, qn)
