@@ -38,6 +38,9 @@ class ModelEntry(_Strict):
     kwargs: dict[str, Any] = Field(default_factory=dict)
     img_size: int | None = Field(default=None, gt=0)  # overrides the suite's sizes for this model
     family: Literal["cnn", "mobile", "vit", "hybrid"] | None = None
+    # Giant models: below this much GPU memory (and always on CPU) the cell reports params and
+    # GMACs computed on the meta device, and skips latency/memory with the reason.
+    min_gpu_mem_gb: float | None = Field(default=None, gt=0)
 
 
 class TimingSpec(_Strict):
@@ -262,6 +265,7 @@ def expand(suite: Suite) -> list[Cell]:
                     img_size=size or spec.default_img_size,
                     threads=threads,
                     model_kwargs=dict(entry.kwargs),
+                    options={"min_gpu_mem_gb": entry.min_gpu_mem_gb} if entry.min_gpu_mem_gb else {},
                     metrics=tuple(suite.metrics),
                     timing=suite.timing.model_dump(),
                     timeout_s=suite.timeout_s,

@@ -55,6 +55,9 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
     from bench.metrics.timing import TimingConfig, measure_latency
     from bench.runtimes import Unsupported, check_precision, is_reference, parity, prepare, reference_output
 
+    if cell.options.get("min_gpu_mem_gb"):
+        if _gpu_mem_gb(cell.device) < cell.options["min_gpu_mem_gb"]:
+            return _measure_on_meta(cell, row)
     if cell.device == "cuda" and not torch.cuda.is_available():
         raise Unsupported("cuda requested but no CUDA device is available on this machine")
     check_precision(cell.device, cell.precision)
@@ -76,7 +79,8 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
         fr = count_flops(model, img_size=cell.img_size, batch_size=1)
         row.update(gmacs=fr.gmacs, gmacs_check=fr.gmacs_check, flops_counter=fr.counter,
                    flops_check_counter=fr.check_counter, flops_disagree=fr.disagree,
-                   uncounted_ops=",".join(fr.uncounted_ops))
+                   uncounted_ops=",".join(fr.uncounted_ops),
+                   uncounted_matmul_ops=",".join(fr.uncounted_matmul_ops))
 
     if not ({"latency", "memory"} & set(cell.metrics)):
         return []
@@ -119,6 +123,39 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
             why = par.note or f"max error {par.max_rel_err:.3g} of the largest logit > tolerance {par.tol:g}"
             row.update(status="mismatch", error=f"output differs from fp32 eager: {why}")
     return samples
+
+
+def _gpu_mem_gb(device: str) -> float:
+    import torch
+
+    if device != "cuda" or not torch.cuda.is_available():
+        return 0.0
+    return torch.cuda.get_device_properties(0).total_memory / 1024**3
+
+
+def _measure_on_meta(cell: Cell, row: dict[str, Any]) -> list[float]:
+    """A giant model where it cannot run: params and GMACs without allocating its weights
+    (meta device, FlopCounterMode), then the cell is ``skipped`` for latency/memory."""
+    from bench.metrics.flops import count_flops, create_model_on_meta
+    from bench.metrics.params import count_params, weight_size_mb
+
+    model = create_model_on_meta(cell.registry_name, cell.img_size, **cell.model_kwargs)
+    pc = count_params(model)
+    fp32_gib = weight_size_mb(model, "fp32") / 1024
+    row.update(params=pc.total, params_m=pc.total / 1e6, trainable_params=pc.trainable,
+               weight_mb=weight_size_mb(model, cell.precision))
+    if "flops" in cell.metrics:
+        fr = count_flops(model, img_size=cell.img_size, batch_size=1, device="meta")
+        row.update(gmacs=fr.gmacs, gmacs_check=fr.gmacs_check, flops_counter=fr.counter,
+                   flops_check_counter=fr.check_counter, flops_disagree=fr.disagree,
+                   uncounted_ops=",".join(fr.uncounted_ops),
+                   uncounted_matmul_ops=",".join(fr.uncounted_matmul_ops))
+    need = cell.options["min_gpu_mem_gb"]
+    where = "no CUDA device here" if _gpu_mem_gb(cell.device) == 0 else f"this GPU has {_gpu_mem_gb(cell.device):.0f} GB"
+    row.update(status="skipped", error=(
+        f"latency/memory need a CUDA GPU with >= {need:g} GB (fp32 weights alone are {fp32_gib:.1f} GiB); "
+        f"{where}. params and GMACs were computed on the meta device without allocating weights"))
+    return []
 
 
 def run_cell(cell: Cell) -> dict[str, Any]:

@@ -191,3 +191,24 @@ def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path):
                   "--reports-dir", str(tmp_path / "p"), "-q")
     assert res.returncode == 0
     assert len(load_results(run_dir)) == 3
+
+
+def test_model_too_big_for_this_machine_reports_meta_counts(tmp_path):
+    # min_gpu_mem_gb above any GPU: params/GMACs come from the meta device, latency is skipped.
+    suite = write_suite(tmp_path, """
+        name: giant
+        models: [{name: test:vit, alias: pretend-giant, min_gpu_mem_gb: 100000}]
+    """)
+    res = run_cli("run", str(suite), "--results-dir", str(tmp_path / "r"), "--reports-dir", str(tmp_path / "p"), "-q")
+    df = load_results(next((tmp_path / "r").iterdir()))
+    row = df.iloc[0]
+    assert row["status"] == "skipped" and "meta device" in row["error"] and ">= 100000 GB" in row["error"]
+    from bench import registry
+    from bench.metrics.flops import count_flops
+    from bench.metrics.params import count_params
+
+    real = registry.create_model("test:vit")
+    assert row["params"] == count_params(real).total
+    assert row["gmacs"] == pytest.approx(count_flops(real, 32).gmacs, rel=1e-6)
+    assert pd.isna(row["latency_ms_p50"])
+    assert res.returncode == 1  # nothing could be timed

@@ -109,9 +109,9 @@ SEED_REFS: list[Ref] = [
 
 # Built on the meta device only: latency for these needs a GPU with enough memory.
 GIANT_REFS: list[Ref] = [
-    Ref("timm:vit_giant_patch14_dinov2", "", "vit", 1100.0, 0.05, "DINOv2 README / paper: ViT-g/14 1,100 M",
+    Ref("timm:vit_giant_patch14_dinov2", "DINOv2 ViT-g/14", "vit", 1100.0, 0.05, "DINOv2 README / paper: ViT-g/14 1,100 M",
         1784.2, 0.02, TIMM_CARD + ": vit_giant_patch14_dinov2.lvd142m, 1784.2 GMACs at 518 px", ref_img=518),
-    Ref("archbench:internimage_h", "", "hybrid", 1080.0, 0.02, "OpenGVLab/InternImage README: InternImage-H 1.08 B",
+    Ref("archbench:internimage_h", "InternImage-H", "hybrid", 1080.0, 0.02, "OpenGVLab/InternImage README: InternImage-H 1.08 B",
         188.0, 0.05, "OpenGVLab/InternImage README: 188 G FLOPs at 224 px"),
     Ref("timm:eva_giant_patch14_clip_224", "", "vit", 1000.0, 0.05,
         "Fang et al. 2023 (EVA): the EVA ViT-g/14 image encoder, 1.0 B", out_dim=1024),
@@ -125,10 +125,10 @@ NOTES_ARCHITECTURES = {
     "MobileNet": ["MobileNetV1", "MobileNetV2", "MobileNetV3-S", "MobileNetV3-L"],
     "ViT": ["ViT-Ti/16", "ViT-S/16", "ViT-B/16", "DeiT-S"],
     "Swin Transformer": ["Swin-T", "Swin-S"],
-    "DINOv2": ["DINOv2 ViT-S/14", "DINOv2 ViT-B/14"],
+    "DINOv2": ["DINOv2 ViT-S/14", "DINOv2 ViT-B/14", "DINOv2 ViT-g/14"],
     "EVA-CLIP": ["EVA-02-Ti/14", "EVA-02-S/14", "EVA-02-CLIP-B/16"],
     "ConvNeXt (modern CNN)": ["ConvNeXt-T"],
-    "InternImage": ["InternImage-T"],
+    "InternImage": ["InternImage-T", "InternImage-H"],
 }
 
 
@@ -142,10 +142,14 @@ def seed_cells():
 
 
 def test_suite_rows_are_exactly_the_reference_table(seed_cells):
+    in_suite = SEED_REFS + [r for r in GIANT_REFS if r.alias]
     rows = {(c.model, c.registry_name) for c in seed_cells}
-    assert rows == {(r.alias, r.name) for r in SEED_REFS}
-    assert len(seed_cells) == len(SEED_REFS)  # one cell per model: batch 1, fp32, CPU
-    assert {(c.batch_size, c.precision, c.device, c.img_size) for c in seed_cells} == {(1, "fp32", "cpu", 224)}
+    assert rows == {(r.alias, r.name) for r in in_suite}
+    assert len(seed_cells) == len(in_suite)  # one cell per model: batch 1, fp32, CPU
+    runnable = [c for c in seed_cells if not c.options.get("min_gpu_mem_gb")]
+    assert {(c.batch_size, c.precision, c.device, c.img_size) for c in runnable} == {(1, "fp32", "cpu", 224)}
+    giants = {c.model: c for c in seed_cells if c.options.get("min_gpu_mem_gb")}
+    assert set(giants) == {"DINOv2 ViT-g/14", "InternImage-H"}
     wanted = {row for rows_ in NOTES_ARCHITECTURES.values() for row in rows_}
     assert wanted == {c.model for c in seed_cells}
 
