@@ -93,7 +93,8 @@ def _environment(run_dir: Path) -> Any:
     )
 
 
-def render_report(run_dir: Path) -> str:
+def render_report(run_dir: Path, link_index: bool = False, link_latest: bool = False) -> str:
+    """The claims page for one run folder; ``link_*`` add links to the main report's pages."""
     from bench.claims.runner import load_run
 
     run_dir = Path(run_dir)
@@ -113,6 +114,7 @@ def render_report(run_dir: Path) -> str:
     env = data.get("environment", {})
     template = _environment(run_dir).get_template("claims.html.j2")
     return template.render(run=data, claims=claims, counts=counts, errors=errors, env=env,
+                           link_index=link_index, link_latest=link_latest,
                            has_base_css=(Path(__file__).parent.parent / "report" / "templates" / "base.css.j2").is_file())
 
 
@@ -121,7 +123,9 @@ def write_report(run_dir: Path, out_path: Path) -> Path:
 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_bytes(out_path, render_report(run_dir).encode("utf-8"))
+    html = render_report(run_dir, link_index=(out_path.parent / "index.html").is_file(),
+                         link_latest=(out_path.parent / "latest.html").is_file())
+    _atomic_write_bytes(out_path, html.encode("utf-8"))
     return out_path
 
 
