@@ -116,7 +116,29 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_flops(args: argparse.Namespace) -> int:
     from bench.metrics.flops import flops_command
 
-    return flops_command(args.model, args.img_size, args.json)
+    return flops_command(args.model, args.img_size, args.json, device=args.device)
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    from bench.claims import claims_table_markdown, parse_only, run_claims
+
+    run_dir = run_claims(parse_only(args.only), Path(args.results_dir), Path(args.reports_dir), scale=args.scale,
+                         progress=not args.quiet)
+    print(claims_table_markdown(run_dir))
+    print(f"claims: {run_dir}  report: {Path(args.reports_dir) / 'claims.html'}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.compare.command import compare_command
+
+    return compare_command(args)
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from bench.compare.command import baseline_command
+
+    return baseline_command(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,7 +178,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model")
     s.add_argument("--img-size", type=int)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--device", default="cpu", choices=["cpu", "cuda", "meta"],
+                   help="meta: no weights in memory (FlopCounterMode only), for billion-parameter models")
     s.set_defaults(func=cmd_flops)
+
+    s = sub.add_parser("claims", help="measure the lecture notes' claims (writes reports/claims.html)")
+    s.add_argument("--only", default=None, help="claim numbers, e.g. 1,5,7 or 3-6")
+    s.add_argument("--scale", choices=["tiny", "full"], default="full")
+    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(func=cmd_claims)
+
+    from bench.compare.command import add_baseline_parser, add_compare_parser
+
+    add_compare_parser(sub, cmd_compare)
+    add_baseline_parser(sub, cmd_baseline)
     return p
 
 

@@ -1,0 +1,35 @@
+"""The CLI wiring of the stage modules: each subcommand reaches its module and exits right."""
+
+import json
+
+from tests.conftest import run_cli
+
+
+def test_flops_json_counts_attention():
+    res = run_cli("flops", "timm:vit_tiny_patch16_224", "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    for key in ("model", "img_size", "params", "gmacs", "gmacs_check", "uncounted_ops"):
+        assert key in out
+    assert abs(out["gmacs"] - 1.2537) < 0.0005 and out["params"] == 5_717_416
+
+
+def test_flops_unknown_model_is_exit_2():
+    res = run_cli("flops", "tv:nope")
+    assert res.returncode == 2 and "unknown model" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_claims_subcommand_runs_one_claim(tmp_path):
+    res = run_cli("claims", "--only", "4", "--scale", "tiny", "--results-dir", str(tmp_path / "r"),
+                  "--reports-dir", str(tmp_path / "p"), "-q")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "p" / "claims.html").is_file()
+    runs = list((tmp_path / "r" / "claims").iterdir())
+    data = json.loads((runs[0] / "claims.json").read_text())
+    assert "AlexNet" in json.dumps(data, ensure_ascii=False)
+    assert any(v in res.stdout for v in ("holds", "does not hold here"))
+
+
+def test_claims_bad_only_is_exit_2(tmp_path):
+    res = run_cli("claims", "--only", "1,x", "--results-dir", str(tmp_path))
+    assert res.returncode == 2 and "not a claim number" in res.stderr
