@@ -71,11 +71,13 @@ def save_baseline(run_dir: str | Path, name: str, root: str | Path = DEFAULT_ROO
             src = run_dir / fname
             if src.is_file():
                 shutil.copy2(src, tmp / fname)
+                (tmp / fname).chmod(0o644)  # run files are written private (mkstemp); baselines are shared
                 copied.append(fname)
         results.write_json_atomic(tmp / "baseline.json", {
             "name": name, "run_id": meta.get("run_id"), "source": str(run_dir),
             "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "files": copied,
         })
+        (tmp / "baseline.json").chmod(0o644)
         replaced = target.exists()
         old = None
         if replaced:

@@ -40,6 +40,15 @@ def cell_id(cell: dict[str, Any]) -> str:
             f"{cell['img_size']}px-t{threads if threads is not None else 'all'}")
 
 
+def _shown_path(path: str | Path) -> str:
+    """The suite's path relative to the checkout when inside it, so the header is the same wherever it is generated."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
 def generate(suite_path: str | Path) -> str:
     """Source of the pytest module for the suite's speed cells (accuracy tasks are left out)."""
     from bench.suite import expand, load_suite
@@ -53,7 +62,7 @@ def generate(suite_path: str | Path) -> str:
     lines = [
         f'"""pytest-benchmark tests for suite {suite.name!r} ({len(cells)} cells), generated — do not edit.',
         "",
-        f"Regenerate: {GENERATOR} {Path(suite_path).as_posix()} -o <this file>",
+        f"Regenerate: {GENERATOR} {_shown_path(suite_path)} -o <this file>",
         "",
         "Run:     pytest THIS_FILE --benchmark-autosave",
         "Compare: pytest THIS_FILE --benchmark-compare --benchmark-compare-fail=median:10%",

@@ -36,7 +36,8 @@ def render_html(cmp: Comparison) -> str:
     rest = [c for c, cc in zip(cells, cmp.cells) if cc.rank >= 4]
     cfg = cmp.config
     thr = ", ".join(f"{k} {v:.0%}" for k, v in cfg.thresholds.items())
-    rules = (f"Latency/throughput: a change counts when past its threshold ({thr}) and Mann–Whitney U p < {cfg.alpha:g}; "
+    guard = f", and the fastest calls (p{cfg.quiet_quantile * 100:g}) moved past it too" if cfg.noise_guard else ""
+    rules = (f"Latency/throughput: a change counts when past its threshold ({thr}), Mann–Whitney U p < {cfg.alpha:g}{guard}; "
              f"interval = {cfg.confidence:.0%} bootstrap of the median ratio ({cfg.bootstrap_resamples} resamples, seed "
              f"{cfg.seed}). Memory: threshold and a {cfg.memory_floor_mb:g} MB floor. Accuracy: drop of more than "
              f"{cfg.accuracy_drop_points:g} points. Params, GMACs and weight size must not change"

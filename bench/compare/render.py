@@ -70,10 +70,28 @@ def fmt_decision(r: MetricResult) -> str:
     return r.decision + (" (FAIL)" if r.failed else "")
 
 
+def _short_pair(a: Any, b: Any, width: int = 60) -> tuple[str, str]:
+    """Long values (e.g. the timing rule) shown from where they start to differ."""
+    sa, sb = str(a), str(b)
+    if len(sa) <= width and len(sb) <= width:
+        return sa, sb
+    i = 0
+    while i < min(len(sa), len(sb)) and sa[i] == sb[i]:
+        i += 1
+    start = max(0, i - 10)
+
+    def cut(t: str) -> str:
+        part = t[start:start + width] or "(ends here)"
+        return ("…" if start else "") + part + ("…" if len(t) > start + width else "")
+
+    return cut(sa), cut(sb)
+
+
 def _env_lines(cmp: Comparison) -> list[str]:
     lines = []
     for d in cmp.env_diffs:
-        lines.append(f"{d.field} ({d.category}): {d.base} → {d.new}")
+        b, n = _short_pair(d.base, d.new)
+        lines.append(f"{d.field} ({d.category}): {b} → {n}")
     if cmp.base.env is None or cmp.new.env is None:
         which = " and ".join(r.label for r in (cmp.base, cmp.new) if r.env is None)
         lines.append(f"environment of {which} unknown (no run.json)")
@@ -88,13 +106,30 @@ def _env_verdict(cmp: Comparison) -> str:
     return "timings are still comparable (none of these fields affects speed)"
 
 
+def _env_blocked(cmp: Comparison, r: MetricResult) -> bool:
+    return cmp.env_blocks_timing and r.decision == NOT_COMPARABLE and r.reason.startswith(("different environment",
+                                                                                          "environment of"))
+
+
 def visible_results(cmp: Comparison, show_all: bool) -> tuple[list[MetricResult], list[MetricResult]]:
-    """(rows to show, rows summarised) — unchanged rows are hidden unless ``show_all``."""
+    """(rows to show, rows summarised): unchanged rows, and rows the environment banner already
+    explains, are summarised unless ``show_all``."""
     shown, hidden = [], []
     for c in cmp.cells:
         for r in c.results:
-            (shown if show_all or r.decision != UNCHANGED or r.failed else hidden).append(r)
+            quiet = (r.decision == UNCHANGED and not r.failed) or _env_blocked(cmp, r)
+            (hidden if quiet and not show_all else shown).append(r)
     return shown, hidden
+
+
+def hidden_summary(cmp: Comparison, hidden: list[MetricResult]) -> str:
+    env = sum(1 for r in hidden if _env_blocked(cmp, r))
+    parts = []
+    if len(hidden) - env:
+        parts.append(f"{len(hidden) - env} unchanged")
+    if env:
+        parts.append(f"{env} not comparable (environment differs)")
+    return " and ".join(parts) + " metrics"
 
 
 # ---------------------------------------------------------------------------- terminal
@@ -133,7 +168,7 @@ def render_terminal(cmp: Comparison, show_all: bool = False, console: Any = None
                       f"[{RICH_STYLE[r.decision]}]{fmt_decision(r)}[/]", r.reason)
         con.print(t)
     if hidden:
-        con.print(f"{len(hidden)} metrics unchanged (show them with --all)", style="dim")
+        con.print(f"{hidden_summary(cmp, hidden)} not listed (show them with --all)", style="dim")
     style = "bold red" if cmp.exit_code else "bold green"
     con.print(f"[{style}]{cmp.summary_line()}[/]")
 
@@ -179,11 +214,12 @@ def render_markdown(cmp: Comparison) -> str:
     if shown:
         out += [""] + _md_table(shown)
     if hidden:
-        out += ["", f"<details><summary>{len(hidden)} unchanged metrics</summary>", ""] + _md_table(hidden) + ["", "</details>"]
+        out += ["", f"<details><summary>{hidden_summary(cmp, hidden)}</summary>", ""] + _md_table(hidden) + ["", "</details>"]
     cfg = cmp.config
     thr = ", ".join(f"{k} {v:.0%}" for k, v in cfg.thresholds.items())
-    out += ["", f"<sub>Rules: latency/throughput change counts when past its threshold ({thr}) and Mann–Whitney U "
-                f"p < {cfg.alpha:g}; CI = {cfg.confidence:.0%} bootstrap of the median ratio; accuracy limit "
+    guard = f", and the fastest calls (p{cfg.quiet_quantile * 100:g}) moved past it too" if cfg.noise_guard else ""
+    out += ["", f"<sub>Rules: latency/throughput change counts when past its threshold ({thr}), Mann–Whitney U "
+                f"p < {cfg.alpha:g}{guard}; CI = {cfg.confidence:.0%} bootstrap of the median ratio; accuracy limit "
                 f"{cfg.accuracy_drop_points:g} points; deterministic metrics (params, GMACs, weights) must not change"
                 + (f" (allowed: {', '.join(cfg.allow_change)})" if cfg.allow_change else "") + ".</sub>"]
     return "\n".join(out) + "\n"
