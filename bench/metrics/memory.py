@@ -4,8 +4,11 @@ CPU: the increase of the process's peak resident set (Linux ``VmHWM``) during in
 the resident set after the model was built. The peak counter is reset first by writing ``5``
 to ``/proc/self/clear_refs``, so the model-loading peak does not leak into the number. Where
 that is unavailable, a background thread samples RSS with psutil (coarser; the method is
-recorded). The worker runs this pass before any other inference: the C allocator keeps freed
-heap pages, so a baseline taken after an earlier call would already contain part of the peak.
+recorded). The C allocator keeps freed heap pages resident, so memory that earlier work
+(FLOP counting traces the model; a compiling first call) freed would otherwise be reused
+without raising RSS and the peak would be underestimated: before the baseline is read, Python's
+garbage is collected and glibc's ``malloc_trim(0)`` hands free heap pages back to the kernel.
+The worker also runs this pass before its own first timed-path call.
 
 CUDA: ``torch.cuda.max_memory_allocated`` / ``max_memory_reserved`` after
 ``reset_peak_memory_stats`` (``peak_mem_mb`` / ``peak_reserved_mb``). ``weights_mem_mb`` is the
@@ -53,7 +56,22 @@ def _reset_peak_rss() -> bool:
         return False
 
 
+def _release_free_heap() -> bool:
+    """Return freed heap pages to the kernel (glibc only); True when it could be done."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.malloc_trim(0)) or True
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        return False
+
+
 def measure_cpu_memory(step: Callable[[], Any], iters: int = 2) -> MemoryResult:
+    _release_free_heap()
     if _reset_peak_rss() and _proc_status_kb("VmHWM") is not None:
         base_kb = _proc_status_kb("VmRSS") or 0
         for _ in range(iters):
