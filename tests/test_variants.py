@@ -53,7 +53,9 @@ def test_every_variant_produces_a_row(rows):
             assert row["status"] == "ok", row
             assert row["n_samples"] == len(rec["samples_ms"]) >= 5
             assert row["latency_ms_min"] <= row["latency_ms_p50"] <= row["latency_ms_p99"]
-            assert row["batch_size_actual"] == 2 and row["peak_mem_mb"] >= 0
+            assert row["batch_size_actual"] == 2
+            # > 0 although FLOP counting ran the model first: its freed heap must not hide the peak
+            assert row["peak_mem_mb"] > 0 or row["mem_method"] == "rss-sampled"  # sampling can miss a short peak
             assert row["throughput_ips"] == pytest.approx(2 / (row["latency_ms_p50"] / 1000))
 
 

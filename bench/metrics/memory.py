@@ -65,7 +65,8 @@ def _release_free_heap() -> bool:
     gc.collect()
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.malloc_trim(0)) or True
+        libc.malloc_trim(0)
+        return True
     except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
         return False
 
