@@ -79,8 +79,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _override_data(suite, data: str):
     if not suite.accuracy:
         raise UserError(f"--data was given but suite {suite.name!r} has no accuracy tasks to apply it to")
-    tasks = [dict(t, data_dir=data) if t.get("source") == "measured" else t for t in suite.accuracy]
-    return suite.model_copy(update={"accuracy": tasks})
+    from bench.accuracy import override_data_dir
+
+    return override_data_dir(suite, data)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,7 +55,9 @@ def _opt_float(text: str) -> float | None:
 def load_reference(path: str | Path | None = None) -> list[ReferenceModel]:
     """Read and validate the reference table (the packaged one unless ``path`` is given)."""
     if path is None:
-        text = resources.files("bench").joinpath("data/reference_models.csv").read_text(encoding="utf-8")
+        # By path, not importlib.resources: under an editable install started outside the
+        # checkout, resources sees `bench` as a namespace package and cannot read it.
+        text = (Path(__file__).resolve().parent / "data" / "reference_models.csv").read_text(encoding="utf-8")
         where = "bench/data/reference_models.csv"
     else:
         text = Path(path).read_text(encoding="utf-8")

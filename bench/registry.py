@@ -120,6 +120,9 @@ def _register_builtin() -> None:
 
     register("fault:model", FaultModel, "cnn", 32, 10, "misbehaves on purpose (mode=raise|kill|hang|tuple|alloc)")
     import bench.models.internimage  # noqa: F401  (registers archbench:internimage_*)
+    from bench.accuracy.small_models import register_small_models
+
+    register_small_models()  # small-image variants used by the scratch-accuracy tasks
 
 
 @functools.lru_cache(maxsize=1)

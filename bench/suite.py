@@ -144,6 +144,9 @@ class Cell:
             f"{self.img_size}px",
             f"t{self.threads if self.threads is not None else 'all'}",
         ]
+        variant = self.options.get("variant")  # e.g. accuracy source/dataset/fraction
+        if variant:
+            parts.append(str(variant))
         return "|".join(parts)
 
     @property
