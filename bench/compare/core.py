@@ -15,8 +15,9 @@ Per metric and cell the decision is one of :data:`DECISIONS`:
   a bootstrap confidence interval. Throughput is
   batch / median latency, so it shares the latency samples and p-value; its ratio is the
   inverse of the latency ratio and "worse" means lower.
-- memory (peak) — relative change past the threshold and larger than ``memory_floor_mb``
-  (tiny models allocate almost nothing, and a page or two of jitter is not a regression).
+- memory (peak) — relative change past the threshold and larger than a floor:
+  ``memory_floor_mb`` for CUDA (allocator counts), ``cpu_memory_floor_mb`` for CPU, whose
+  peak resident-set delta moves by about a megabyte between identical runs.
 - accuracy (top-1/top-5) — an absolute drop of more than ``accuracy_drop_points``; figures
   whose ``acc_source`` is ``reported`` (copied from the literature) are shown but never fail.
 
@@ -457,11 +458,12 @@ class _Judge:
                            ci_high=hi, p_value=sc.p_value, n_base=sc.n_base, n_new=sc.n_new, threshold=thr,
                            quiet_change=quiet_change)
 
-    def memory(self, key: str, model: str, spec: MetricSpec, b: float | None, n: float | None) -> MetricResult | None:
+    def memory(self, key: str, model: str, spec: MetricSpec, b: float | None, n: float | None,
+               device: str | None = None) -> MetricResult | None:
         if b is None or n is None:
             return self.presence(key, model, spec, b, n)
         thr = self.cfg.threshold("memory")
-        floor = self.cfg.memory_floor_mb
+        floor = self.cfg.memory_floor_mb if device == "cuda" else self.cfg.cpu_memory_floor_mb
         change = (n / b - 1) if b > 0 else (0.0 if n == b else math.inf)
         if self.timing_block:
             return self.result(key, model, spec, NOT_COMPARABLE, self.timing_block, base=b, new=n, change=change,
@@ -583,7 +585,8 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
             elif spec.kind == "threshold":
                 if not both_ok:
                     continue
-                r = judge.memory(key, model, spec, _num(brow, spec.column), _num(nrow, spec.column))
+                r = judge.memory(key, model, spec, _num(brow, spec.column), _num(nrow, spec.column),
+                                 _text(nrow, "device") or (key.split("|")[3] if key.count("|") >= 3 else None))
             else:
                 r = judge.accuracy(key, model, spec, brow, nrow)
             if r is not None:

@@ -181,7 +181,8 @@ def _md(text: Any) -> str:
 
 
 def _md_table(rows: list[MetricResult]) -> list[str]:
-    out = ["| cell | metric | BASE | NEW | change | 95% CI | p | decision |", "|---|---|---:|---:|---:|---:|---:|---|"]
+    out = ["| cell | metric | BASE | NEW | change | 95% CI | p | decision | why |",
+           "|---|---|---:|---:|---:|---:|---:|---|---|"]
     last = None
     for r in rows:
         cell = f"`{_md(r.cell)}`" if r.cell_key != last else ""
@@ -189,8 +190,15 @@ def _md_table(rows: list[MetricResult]) -> list[str]:
         dec = f"{MARK[r.decision]} **{fmt_decision(r)}**" if r.decision in (REGRESSED, IMPROVED) or r.failed else \
             f"{MARK[r.decision]} {r.decision}"
         out.append(f"| {cell} | {_md(r.label)} | {_md(fmt_value(r, r.base))} | {_md(fmt_value(r, r.new))} | "
-                   f"{_md(fmt_change(r))} | {_md(fmt_ci(r))} | {_md(fmt_p(r))} | {dec} |")
+                   f"{_md(fmt_change(r))} | {_md(fmt_ci(r))} | {_md(fmt_p(r))} | {dec} | {_md(_why(r))} |")
     return out
+
+
+def _why(r: MetricResult) -> str:
+    """The reason, minus what the row's other columns already say."""
+    if r.decision == UNCHANGED and r.reason in ("identical", "measured in both runs"):
+        return ""
+    return r.reason
 
 
 def render_markdown(cmp: Comparison) -> str:
