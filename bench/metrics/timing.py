@@ -10,9 +10,10 @@ Rule (stored in run.json as TIMING_RULE):
 3. The timed region is only the model call. On CPU the clock is ``time.perf_counter_ns``
    (monotonic); on CUDA each iteration is bracketed by CUDA events and the end event is
    synchronized before the next iteration, so queued kernels are never mistaken for speed.
-4. Python's cyclic garbage collector is collected once and then paused for warm-up and
-   measurement (as ``timeit`` does), so a collection triggered by the harness's own
-   bookkeeping never lands inside a sample.
+4. Python's cyclic garbage collector is paused for warm-up and measurement (as ``timeit``
+   does), so a collection triggered by the harness's own bookkeeping never lands inside a
+   sample. (No full collection is forced first: with torch, torchvision and timm loaded it
+   costs about 0.3 s and is not needed for that.)
 
 The harness adds one Python call and two clock reads per iteration to the model call;
 ``benchmarks/overhead.py`` measures the total against a bare ``for`` loop.
@@ -120,7 +121,6 @@ def measure_latency(step: Callable[[], Any], device: str, cfg: TimingConfig, clo
         torch.cuda.synchronize()  # nothing queued before timing starts may be billed to it
     res = TimingResult(clock=getattr(clock, "name", type(clock).__name__))
     gc_was_enabled = gc.isenabled()
-    gc.collect()
     gc.disable()
     try:
         _warm_and_sample(step, clock, cfg, res)
