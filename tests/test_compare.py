@@ -201,9 +201,9 @@ def reps(tmp_path_factory) -> list[tuple[Path, Path, Path]]:
     threads_before = torch.get_num_threads()
     root = tmp_path_factory.mktemp("compare-reps")
     out = []
-    # The timer runs a full gc.collect() before each measurement; in a fresh worker that is
-    # instant, in this pytest process it walks every object (~0.25 s). Freezing what exists
-    # now makes it as cheap as in a worker.
+    # Any full garbage collection around a measurement walks every object of this pytest
+    # process (~0.25 s each, measured), where a fresh worker has almost none: freezing what
+    # exists now keeps in-process cells as cheap as worker cells.
     gc.freeze()
     try:
         for i in range(REPS):
