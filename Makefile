@@ -5,8 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.archbench-installed
 SUITE  ?= suites/default.yaml
+BASE   ?= ci
 
-.PHONY: install bench test ci-suite screenshot clean-results
+.PHONY: install bench test ci-suite compare screenshot clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,11 @@ test: install
 
 ci-suite: install
 	$(BIN)/archbench run suites/ci.yaml
+
+# Run the CI suite and compare it with results/baselines/$(BASE) (exit 1 on a regression).
+compare: install
+	$(BIN)/archbench run suites/ci.yaml --no-report -q
+	$(BIN)/archbench compare $(BASE) latest --html reports/compare.html
 
 # Screenshot of reports/latest.html for the README (headless Debian chromium).
 screenshot: install

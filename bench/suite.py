@@ -104,6 +104,18 @@ class Suite(_Strict):
             raise ValueError(f"thread counts must be positive (or null for all cores), got {bad}")
         return v
 
+    @field_validator("compare")
+    @classmethod
+    def _valid_compare(cls, v: dict[str, Any]) -> dict[str, Any]:
+        # Checked when the suite loads, not only when a comparison runs much later.
+        from bench.compare.config import build_config
+
+        try:
+            build_config(v)
+        except UserError as err:
+            raise ValueError(str(err)) from None
+        return v
+
     def model_entries(self) -> list[ModelEntry]:
         return [ModelEntry(name=m) if isinstance(m, str) else m for m in self.models]
 
