@@ -42,6 +42,8 @@ METRIC_COLUMNS = [
     "latency_ms_std", "latency_ms_iqr", "latency_cv", "latency_rel_iqr", "n_samples", "timing_target_met",
     "timing_stop_reason", "warmup_iters", "warmup_s",
     "throughput_ips", "peak_mem_mb", "mem_method", "peak_reserved_mb", "weights_mem_mb",
+    "onnx_opset", "onnx_exporter", "onnx_export_note", "export_s", "onnx_file_mb", "execution_provider",
+    "runtime_version", "runtime_threads", "graph_opt_level", "runtime_config", "runtime_load_s",
     "acc_source", "acc_dataset", "top1", "top5", "top1_std", "acc_n_images",
     "threads_actual", "batch_size_actual", "build_s", "duration_s", "started_at", "finished_at",
     # issue 9: variants, parity, hardware ceiling, timing provenance
