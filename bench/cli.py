@@ -120,6 +120,13 @@ def cmd_flops(args: argparse.Namespace) -> int:
     return flops_command(args.model, args.img_size, args.json, device=args.device)
 
 
+def cmd_best(args: argparse.Namespace) -> int:
+    from bench.best import best_for_run, format_best
+
+    print(format_best(best_for_run(Path(args.run_dir))))
+    return 0
+
+
 def cmd_claims(args: argparse.Namespace) -> int:
     from bench.claims import claims_table_markdown, parse_only, run_claims
 
@@ -182,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu", choices=["cpu", "cuda", "meta"],
                    help="meta: no weights in memory (FlopCounterMode only), for billion-parameter models")
     s.set_defaults(func=cmd_flops)
+
+    s = sub.add_parser("best", help="per model and device, the fastest variant whose outputs match fp32 eager")
+    s.add_argument("run_dir")
+    s.set_defaults(func=cmd_best)
 
     s = sub.add_parser("claims", help="measure the lecture notes' claims (writes reports/claims.html)")
     s.add_argument("--only", default=None, help="claim numbers, e.g. 1,5,7 or 3-6")

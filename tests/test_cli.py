@@ -33,3 +33,11 @@ def test_claims_subcommand_runs_one_claim(tmp_path):
 def test_claims_bad_only_is_exit_2(tmp_path):
     res = run_cli("claims", "--only", "1,x", "--results-dir", str(tmp_path))
     assert res.returncode == 2 and "not a claim number" in res.stderr
+
+
+def test_best_view_of_a_real_run(ci_run):
+    res = run_cli("best", str(ci_run["run_dir"]))
+    assert res.returncode == 0, res.stderr
+    for model in ("test:cnn", "test:mobile", "test:vit", "test:hybrid"):
+        assert model in res.stdout
+    assert "eager/fp32" in res.stdout  # the only variant in the CI suite wins by default
