@@ -13,7 +13,7 @@ import itertools
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal, Sequence
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -227,30 +227,39 @@ def suite_hash(suite: Suite) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def resolve_models(suite: Suite) -> list[tuple[ModelEntry, str]]:
-    """Expand globs against the registry; an empty glob or unknown name is a UserError."""
+def resolve_entries(entries: Sequence[Any], where: Callable[[int], str]) -> list[tuple[Any, str]]:
+    """Expand model entries (anything with ``name`` and ``alias``) against the registry.
+
+    Globs expand to every match; an empty glob or an unknown name is a UserError that starts
+    with ``where(i)``, naming the entry's place in the suite. Duplicates (by display name) are
+    dropped, first one kept.
+    """
     from bench import registry
 
-    out: list[tuple[ModelEntry, str]] = []
+    out: list[tuple[Any, str]] = []
     seen: set[str] = set()
-    for i, entry in enumerate(suite.model_entries()):
+    for i, entry in enumerate(entries):
         if any(ch in entry.name for ch in "*?["):
             names = registry.list_names(entry.name)
             if not names:
-                raise UserError(f"suite {suite.name!r}: models[{i}]: pattern {entry.name!r} matches no registered model")
+                raise UserError(f"{where(i)}: pattern {entry.name!r} matches no registered model")
         else:
             try:
                 registry.get_spec(entry.name)
             except UserError as err:
-                raise UserError(f"suite {suite.name!r}: models[{i}]: {err}") from None
+                raise UserError(f"{where(i)}: {err}") from None
             names = [entry.name]
         for n in names:
             display = entry.alias if (entry.alias and len(names) == 1) else n
-            if display in seen:
-                continue
-            seen.add(display)
-            out.append((entry, n))
+            if display not in seen:
+                seen.add(display)
+                out.append((entry, n))
     return out
+
+
+def resolve_models(suite: Suite) -> list[tuple[ModelEntry, str]]:
+    """The suite's speed models, globs expanded (see :func:`resolve_entries`)."""
+    return resolve_entries(suite.model_entries(), lambda i: f"suite {suite.name!r}: models[{i}]")
 
 
 def expand(suite: Suite) -> list[Cell]:

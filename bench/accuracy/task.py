@@ -211,30 +211,11 @@ def _task_entries(suite: Suite, task: AccuracyTask) -> list[AccuracyModel]:
 
 
 def _resolve(suite: Suite, index: int, entries: list[AccuracyModel]) -> list[tuple[AccuracyModel, str]]:
-    from bench import registry
     from bench.accuracy.small_models import ensure_registered
+    from bench.suite import resolve_entries
 
     ensure_registered()
-    out: list[tuple[AccuracyModel, str]] = []
-    seen: set[str] = set()
-    for j, entry in enumerate(entries):
-        where = f"suite {suite.name!r}: accuracy[{index}].models[{j}]"
-        if any(ch in entry.name for ch in "*?["):
-            names = registry.list_names(entry.name)
-            if not names:
-                raise UserError(f"{where}: pattern {entry.name!r} matches no registered model")
-        else:
-            try:
-                registry.get_spec(entry.name)
-            except UserError as err:
-                raise UserError(f"{where}: {err}") from None
-            names = [entry.name]
-        for n in names:
-            display = entry.alias if (entry.alias and len(names) == 1) else n
-            if display not in seen:
-                seen.add(display)
-                out.append((entry, n))
-    return out
+    return resolve_entries(entries, lambda j: f"suite {suite.name!r}: accuracy[{index}].models[{j}]")
 
 
 def _variant(task: AccuracyTask, weights: str | None, fraction: float | None) -> str:
