@@ -31,6 +31,24 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 900) -> CliRes
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+class ScriptedClock:
+    """Returns scripted durations (ms) instead of reading a clock; still calls the step.
+
+    Lets tests drive the timing rules (warm-up, stopping) with known durations."""
+
+    name = "scripted"
+
+    def __init__(self, durations):
+        self.durations = list(durations)
+        self.calls = 0
+
+    def time_once(self, step):
+        step()
+        d = self.durations[min(self.calls, len(self.durations) - 1)]
+        self.calls += 1
+        return d
+
+
 def write_suite(folder: Path, text: str, name: str = "suite.yaml") -> Path:
     p = folder / name
     p.write_text(textwrap.dedent(text))

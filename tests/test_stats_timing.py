@@ -5,6 +5,7 @@ import pytest
 
 from bench.metrics.stats import rel_iqr, summarize
 from bench.metrics.timing import TimingConfig, measure_latency
+from tests.conftest import ScriptedClock
 
 
 def test_summary_of_known_samples():
@@ -24,20 +25,6 @@ def test_summary_of_known_samples():
 def test_rel_iqr_edge_cases():
     assert rel_iqr([5.0]) == math.inf
     assert rel_iqr([2.0, 2.0, 2.0, 2.0]) == 0.0
-
-
-class ScriptedClock:
-    """Returns scripted durations instead of reading a clock, to test the stopping rule."""
-
-    def __init__(self, durations):
-        self.durations = list(durations)
-        self.calls = 0
-
-    def time_once(self, step):
-        step()
-        d = self.durations[min(self.calls, len(self.durations) - 1)]
-        self.calls += 1
-        return d
 
 
 def test_warmup_runs_until_stable_then_stops_when_spread_is_small():

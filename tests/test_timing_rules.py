@@ -14,6 +14,7 @@ import torch
 from bench.metrics.memory import measure_memory, module_bytes
 from bench.metrics.stats import rel_iqr, summarize
 from bench.metrics.timing import TimingConfig, measure_latency
+from tests.conftest import ScriptedClock
 
 
 def test_statistics_of_a_skewed_known_sample():
@@ -40,22 +41,6 @@ def test_statistics_of_four_samples_by_hand():
     assert s.latency_ms_std == pytest.approx(np.std([1, 2, 3, 4], ddof=1))
     with pytest.raises(ValueError):
         summarize([])
-
-
-class ScriptedClock:
-    """Returns scripted durations (ms) instead of reading a clock; still calls the step."""
-
-    name = "scripted"
-
-    def __init__(self, durations):
-        self.durations = list(durations)
-        self.calls = 0
-
-    def time_once(self, step):
-        step()
-        d = self.durations[min(self.calls, len(self.durations) - 1)]
-        self.calls += 1
-        return d
 
 
 def test_sampling_continues_until_the_spread_target_is_met():
