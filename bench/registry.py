@@ -48,6 +48,7 @@ FAMILY_RULES: list[tuple[str, str]] = [
     ("edgenext*", "hybrid"),
     ("vit_*_r[0-9]*", "hybrid"),  # ViTs on a ResNet stem (timm's R26/R50 hybrids)
     ("vit_*resnet*", "hybrid"),
+    ("vit_*_r_s[0-9]*", "hybrid"),  # vit_tiny_r_s16_p8: ResNet stem, stride 16
     ("vit_*", "vit"),
     ("deit*", "vit"),
     ("swin*", "vit"),

@@ -23,6 +23,7 @@ def test_tiny_models_are_tiny_and_run(name, family):
         ("mobilenet_v2", "mobile"), ("mobilenetv3_large_100", "mobile"), ("efficientnet_b0", "mobile"),
         ("vit_tiny_patch16_224", "vit"), ("deit_small_patch16_224", "vit"), ("swin_t", "vit"),
         ("vit_small_patch14_dinov2", "vit"), ("eva02_tiny_patch14_224", "vit"), ("mobilevit_s", "hybrid"),
+        ("vit_tiny_r_s16_p8_224", "hybrid"), ("vit_base_r50_s16_384", "hybrid"),
     ],
 )
 def test_family_rules(arch, family):
