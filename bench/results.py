@@ -45,7 +45,7 @@ METRIC_COLUMNS = [
     "onnx_opset", "onnx_exporter", "onnx_export_note", "export_s", "onnx_file_mb", "execution_provider",
     "runtime_version", "runtime_threads", "graph_opt_level", "runtime_config", "runtime_load_s",
     "acc_source", "acc_dataset", "top1", "top5", "top1_std", "acc_n_images",
-    "threads_actual", "batch_size_actual", "build_s", "duration_s", "started_at", "finished_at",
+    "threads_actual", "malloc", "batch_size_actual", "build_s", "duration_s", "started_at", "finished_at",
     # issue 9: variants, parity, hardware ceiling, timing provenance
     "compile_s", "parity_max_abs_err", "parity_max_rel_err", "parity_top1_agree", "parity_tol",
     "achieved_gflops", "ceiling_gflops", "efficiency", "weights_share", "warmup_stable", "timing_clock",

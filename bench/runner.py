@@ -71,7 +71,10 @@ def _conventions() -> dict[str, Any]:
     from bench.metrics.timing import TIMING_RULE
     from bench.runtimes import PARITY_RULE
 
-    conv: dict[str, Any] = {"timing_rule": TIMING_RULE, "hardware_rule": HARDWARE_RULE, "parity_rule": PARITY_RULE}
+    from bench.executor import MALLOC_RULE
+
+    conv: dict[str, Any] = {"timing_rule": TIMING_RULE, "hardware_rule": HARDWARE_RULE, "parity_rule": PARITY_RULE,
+                            "malloc_rule": MALLOC_RULE}
     try:
         from bench.metrics.flops import FLOP_CONVENTION
 

@@ -77,6 +77,10 @@ class Suite(_Strict):
     timing: TimingSpec = Field(default_factory=TimingSpec)
     timeout_s: float = Field(default=600.0, gt=0)
     memory_limit_mb: int | None = Field(default=None, gt=0)
+    # "steady": workers run with glibc's mmap/trim thresholds raised (bench/executor.py), so
+    # tensors freed and re-allocated every call are not returned to the kernel and faulted in
+    # again; "system": glibc's defaults, as a plain `python` process gets them.
+    malloc: Literal["steady", "system"] = "steady"
     accuracy: list[dict[str, Any]] = Field(default_factory=list)  # accuracy tasks (bench.accuracy)
     compare: dict[str, Any] = Field(default_factory=dict)  # thresholds for bench.compare
 
@@ -289,7 +293,8 @@ def expand(suite: Suite) -> list[Cell]:
                     img_size=size or spec.default_img_size,
                     threads=threads,
                     model_kwargs=dict(entry.kwargs),
-                    options={"min_gpu_mem_gb": entry.min_gpu_mem_gb} if entry.min_gpu_mem_gb else {},
+                    options={k: v for k, v in (("min_gpu_mem_gb", entry.min_gpu_mem_gb),
+                                                ("malloc", "system" if suite.malloc == "system" else None)) if v},
                     metrics=tuple(suite.metrics),
                     timing=suite.timing.model_dump(),
                     timeout_s=suite.timeout_s,

@@ -212,3 +212,23 @@ def test_model_too_big_for_this_machine_reports_meta_counts(tmp_path):
     assert row["gmacs"] == pytest.approx(count_flops(real, 32).gmacs, rel=1e-6)
     assert pd.isna(row["latency_ms_p50"])
     assert res.returncode == 1  # nothing could be timed
+
+
+def test_malloc_setting_reaches_the_worker_and_is_recorded(tmp_path, ci_run):
+    # Default: steady thresholds; `malloc: system` leaves glibc's defaults. Both recorded per row.
+    assert set(load_results(ci_run["run_dir"])["malloc"]) == {"steady"}
+    meta = json.loads((ci_run["run_dir"] / "run.json").read_text())
+    assert "MALLOC_MMAP_THRESHOLD_" in meta["conventions"]["malloc_rule"]
+    suite = write_suite(tmp_path, """
+        name: sysmalloc
+        models: [test:cnn]
+        metrics: [latency]
+        malloc: system
+        timing: {min_samples: 5, max_time_s: 0.2, warmup_max_s: 0.2}
+    """)
+    env_clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    proc = subprocess.run([sys.executable, "-m", "bench", "run", str(suite), "--results-dir", str(tmp_path / "r"),
+                           "--reports-dir", str(tmp_path / "p"), "-q"], cwd=ROOT, env=env_clean,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert set(load_results(next((tmp_path / "r").iterdir()))["malloc"]) == {"system"}
