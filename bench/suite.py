@@ -185,17 +185,23 @@ class Cell:
         return cls(**d)
 
 
-def _format_validation_error(path: str, err: ValidationError) -> str:
+def validation_error_lines(err: ValidationError, prefix: str = "") -> list[str]:
+    """One indented line per pydantic error: the field's path (after ``prefix``) and what is wrong."""
     lines = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = e["msg"]
+        loc = ".".join(str(p) for p in e["loc"])
+        where = ".".join(part for part in (prefix, loc) if part) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "literal_error":
             msg = f"{msg} (got {e.get('input')!r})"
         elif e["type"] == "extra_forbidden":
             msg = "unknown field"
-        lines.append(f"  {loc}: {msg}")
-    return f"{path}: invalid suite\n" + "\n".join(lines)
+        lines.append(f"  {where}: {msg}")
+    return lines
+
+
+def _format_validation_error(path: str, err: ValidationError) -> str:
+    return f"{path}: invalid suite\n" + "\n".join(validation_error_lines(err))
 
 
 def parse_suite(data: Any, source: str = "<suite>") -> Suite:

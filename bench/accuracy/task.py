@@ -168,16 +168,9 @@ class AccuracyTask(BaseModel):
 
 
 def _format_errors(suite_name: str, index: int, err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
-        where = f"accuracy[{index}]" + (f".{loc}" if loc else "")
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "literal_error":
-            msg = f"{msg} (got {e.get('input')!r})"
-        elif e["type"] == "extra_forbidden":
-            msg = "unknown field"
-        lines.append(f"  {where}: {msg}")
+    from bench.suite import validation_error_lines
+
+    lines = validation_error_lines(err, prefix=f"accuracy[{index}]")
     return f"suite {suite_name!r}: invalid accuracy task\n" + "\n".join(lines)
 
 
