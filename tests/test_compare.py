@@ -273,10 +273,15 @@ def test_threshold_and_significance_both_required(reps):
     base, new = load_run(a, "BASE"), load_run(b, "NEW")
     loose = compare_runs(base, new, build_config(overrides={"thresholds": {"latency": "60%", "throughput": "60%"}}))
     assert _latency(loose, "slow25").decision == "unchanged" and "within ±60%" in _latency(loose, "slow25").reason
-    # alpha so small no p-value on earth reaches it: significance vetoes a 25% change
-    strict = compare_runs(base, new, build_config(overrides={"alpha": 1e-300}))
+    # Five samples a side: the exact two-sided Mann–Whitney U p-value cannot go below
+    # 2/C(10,5) ≈ 0.0079, so at alpha 0.001 significance alone vetoes the change, whatever
+    # the data (with all samples p can underflow to 0.0, which beats any alpha).
+    few_base = dataclasses.replace(base, samples={k: v[:5] for k, v in base.samples.items()})
+    few_new = dataclasses.replace(new, samples={k: v[:5] for k, v in new.samples.items()})
+    strict = compare_runs(few_base, few_new, build_config(overrides={
+        "alpha": 0.001, "thresholds": {"latency": "1%"}, "noise_guard": False}))
     r = _latency(strict, "slow25")
-    assert r.decision == "unchanged" and "not significant" in r.reason
+    assert r.decision == "unchanged" and "not significant" in r.reason, r.reason
     tight = compare_runs(base, new, build_config(overrides={"thresholds": {"latency": "1%"}}))
     assert _latency(tight, "slow25").decision == "regressed"
 
