@@ -1,15 +1,17 @@
 """Self-contained HTML run report (Jinja2, autoescaped) and the reports index.
 
-Everything a page needs is inside it: CSS and the small sort/filter script are inlined,
-figures are base64 PNGs, and no run data is placed inside ``<script>`` (rows carry their
-family/device and sort values in HTML attributes, which autoescaping covers), so a
-model, suite or error text from a file can never become markup or code.
+Everything a page needs is inside it: CSS, the small sort/filter script, the plotly.js bundle
+and the explorer's script are inlined, static figures are base64 PNGs. Table rows carry their
+family/device and sort values in HTML attributes, which autoescaping covers; the explorer's
+data is one JSON element escaped for ``<script>`` (bench/report/explorer.py), so a model,
+suite or error text from a file can never become markup or code. Pages are written 0644.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ import pandas as pd
 
 from bench import results
 from bench.report.data import FAMILIES, ReportData, ceiling_entries, not_met, short_name
+from bench.report.explorer import build_explorer, plotly_js, plotly_version
 from bench.report.figures import FAMILY_COLORS, FAMILY_LABELS, build_figures
 
 
@@ -319,6 +322,7 @@ def render_run_report(run_dir: Path, out_path: Path, strict: bool = False) -> Pa
     samples = results.load_samples(run_dir)
     d = ReportData(df, samples, meta)
     figures, skipped = build_figures(d, strict=strict)
+    explorer = build_explorer(d)
     suite = meta.get("suite") or {}
     families = [f for f in (*FAMILIES, "other") if f in set(d.df["family"])]
     counts = d.df["status"].value_counts().to_dict()
@@ -346,9 +350,19 @@ def render_run_report(run_dir: Path, out_path: Path, strict: bool = False) -> Pa
         family_colors=FAMILY_COLORS,
         link_index=(reports_dir / "index.html").is_file() or out_path.name == page_name(meta.get("run_id", "")),
         link_claims=(reports_dir / "claims.html").is_file(),
+        explorer=explorer,
+        plotly_js=plotly_js() if not explorer.empty else "",
+        plotly_version=plotly_version(),
     )
-    results.write_text_atomic(out_path, html)
+    write_page(out_path, html)
     return out_path
+
+
+def write_page(path: Path, text: str) -> None:
+    """Write a report page atomically, readable by others (a web server serving reports/
+    must be able to read it; the atomic writer's temporary file starts 0600)."""
+    results.write_text_atomic(path, text)
+    os.chmod(path, 0o644)
 
 
 def _machine(env: dict[str, Any]) -> str:
@@ -403,7 +417,7 @@ def update_index(results_root: Path, reports_dir: Path, rerender: bool = False) 
     entries = index_entries(Path(results_root), reports_dir)
     index = reports_dir / "index.html"
     html = _env().get_template("index.html.j2").render(entries=entries, link_claims=(reports_dir / "claims.html").is_file())
-    results.write_text_atomic(index, html)
+    write_page(index, html)
     for e in entries:
         page = reports_dir / e["href"]
         if rerender or not page.is_file():
@@ -412,6 +426,7 @@ def update_index(results_root: Path, reports_dir: Path, rerender: bool = False) 
         newest = reports_dir / entries[0]["href"]
         tmp = reports_dir / ".latest.html.tmp"
         shutil.copyfile(newest, tmp)
+        os.chmod(tmp, 0o644)
         tmp.replace(reports_dir / "latest.html")
     return index
 
