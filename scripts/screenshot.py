@@ -45,6 +45,9 @@ def screenshot(page_path: Path, out_path: Path, width: int = 1280, height: int =
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(Path(page_path).resolve().as_uri())
             page.wait_for_load_state("load")
+            # The explorer draws its Plotly figures after load; it marks <body> when done.
+            page.wait_for_function("!document.getElementById('explorer-data') || document.body.dataset.explorer === 'ready'",
+                                   timeout=120_000)
             out_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = out_path.with_name(f".{out_path.name}.tmp.png")
             page.screenshot(path=str(tmp), full_page=full_page)

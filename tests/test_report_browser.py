@@ -63,19 +63,34 @@ def browser():
 
 
 class Opened:
-    """A page with what it logged: console errors, uncaught exceptions, dialogs, requests."""
+    """A page with what it logged: console errors, uncaught exceptions, dialogs, requests.
+
+    Every request that would leave the machine is blocked and recorded in ``blocked`` (a
+    report must open offline); the page waits for the explorer's figures when it has them."""
 
     def __init__(self, browser, path: Path, width: int = 1280, height: int = 1000):
         self.page = browser.new_page(viewport={"width": width, "height": height})
         self.errors: list[str] = []
         self.dialogs: list[str] = []
         self.requests: list[str] = []
+        self.blocked: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("dialog", self._dialog)
         self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.route("**/*", self._route)
         self.page.goto(path.resolve().as_uri())
         self.page.wait_for_load_state("load")
+        self.page.wait_for_function(
+            "!document.getElementById('explorer-data') || document.body.dataset.explorer === 'ready'", timeout=120_000)
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        if url.startswith(("file:", "data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort()
 
     def _dialog(self, dialog) -> None:
         self.dialogs.append(dialog.message)
@@ -125,7 +140,7 @@ def test_real_run_report_in_chromium(ci_run, browser, tmp_path):
 
     o = Opened(browser, page_path)
     assert o.errors == [], o.errors
-    assert all(u.startswith(("file:", "data:")) for u in o.requests), o.requests  # opens offline
+    assert o.blocked == [] and all(u.startswith(("file:", "data:")) for u in o.requests), o.requests  # opens offline
     figs = o.figures()
     assert [f["id"] for f in figs] == want
     for f in figs:
