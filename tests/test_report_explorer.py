@@ -177,6 +177,9 @@ class Explored(Opened):
             const gd = document.getElementById(id), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
             const r = gd.getBoundingClientRect();
             return [r.left + xa._offset + xa.c2p(x), r.top + ya._offset + ya.c2p(y)]; }""", [fig, x, y])
+        # Off the figure first, until the previous label is gone, so the label read is this point's.
+        self.page.mouse.move(2, 2)
+        self.page.wait_for_function("id => !document.querySelector(`#${id} .hoverlayer .hovertext`)", arg=fig)
         self.page.mouse.move(px[0] - 30, px[1] - 30)
         self.page.mouse.move(px[0], px[1], steps=4)
         self.page.wait_for_selector(f"#{fig} .hoverlayer .hovertext", timeout=10_000)
