@@ -46,16 +46,31 @@ def _tmp_beside(path: Path) -> tuple[int, str]:
     return fd, tmp
 
 
+def naming_target(err: OSError, path: Path) -> OSError:
+    """The same error, naming the file the user asked for rather than its temporary twin."""
+    if isinstance(err, FileExistsError):  # from mkdir: a file sits where a folder of the path should be
+        import errno
+
+        return NotADirectoryError(errno.ENOTDIR, "Not a directory (a file is in the way of its folder)", str(path))
+    return type(err)(err.errno, err.strerror or str(err), str(path))
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _tmp_beside(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _tmp_beside(path)
+    except OSError as err:
+        raise naming_target(err, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise naming_target(err, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

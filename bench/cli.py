@@ -268,11 +268,20 @@ def _os_error_message(err: OSError) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = {}
     for sig in (signal.SIGTERM, signal.SIGHUP):
         try:
-            signal.signal(sig, _raise_terminated)
+            previous[sig] = signal.signal(sig, _raise_terminated)
         except ValueError:  # not the main thread (main() called from a thread): keep the default
             pass
+    try:
+        return _dispatch(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as err:
@@ -287,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         # A path that cannot be written (read-only, not a folder, no permission) is unusable input;
         # a full disk or an I/O error is the system's failure.
-        if err.errno in _ENV_ERRNOS:
+        if err.errno in _ENV_ERRNOS or any(t in str(err) for t in ("No space left", "File too large", "quota exceeded")):
             print(f"archbench: error: {_os_error_message(err)} (nothing half-written was left behind)", file=sys.stderr)
             return EXIT_IO
         print(f"archbench: error: {_os_error_message(err)}", file=sys.stderr)

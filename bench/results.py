@@ -23,7 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from bench.atomic import _tmp_beside, file_mode, write_bytes_atomic, write_json_atomic, write_text_atomic  # noqa: F401
+from bench.atomic import (_tmp_beside, file_mode, naming_target, write_bytes_atomic, write_json_atomic,  # noqa: F401
+                          write_text_atomic)
 from bench.errors import UserError
 
 SCHEMA_VERSION = 1
@@ -53,8 +54,11 @@ METRIC_COLUMNS = [
 
 def write_table_atomic(df: pd.DataFrame, path: Path) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _tmp_beside(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _tmp_beside(path)
+    except OSError as err:
+        raise naming_target(err, path) from None
     os.close(fd)
     try:
         if path.suffix == ".parquet":
@@ -62,6 +66,9 @@ def write_table_atomic(df: pd.DataFrame, path: Path) -> None:
         else:
             df.to_csv(tmp, index=False)
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise naming_target(err, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
