@@ -203,7 +203,7 @@ def watch_parent(fd: int, tmp_dir: Path) -> None:
             while os.read(fd, 4096):
                 pass
         except OSError:
-            pass
+            return  # not a pipe we can watch (started by hand): nothing to die with
         shutil.rmtree(tmp_dir, ignore_errors=True)
         os.killpg(os.getpgrp(), signal.SIGKILL)
 
