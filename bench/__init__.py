@@ -9,7 +9,8 @@ __all__ = ["load_results", "load_samples", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    # Loaded on first use, so `import bench` (and `python -m bench.schema`) stays free of pandas.
+    # Loaded on first use: `import bench`, `python -m bench.schema`, the run guardian and
+    # `archbench --help` need no pandas.
     if name in ("load_results", "load_samples"):
         from bench import results
 

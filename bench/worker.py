@@ -182,10 +182,35 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     return {"row": row, "samples_ms": samples}
 
 
+def watch_parent(fd: int, tmp_dir: Path) -> None:
+    """Die with the driver: a daemon thread blocks on a pipe whose write end only the driver
+    holds. EOF (the driver exited, or was killed with -9) → remove the job's temp folder and
+    SIGKILL this worker's process group (the worker leads it). Costs no polling while measuring."""
+    import shutil
+    import signal
+    import threading
+
+    def wait() -> None:
+        try:
+            while os.read(fd, 4096):
+                pass
+        except OSError:
+            return  # not a pipe we can watch (started by hand): nothing to die with
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=wait, name="archbench-parent-watch", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
     job_path, out_path = Path(argv[0]), Path(argv[1])
+    fd = os.environ.pop("ARCHBENCH_PARENT_FD", None)
+    if fd is not None:
+        watch_parent(int(fd), job_path.parent)
     job = json.loads(job_path.read_text())
     cell = Cell.from_dict(job["cell"])
+    if not cell.options.get("download"):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub from inside a measurement
     _apply_memory_limit(cell.memory_limit_mb)
     record = run_cell(cell)
     write_json_atomic(out_path, record)
@@ -193,5 +218,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub from inside a measurement
     sys.exit(main(sys.argv[1:]))

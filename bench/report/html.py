@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -329,8 +327,9 @@ def _when(stamp: object) -> str:
 
 def page_name(run_id: str) -> str:
     """The report's file name for a run: its id, reduced to characters safe in a path."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", str(run_id)).lstrip(".") or "run"
-    return f"{safe}.html"
+    from bench.names import safe_filename
+
+    return f"{safe_filename(run_id, 120, 'run')}.html"
 
 
 def index_entries(results_root: Path, reports_dir: Path) -> list[dict[str, Any]]:
@@ -368,9 +367,8 @@ def update_index(results_root: Path, reports_dir: Path, rerender: bool = False) 
             render_run_report(e["run_dir"], page)
     if entries:
         newest = reports_dir / entries[0]["href"]
-        tmp = reports_dir / ".latest.html.tmp"
-        shutil.copyfile(newest, tmp)
-        tmp.replace(reports_dir / "latest.html")
+        # Unique temp name (mkstemp): two index rebuilds at once must not share one.
+        results.write_bytes_atomic(reports_dir / "latest.html", newest.read_bytes())
     return index
 
 __all__ = ["render_run_report", "update_index", "fmt", "results_table", "summary_table", "failed_cells", "short_name"]
