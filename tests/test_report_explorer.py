@@ -225,7 +225,7 @@ def test_controls_budget_legend_and_table_in_chromium(two_devices, two_devices_p
     # Hovering a point names its model (and its accuracy source).
     resnet = next(p for p in o.trace_points("xp-acc") if p["model"] == "tv:resnet50")
     label = o.hover_point("xp-acc", resnet["x"], resnet["y"])
-    assert "resnet50" in label and "top-1" in label and "95% CI of the median" in label
+    assert "resnet50" in label and "top-1 (%): 76.1 (" in label and "95% CI of the median" in label
 
     # Changing the batch, then the device, re-plots the points from those rows.
     o.page.select_option("#xp-ctl-batch", label="8")

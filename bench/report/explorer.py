@@ -27,18 +27,17 @@ import pandas as pd
 from markupsafe import Markup
 from scipy.stats import binom
 
+from bench import schema
 from bench.report.data import ReportData, not_met, short_name
 from bench.report.figures import FAMILY_COLORS, FAMILY_LABELS, SOURCE_LABELS
 
-# Controls in the order they are shown: (payload key, results column, label).
-AXES = [
-    ("device", "device", "device"),
-    ("precision", "precision", "precision"),
-    ("runtime", "runtime", "runtime"),
-    ("threads", "threads_actual", "threads"),
-    ("img", "img_size", "input (px)"),
-    ("batch", "batch_size", "batch"),
-]
+# Controls in the order they are shown: (payload key, results column); labels from bench/schema.py.
+AXES = [(key, col, schema.column(col).table_header) for key, col in (
+    ("device", "device"), ("precision", "precision"), ("runtime", "runtime"), ("threads", "threads_actual"),
+    ("img", "img_size"), ("batch", "batch_size"))]
+# Plotted values: payload key → results column, for axis titles and hover labels with units.
+VALUES = {"params_m": "params_m", "gmacs": "gmacs", "p50": "latency_ms_p50", "p99": "latency_ms_p99",
+          "tput": "throughput_ips", "mem": "peak_mem_mb", "top1": "top1"}
 # Samples kept per cell and round: a box plot of 1,000 evenly spaced quantiles is the box
 # plot of the raw samples, and a long adaptive run cannot bloat the page.
 MAX_SAMPLES = 1000
@@ -212,6 +211,7 @@ def build_explorer(d: ReportData) -> Explorer:
         "ceilings": ceilings,
         "families": {f: {"label": FAMILY_LABELS[f], "color": FAMILY_COLORS[f]} for f in FAMILY_COLORS},
         "sources": SOURCE_LABELS,
+        "labels": {key: schema.column(col).label for key, col in VALUES.items()},
     }
     return Explorer(script_json(payload), controls, len(rows), any(row["top1"] is not None for row in rows))
 
