@@ -24,7 +24,7 @@ from bench.report.explorer import build_explorer, median_interval, plotly_js, sc
 from bench.report.html import render_run_report, update_index
 from tests.test_report_runs import DEFAULT_MODELS, write_run
 
-HOSTILE = ["<img src=x onerror=alert(1)>", "cnn [/]", "a & b <b>bold</b>"]
+HOSTILE = ["<img src=x onerror=alert(1)>", "cnn [/]", "a & b <b>bold</b> $x$"]
 HOSTILE_MODELS = [(HOSTILE[0], "cnn", 10.0, 2.0, 70.0), (HOSTILE[1], "mobile", 3.0, 0.3, 60.0),
                   (HOSTILE[2], "vit", 20.0, 6.0, 80.0)]
 
@@ -182,7 +182,7 @@ class Explored(Opened):
         self.page.wait_for_function("id => !document.querySelector(`#${id} .hoverlayer .hovertext`)", arg=fig)
         self.page.mouse.move(px[0] - 30, px[1] - 30)
         self.page.mouse.move(px[0], px[1], steps=4)
-        self.page.wait_for_selector(f"#{fig} .hoverlayer .hovertext", timeout=10_000)
+        self.page.wait_for_selector(f"#{fig} .hoverlayer .hovertext")
         return self.page.text_content(f"#{fig} .hoverlayer")
 
 

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from markupsafe import Markup
-from scipy.stats import binom
 
 from bench import schema
 from bench.report.data import ReportData, not_met, short_name
@@ -76,6 +75,8 @@ class Explorer:
 def median_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
     """Distribution-free interval for the median from order statistics: the j-th smallest and
     j-th largest samples, j the binomial(n, 1/2) quantile at (1 - level) / 2. None below 2 samples."""
+    from scipy.stats import binom  # scipy.stats takes a while to import; only HTML pages need it
+
     s = np.sort(np.asarray(samples, dtype=float))
     s = s[np.isfinite(s)]
     n = len(s)
