@@ -27,7 +27,10 @@ import pandas as pd
 
 from bench.errors import UserError
 
-SCHEMA_VERSION = 1
+# 2: peak_mem_mb (a CPU resident-set delta, or an absolute CUDA allocator peak) split into
+#    act_peak_mb, rss_peak_mb and cuda_peak_alloc_mb / cuda_peak_reserved_mb / cuda_weights_mb.
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = (1, 2)  # older tables are upgraded on read (upgrade_table)
 
 # Column order of results.parquet; metrics a cell did not compute are left empty (NaN).
 KEY_COLUMNS = [
@@ -41,15 +44,41 @@ METRIC_COLUMNS = [
     "latency_ms_p50", "latency_ms_mean", "latency_ms_p90", "latency_ms_p99", "latency_ms_min", "latency_ms_max",
     "latency_ms_std", "latency_ms_iqr", "latency_cv", "latency_rel_iqr", "n_samples", "timing_target_met",
     "timing_stop_reason", "warmup_iters", "warmup_s",
-    "throughput_ips", "peak_mem_mb", "mem_method", "peak_reserved_mb", "weights_mem_mb",
+    "latency_note", "throughput_ips", "throughput_ips_pipelined", "tf32",
+    "act_peak_mb", "act_total_mb", "rss_peak_mb", "cuda_peak_alloc_mb", "cuda_peak_reserved_mb", "cuda_weights_mb", "mem_method",
+    "energy_j_per_img", "energy_note",
     "onnx_opset", "onnx_exporter", "onnx_export_note", "export_s", "onnx_file_mb", "execution_provider",
     "runtime_version", "runtime_threads", "graph_opt_level", "runtime_config", "runtime_load_s",
     "acc_source", "acc_dataset", "top1", "top5", "top1_std", "acc_n_images",
     "threads_actual", "malloc", "batch_size_actual", "build_s", "duration_s", "started_at", "finished_at",
     # issue 9: variants, parity, hardware ceiling, timing provenance
     "compile_s", "parity_max_abs_err", "parity_max_rel_err", "parity_top1_agree", "parity_tol",
-    "achieved_gflops", "ceiling_gflops", "efficiency", "weights_share", "warmup_stable", "timing_clock",
+    "achieved_gflops", "ceiling_gflops", "ceiling_kernel", "efficiency", "efficiency_note", "warmup_stable", "timing_clock",
 ]
+
+# Schema 1 memory columns → schema 2, by the device of the row (see upgrade_table).
+_V1_CPU = {"peak_mem_mb": "rss_peak_mb", "mem_baseline_mb": "rss_baseline_mb"}
+_V1_CUDA = {"peak_mem_mb": "cuda_peak_alloc_mb", "peak_reserved_mb": "cuda_peak_reserved_mb",
+            "weights_mem_mb": "cuda_weights_mb"}
+_V1_DROPPED = ("peak_mem_mb", "peak_reserved_mb", "weights_mem_mb", "mem_baseline_mb", "weights_share")
+
+
+def upgrade_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Read a schema-1 table as schema 2: its ``peak_mem_mb`` was the resident-set delta on CPU
+    rows (now ``rss_peak_mb``) and the allocator peak on CUDA rows (now ``cuda_peak_alloc_mb``).
+    It had no activation count, so ``act_peak_mb`` stays absent (compare says not comparable)."""
+    if "peak_mem_mb" not in df.columns or any(c in df.columns for c in ("rss_peak_mb", "cuda_peak_alloc_mb")):
+        return df
+    df = df.copy()
+    device = df["device"] if "device" in df.columns else pd.Series("cpu", index=df.index)
+    for old, new in _V1_CPU.items():
+        if old in df.columns:
+            df[new] = df[old].where(device != "cuda")
+    for old, new in _V1_CUDA.items():
+        if old in df.columns:
+            df[new] = df[old].where(device == "cuda")
+    return df.drop(columns=[c for c in _V1_DROPPED if c in df.columns])
+
 
 
 def _tmp_beside(path: Path) -> tuple[int, str]:
@@ -160,7 +189,7 @@ def records_to_frames(records: list[dict[str, Any]], run_id: str) -> tuple[pd.Da
         if df[c].map(lambda v: isinstance(v, (list, dict))).any():
             df[c] = df[c].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
     sdf = pd.DataFrame(samples, columns=["run_id", "cell_key", "model", "iteration", "latency_ms"])
-    return df, sdf
+    return upgrade_table(df), sdf
 
 
 def consolidate(run_dir: Path) -> pd.DataFrame:
@@ -182,9 +211,10 @@ def read_run_meta(run_dir: Path) -> dict[str, Any]:
         meta = json.loads(p.read_text())
     except json.JSONDecodeError as err:
         raise UserError(f"{p}: corrupt run.json ({err.msg} at line {err.lineno})") from None
-    if not isinstance(meta, dict) or meta.get("schema_version") != SCHEMA_VERSION:
+    if not isinstance(meta, dict) or meta.get("schema_version") not in READABLE_SCHEMAS:
         got = meta.get("schema_version") if isinstance(meta, dict) else None
-        raise UserError(f"{p}: results schema version {got!r} is not supported (this archbench reads {SCHEMA_VERSION})")
+        readable = ", ".join(str(v) for v in READABLE_SCHEMAS)
+        raise UserError(f"{p}: results schema version {got!r} is not supported (this archbench reads {readable})")
     return meta
 
 
@@ -207,9 +237,9 @@ def load_results(path: str | Path) -> pd.DataFrame:
             raise UserError(f"{p}: not a run folder (no results.parquet or run.json)")
     try:
         if p.suffix == ".parquet":
-            return pd.read_parquet(p)
+            return upgrade_table(pd.read_parquet(p))
         if p.suffix == ".csv":
-            return pd.read_csv(p)
+            return upgrade_table(pd.read_csv(p))
     except Exception as err:  # pyarrow/pandas raise many types for a damaged file
         raise UserError(f"{p}: unreadable results file ({type(err).__name__}: {err})") from None
     raise UserError(f"{p}: expected a run folder, results.parquet or results.csv")

@@ -108,6 +108,9 @@ def run_suite(
     if resume is not None:
         run_dir = Path(resume)
         meta = results.read_run_meta(run_dir)
+        if meta.get("schema_version") != results.SCHEMA_VERSION:
+            raise UserError(f"{run_dir}: written with results schema {meta.get('schema_version')}, this archbench writes "
+                            f"{results.SCHEMA_VERSION}; start a new run instead of resuming it")
         if meta.get("suite", {}).get("name") != suite.name:
             raise UserError(
                 f"{run_dir}: was a run of suite {meta.get('suite', {}).get('name')!r}, not {suite.name!r}; cannot resume it with this suite"

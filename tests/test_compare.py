@@ -348,12 +348,30 @@ def test_memory_threshold_and_floor(reps):
              (17.04, 18.13, "unchanged"),  # two identical CLI runs of test:cnn b4 measured this
              (2.0, 7.0, "regressed")]
     for b_mb, n_mb, want in cases:
-        base.table.loc[base.table["cell_key"] == key, "peak_mem_mb"] = b_mb
-        new.table.loc[new.table["cell_key"] == key, "peak_mem_mb"] = n_mb
+        base.table.loc[base.table["cell_key"] == key, "rss_peak_mb"] = b_mb
+        new.table.loc[new.table["cell_key"] == key, "rss_peak_mb"] = n_mb
         cmp = compare_runs(base, new, build_config())
-        r = next(r for r in cmp.results if r.cell_key == key and r.metric == "memory")
+        r = next(r for r in cmp.results if r.cell_key == key and r.metric == "rss_memory")
         assert r.decision == want, (b_mb, n_mb, r.reason)
         assert r.failed == (want == "regressed")
+
+
+def test_activation_memory_is_compared_exactly_and_old_runs_are_not_comparable(reps):
+    base, new = _real_pair(reps)
+    key = base.table["cell_key"].iloc[0]
+    # two real runs of the same suite count the same activation bytes
+    acts = [run.table.loc[run.table["cell_key"] == key, "act_peak_mb"].iloc[0] for run in (base, new)]
+    assert acts[0] > 0 and acts[0] == acts[1]
+    judged = {r.metric: r for r in compare_runs(base, new, build_config()).results if r.cell_key == key}
+    assert judged["memory"].decision == "unchanged"
+    # a deterministic count has no noise floor: 1 KiB more is a regression that fails
+    new.table.loc[new.table["cell_key"] == key, "act_peak_mb"] = acts[0] + 1 / 1024
+    r = next(r for r in compare_runs(base, new, build_config()).results if r.cell_key == key and r.metric == "memory")
+    assert r.decision == "regressed" and r.failed
+    # a BASE written before act_peak_mb existed (results schema 1) cannot be judged on it
+    base.table = base.table.drop(columns=["act_peak_mb"])
+    r = next(r for r in compare_runs(base, new, build_config()).results if r.cell_key == key and r.metric == "memory")
+    assert r.decision == "not comparable" and not r.failed and "act_peak_mb" in r.reason
 
 
 def test_accuracy_drop_in_points_and_reported_never_fails(reps):

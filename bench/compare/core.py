@@ -15,9 +15,12 @@ Per metric and cell the decision is one of :data:`DECISIONS`:
   a bootstrap confidence interval. Throughput is
   batch / median latency, so it shares the latency samples and p-value; its ratio is the
   inverse of the latency ratio and "worse" means lower.
-- memory (peak) — relative change past the threshold and larger than a floor:
-  ``memory_floor_mb`` for CUDA (allocator counts), ``cpu_memory_floor_mb`` for CPU, whose
-  peak resident-set delta moves by about a megabyte between identical runs.
+- memory — ``act_peak_mb`` (metric ``memory``) is a tensor-level count, deterministic, so it is
+  judged like the other deterministic metrics. The resident-set peak (``rss_memory``, CPU) and
+  the CUDA allocator peak (``cuda_memory``) count only past the ``memory`` threshold and a
+  floor: ``memory_floor_mb`` for CUDA, ``cpu_memory_floor_mb`` for CPU, whose resident-set
+  delta moves by about a megabyte between identical runs. A run written before a column
+  existed (results schema 1 had no ``act_peak_mb``) makes that metric ``not comparable``.
 - accuracy (top-1/top-5) — an absolute drop of more than ``accuracy_drop_points``; figures
   whose ``acc_source`` is ``reported`` (copied from the literature) are shown but never fail.
 
@@ -462,7 +465,7 @@ class _Judge:
                device: str | None = None) -> MetricResult | None:
         if b is None or n is None:
             return self.presence(key, model, spec, b, n)
-        thr = self.cfg.threshold("memory")
+        thr = self.cfg.threshold(spec.name)
         floor = self.cfg.memory_floor_mb if device == "cuda" else self.cfg.cpu_memory_floor_mb
         change = (n / b - 1) if b > 0 else (0.0 if n == b else math.inf)
         if self.timing_block:
@@ -574,6 +577,12 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
         both_ok = _text(brow, "status") == "ok" and _text(nrow, "status") == "ok"
         sc: SampleComparison | str | None = None
         for spec in METRICS[1:]:
+            if spec.column not in base.table.columns and spec.column in new.table.columns and both_ok \
+                    and _num(nrow, spec.column) is not None:
+                out.append(judge.result(key, model, spec, NOT_COMPARABLE,
+                                        f"BASE has no {spec.column} column (written before it existed)",
+                                        new=_num(nrow, spec.column)))
+                continue
             if spec.kind == "exact":
                 r = judge.exact(key, model, spec, _num(brow, spec.column), _num(nrow, spec.column))
             elif spec.kind == "timing":

@@ -51,10 +51,19 @@ TABLE_COLUMNS = [
     Column("latency_ms_p99", "p99 (ms)"),
     Column("latency_rel_iqr", "IQR / p50 (%)", scale=100, title="spread of the samples: interquartile range over the median"),
     Column("n_samples", "samples (n)"),
+    Column("latency_note", "percentile note", False, title="percentiles left empty: fewer than 10 samples beyond them"),
     Column("throughput_ips", "throughput (img/s)", title="batch size / median latency"),
-    Column("peak_mem_mb", "peak mem (MB)", title="peak inference memory above the loaded model"),
-    Column("efficiency", "efficiency (% of matmul)", scale=100,
-           title="achieved GFLOP/s (2 x GMACs x img/s) over the device's measured matmul GFLOP/s"),
+    Column("throughput_ips_pipelined", "pipelined (img/s)",
+           title="CUDA: back-to-back calls, one synchronisation per block"),
+    Column("act_peak_mb", "activations (MB)",
+           title="peak bytes of live tensors during one forward, above weights and input (tensor-level count)"),
+    Column("rss_peak_mb", "resident peak (MB)",
+           title="CPU: growth of the process's peak resident set during inference (includes allocator and library effects)"),
+    Column("cuda_peak_alloc_mb", "CUDA alloc. peak (MB)", title="CUDA allocator peak, weights included"),
+    Column("efficiency", "efficiency (% of ceiling)", scale=100,
+           title="achieved GFLOP/s (2 x GMACs x img/s) over the device's measured ceiling (max of matmul and 3x3 conv)"),
+    Column("ceiling_kernel", "ceiling kernel", False),
+    Column("energy_j_per_img", "energy (J/img)", title="NVML (GPU) or RAPL (CPU package) energy per image"),
     Column("top1", "top-1 (%)"),
     Column("acc_source", "acc. source", False),
 ]
@@ -187,31 +196,44 @@ def summary_table(d: ReportData) -> dict[str, Any]:
     multi = len({s.device for s in srows}) > 1
     header = [("model", ""), ("family", "")] + ([("device", "")] if multi else []) + [
         ("params (M)", "parameters, millions"), ("GMACs / img", "1e9 multiply-accumulates per image"),
-        ("p50 (ms)", "median latency at the smallest batch"), ("p99 (ms)", "99th-percentile latency"),
+        ("p50 (ms)", "median latency at the smallest batch"),
+        ("p90 (ms)", "90th-percentile latency; empty with fewer than 100 samples (10 beyond it)"),
         ("IQR / p50 (%)", "spread of the timing samples"), ("img/s", "throughput at the largest batch"),
-        ("peak mem (MB)", "peak inference memory at the largest batch")] + (
-        [("eff. (%)", "achieved GFLOP/s at the largest batch over the measured matmul GFLOP/s")] if has_eff else []) + (
+        ("act. (MB)", "activation peak (live tensors above weights and input) at the largest batch")] + (
+        [("eff. (%)", "achieved GFLOP/s at the largest batch over the measured ceiling (max of matmul, 3x3 conv)")]
+        if has_eff else []) + (
         [("top-1 (%)", ""), ("acc. source", "measured / scratch / reported")] if has_acc else [])
     rows = []
+    notes: dict[str, str] = {}
     for s in srows:
         nums: list[tuple[Any, bool]] = [(s.params_m, True), (s.gmacs, True), (s.latency_ms_p50, True),
-                                        (s.latency_ms_p99, True), (s.latency_rel_iqr * 100, True),
-                                        (s.throughput_ips, True), (s.peak_mem_mb, True)]
+                                        (s.latency_ms_p90, True), (s.latency_rel_iqr * 100, True),
+                                        (s.throughput_ips, True), (s.act_peak_mb, True)]
         if has_eff:
             nums.append((s.efficiency * 100, True))
+        if s.latency_note and math.isnan(s.latency_ms_p90):
+            notes.setdefault("p90", "p90 — empty: fewer than 100 samples, so fewer than 10 beyond the 90th percentile")
+        if has_eff and s.efficiency > 1:
+            notes.setdefault("eff", f"eff. † — {s.efficiency_note or 'above the measured ceiling'}")
         if has_acc:
             nums += [(s.top1, True), (s.acc_source, False)]
         cells = [{"text": s.model, "v": None, "numeric": False, "key": "model"},
                  {"text": FAMILY_LABELS.get(s.family, s.family), "v": None, "numeric": False, "key": "family"}]
         if multi:
             cells.append({"text": s.device, "v": None, "numeric": False, "key": "device"})
-        for v, numeric in nums:
+        for i, (v, numeric) in enumerate(nums):
             n = _number(v) if numeric else None
-            cells.append({"text": fmt(n) if numeric else str(v or ""), "v": n, "numeric": numeric, "key": ""})
+            text = fmt(n) if numeric else str(v or "")
+            if i == 3 and math.isnan(s.latency_ms_p90) and not math.isnan(s.latency_ms_p50):
+                text = "n/a"  # unsupported percentile: marked, never an interpolated maximum
+            if has_eff and i == 7 and s.efficiency > 1:
+                text += " †"  # efficiency above the measured ceiling, explained below the table
+            cells.append({"text": text, "v": n, "numeric": numeric, "key": ""})
         rows.append({"family": s.family, "device": s.device, "cells": cells, "noisy": s.noisy, "pareto": s.pareto,
                      "tput_batch": s.throughput_batch})
     batches = sorted({int(s.throughput_batch) for s in srows if not math.isnan(s.throughput_batch)})
-    return {"header": header, "rows": rows, "has_acc": has_acc, "throughput_batches": batches}
+    return {"header": header, "rows": rows, "has_acc": has_acc, "throughput_batches": batches,
+            "notes": list(notes.values())}
 
 
 def takeaways(d: ReportData) -> list[str]:
