@@ -207,7 +207,7 @@ def fig_latency_gmacs(d: ReportData) -> Figure | str:
         threads = r["threads_actual"].max() if r["threads_actual"].notna().any() else None
         rate = d.ceiling(dev, precision, threads)
         if rate:
-            # Best possible latency if every MAC (2 FLOPs) ran at the measured matmul rate, per batch.
+            # Best possible latency if every MAC (2 FLOPs) ran at the measured ceiling, per batch.
             batch = float(r["batch_size"].min()) if r["batch_size"].notna().any() else 1.0
             lo, hi = r["gmacs"].min() / 1.5, r["gmacs"].max() * 1.5
             xs = np.geomspace(lo, hi, 50)
@@ -218,15 +218,15 @@ def fig_latency_gmacs(d: ReportData) -> Figure | str:
         ax.grid(True, which="both", alpha=0.25)
         if dev == devices[-1]:
             if ceilings:
-                handles.append(Line2D([], [], color="#222", lw=1.2, label="matmul ceiling" if len(devices) > 1
-                                      else f"matmul ceiling {ceilings[0].split(' ', 1)[1]}"))
+                handles.append(Line2D([], [], color="#222", lw=1.2, label="measured ceiling" if len(devices) > 1
+                                      else f"measured ceiling {ceilings[0].split(' ', 1)[1]}"))
             _legend(ax, handles)
         _finish(ax)
     if ceilings:
         tail = (f"the solid line is the latency every model would have if all its MACs ran at the device's measured "
-                f"matmul rate ({'; '.join(ceilings)}), so the gap to it shows how efficiently each architecture uses the hardware.")
+                f"ceiling rate, the faster of a large matmul and a large 3×3 convolution ({'; '.join(ceilings)}), so the gap to it shows how efficiently each architecture uses the hardware.")
     else:
-        tail = ("no matmul ceiling is drawn because run.json records no measured matmul rate (hardware.matmul_gflops) "
+        tail = ("no ceiling is drawn because run.json records no measured rate (hardware.ceiling_gflops) "
                 "for this device.")
     return Figure("Latency vs GMACs",
                   f"Median latency ({_config_text(ref)}) against multiply-accumulates per image; {tail}",
