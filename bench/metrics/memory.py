@@ -54,6 +54,7 @@ class MemoryResult:
     cuda_weights_mb: float | None = None
 
     def as_row(self) -> dict[str, Any]:
+        """Results columns (bench/schema.py)."""
         if self.method.startswith("cuda"):
             return {"cuda_peak_alloc_mb": self.cuda_peak_alloc_mb, "cuda_peak_reserved_mb": self.cuda_peak_reserved_mb,
                     "cuda_weights_mb": self.cuda_weights_mb, "mem_method": self.method}
