@@ -83,7 +83,9 @@ def test_a_real_run_writes_only_columns_the_schema_knows(tmp_path):
     assert (speed["status"] == "ok").all(), speed[["status", "error"]]
     assert speed.loc["channels_last", "parity_max_rel_err"] <= speed.loc["channels_last", "parity_tol"]
     assert speed.loc["eager", "rss_baseline_mb"] > 0 and speed.loc["eager", "gmacs"] > 0
-    assert speed.loc["eager", "act_peak_mb"] > 0 and isinstance(speed.loc["eager", "energy_note"], str)
+    assert speed.loc["eager", "act_peak_mb"] > 0
+    # energy: a figure where RAPL is readable, else the reason
+    assert speed.loc["eager", "energy_j_per_img"] > 0 or isinstance(speed.loc["eager", "energy_note"], str)
     acc = df[df["task"] == "accuracy"].iloc[0]
     assert acc["acc_source"] == "reported"  # test:cnn has no published figure: every field is still present
     rec = next(r for r in records if r["cell"]["task"] == "accuracy")
