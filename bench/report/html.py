@@ -251,6 +251,13 @@ def method_items(meta: dict[str, Any], d: ReportData) -> dict[str, Any]:
             text = f"matmul {fmt(_number(h['matmul_gflops']))} GFLOP/s"
             if _number(h.get("matmul_gflops_max")):
                 text += f" (best {fmt(_number(h['matmul_gflops_max']))})"
+            if _number(h.get("conv_gflops")):
+                text += f"; 3×3 conv {fmt(_number(h['conv_gflops']))} GFLOP/s"
+            if _number(h.get("ceiling_gflops")):
+                text += f"; ceiling {fmt(_number(h['ceiling_gflops']))} GFLOP/s ({h.get('ceiling_kernel') or '?'})"
+            if _number(h.get("ceiling_theoretical_gflops")):
+                text += (f"; theoretical {fmt(_number(h['ceiling_theoretical_gflops']))} GFLOP/s "
+                         f"({h.get('ceiling_theoretical_note') or 'from the CPU flags'})")
             if _number(h.get("mem_bw_gbs")):
                 text += f"; memory copy {fmt(_number(h['mem_bw_gbs']))} GB/s"
         else:
