@@ -238,7 +238,8 @@ COLUMNS: tuple[Column, ...] = (
     _c("efficiency", "timing", "float",
        "achieved GFLOP/s (2 x GMACs x img/s) over the measured ceiling (ceiling_gflops)",
        unit="fraction", label="efficiency (% of ceiling)", short="eff. (%)", scale=100, higher_is_better=True),
-    _c("efficiency_note", "provenance", "str", "why an efficiency above 100% can happen (set only then)"),
+    _c("efficiency_note", "provenance", "str", "why an efficiency above 100% can happen (set only then)",
+       label="efficiency note"),
     _c("warmup_stable", "provenance", "bool", "warm-up ended because the last three iterations agreed within 10%"),
     _c("timing_clock", "provenance", "str", "clock of the samples (perf_counter_ns or cuda events)"),
 )

@@ -290,3 +290,12 @@ def test_summary_marks_unsupported_percentiles_and_flags_efficiency_above_the_ce
     assert by_model["a"]["act. (MB)"] == "3"
     notes = " ".join(summ["notes"])
     assert "fewer than 100 samples" in notes and "above the measured ceiling" in notes
+    # the full table flags the row too, with its reason in a column of its own
+    from bench.report.html import results_table
+
+    full = results_table(ReportData(df, pd.DataFrame(), {}))
+    keys = [c.key for c in full["columns"]]
+    rows = {r["cells"][keys.index("model")]["text"]: r["cells"] for r in full["rows"]}
+    assert rows["a"][keys.index("efficiency")]["text"] == "130 †"
+    assert "above the measured ceiling" in rows["a"][keys.index("efficiency_note")]["text"]
+    assert rows["b"][keys.index("efficiency")]["text"] == "40" and rows["b"][keys.index("efficiency_note")]["text"] == ""
