@@ -17,41 +17,9 @@ DEFAULT_REPORTS = Path("reports")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
+    from bench.listing import cmd_list as run
 
-    from bench import registry
-
-    pattern = args.pattern or "*"
-    specs = registry.list_models(pattern) if args.pattern else [s for s in registry.list_models("test:*")] + registry.list_models("archbench:*")
-    if not specs:
-        raise UserError(f"no registered model matches {pattern!r}")
-    table = Table(title=f"models matching {pattern!r}" if args.pattern else "archbench's own models (give a PATTERN to search tv: and timm:)")
-    for col in ("name", "family", "source", "default img", "params (M)"):
-        table.add_column(col, justify="right" if col in ("default img", "params (M)") else "left")
-    for spec in specs[: args.limit]:
-        params = ""
-        if not args.no_params:
-            params = _meta_params(spec.name)
-        table.add_row(spec.name, spec.family, spec.source, str(spec.default_img_size), params)
-    Console().print(table)
-    if len(specs) > args.limit:
-        print(f"… {len(specs) - args.limit} more; narrow the pattern or raise --limit")
-    return 0
-
-
-def _meta_params(name: str) -> str:
-    """Parameter count without allocating weights (meta device)."""
-    import torch
-
-    from bench import registry
-
-    try:
-        with torch.device("meta"):
-            model = registry.create_model(name)
-        return f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}"
-    except Exception:
-        return "?"
+    return run(args)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -150,13 +118,18 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bench import __version__
+
     p = argparse.ArgumentParser(prog="archbench", description="Benchmark vision architectures side by side.")
+    p.add_argument("--version", action="version", version=f"archbench {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("list", help="list registered models (name, family, source, params)")
-    s.add_argument("pattern", nargs="?", help="fnmatch glob, e.g. 'timm:vit_*_patch16_224' or 'resnet*'")
-    s.add_argument("--limit", type=int, default=200)
-    s.add_argument("--no-params", action="store_true", help="skip building models for their parameter count")
+    s = sub.add_parser("list", help="list registered models (name, family, source, params); builds nothing")
+    s.add_argument("pattern", nargs="?", help="fnmatch glob, e.g. 'timm:vit_*_patch16_224' or 'resnet*' (default: archbench's own models)")
+    s.add_argument("--family", choices=["cnn", "mobile", "vit", "hybrid"], help="only models of this family")
+    s.add_argument("--params", action="store_true",
+                   help="count parameters of models without published metadata (builds each on the meta device; slow)")
+    s.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     s.set_defaults(func=cmd_list)
 
     s = sub.add_parser("run", help="run a suite file")

@@ -255,10 +255,9 @@ def resolve_entries(entries: Sequence[Any], where: Callable[[int], str]) -> list
                 raise UserError(f"{where(i)}: pattern {entry.name!r} matches no registered model")
         else:
             try:
-                registry.get_spec(entry.name)
+                names = [registry.get_spec(entry.name).name]  # a bare unique name → its full name
             except UserError as err:
                 raise UserError(f"{where(i)}: {err}") from None
-            names = [entry.name]
         for n in names:
             display = entry.alias if (entry.alias and len(names) == 1) else n
             if display not in seen:
