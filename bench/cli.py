@@ -26,9 +26,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.runner import run_suite
     from bench.suite import load_suite
 
-    suite = load_suite(args.suite)
+    suite = load_suite(args.suite, overrides=args.set)
     if args.data:
         suite = _override_data(suite, args.data)
+    if args.dry_run:
+        from bench.plan import estimate, format_plan
+        from bench.runner import all_cells
+
+        print(format_plan(estimate(all_cells(suite), Path(args.results_dir), suite.name)))
+        return 0
     summary = run_suite(suite, Path(args.results_dir), suite_path=str(args.suite),
                         resume=Path(args.resume) if args.resume else None, progress=not args.quiet)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
@@ -50,6 +56,12 @@ def _override_data(suite, data: str):
     from bench.accuracy import override_data_dir
 
     return override_data_dir(suite, data)
+
+
+def cmd_time(args: argparse.Namespace) -> int:
+    from bench.timecmd import time_command
+
+    return time_command(args)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -138,9 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
     s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
     s.add_argument("--data", help="dataset path for the suite's measured-accuracy tasks (overrides data_dir)")
-    s.add_argument("--no-report", action="store_true")
-    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a suite field, validated like the file (repeatable): batch_sizes=[1,8], "
+                        "timing.max_time_s=2, runtimes=onnxruntime")
+    s.add_argument("--dry-run", action="store_true", help="print the cell matrix and a time estimate; measure nothing")
+    s.add_argument("--no-report", action="store_true", help="do not write the HTML report")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     s.set_defaults(func=cmd_run)
+
+    from bench.timecmd import add_time_parser
+
+    add_time_parser(sub, cmd_time)
 
     s = sub.add_parser("report", help="write the HTML (or Markdown) report of a run")
     s.add_argument("run_dir")

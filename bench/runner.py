@@ -173,7 +173,7 @@ def run_suite(
             results.write_cell_record(run_dir, cell.slug, {"cell": cell.to_dict(), "row": row, "samples_ms": samples})
             results.consolidate(run_dir)
             summary.measured += 1
-            bar.advance(cell, row.get("status", "?"))
+            bar.advance(cell, row.get("status", "?"), row)
     except KeyboardInterrupt:
         interrupted = True
         raise
@@ -192,13 +192,26 @@ def run_suite(
     return summary
 
 
+def cell_label(cell: Cell) -> str:
+    """How progress lines name a cell: every axis that varies in a suite, threads included."""
+    threads = f"t{cell.threads}" if cell.threads else "t-all"
+    label = f"{cell.model} b{cell.batch_size} {cell.img_size}px {cell.device}/{cell.precision}/{cell.runtime} {threads}"
+    if cell.task != "speed":
+        label += f" {cell.task} {cell.options.get('variant', '')}".rstrip()
+    return label
+
+
 class _Progress:
-    """Rich progress bar: cells done / total, current model, elapsed and time left."""
+    """Progress: on a terminal a Rich bar (cells done / total, current cell, elapsed, time
+    left); otherwise (CI logs, pipes) one plain line per finished cell, flushed at once."""
 
     def __init__(self, total: int, already: int, enabled: bool):
         self.enabled = enabled
         self.t0 = time.time()
-        if not enabled:
+        self.total, self.done = total, already
+        self.plain = enabled and not sys.stdout.isatty()
+        self.cell_t0 = self.t0
+        if not enabled or self.plain:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -210,15 +223,25 @@ class _Progress:
         self.p.start()
 
     def start(self, cell: Cell) -> None:
-        if self.enabled:
-            self.p.update(self.task, description=f"{cell.model} b{cell.batch_size} {cell.device}/{cell.precision}/{cell.runtime}")
+        self.cell_t0 = time.time()
+        if self.enabled and not self.plain:
+            self.p.update(self.task, description=cell_label(cell))
 
-    def advance(self, cell: Cell, status: str) -> None:
-        if self.enabled:
-            if status != "ok":
-                self.p.console.print(f"  {cell.model} b{cell.batch_size}: {status}")
-            self.p.advance(self.task)
+    def advance(self, cell: Cell, status: str, row: dict[str, Any] | None = None) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        if self.plain:
+            p50 = (row or {}).get("latency_ms_p50")
+            top1 = (row or {}).get("top1")
+            what = f" p50 {p50:.3g} ms" if isinstance(p50, (int, float)) else ""
+            what += f" top-1 {top1:.3g}%" if isinstance(top1, (int, float)) else ""
+            print(f"[{self.done}/{self.total}] {cell_label(cell)}: {status}{what} ({time.time() - self.cell_t0:.1f} s)", flush=True)
+            return
+        if status != "ok":
+            self.p.console.print(f"  {cell_label(cell)}: {status}")
+        self.p.advance(self.task)
 
     def stop(self) -> None:
-        if self.enabled:
+        if self.enabled and not self.plain:
             self.p.stop()
