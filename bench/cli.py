@@ -101,10 +101,9 @@ def cmd_flops(args: argparse.Namespace) -> int:
 
 
 def cmd_best(args: argparse.Namespace) -> int:
-    from bench.best import best_for_run, format_best
+    from bench.best import best_command
 
-    print(format_best(best_for_run(Path(args.run_dir))))
-    return 0
+    return best_command(args)
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
@@ -183,8 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="meta: no weights in memory (FlopCounterMode only), for billion-parameter models")
     s.set_defaults(func=cmd_flops)
 
-    s = sub.add_parser("best", help="per model and device, the fastest variant whose outputs match fp32 eager")
-    s.add_argument("run_dir")
+    s = sub.add_parser("best", help="per model, the fastest runtime/precision/threads whose outputs match fp32 eager; "
+                                    "or the most accurate model within a latency/memory budget")
+    s.add_argument("run_dir", help="run folder (or its results.parquet)")
+    s.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    s.add_argument("--budget-ms", type=float, metavar="MS", help="latency budget: p50 at most this many milliseconds")
+    s.add_argument("--budget-mb", type=float, metavar="MB", help="memory budget: peak inference memory at most this many MB")
+    s.add_argument("--batch", type=int, help="batch size the budget applies to (default: the run's smallest)")
     s.set_defaults(func=cmd_best)
 
     s = sub.add_parser("claims", help="measure the lecture notes' claims (writes reports/claims.html)")
