@@ -90,14 +90,16 @@ def _print_list(args: Any) -> int:
     missing = sum(m.params_m is None for m in models)
     if sys.stdout.isatty():
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
-        table = Table(title=f"{len(models)} models {what}")
+        # Patterns and names are data, never Rich markup (a pattern may hold `[`).
+        table = Table(title=escape(f"{len(models)} models {what}"))
         for col in ("name", "family", "source", "default img", "params (M)"):
             table.add_column(col, justify="right" if col in ("default img", "params (M)") else "left",
                              overflow="fold", no_wrap=col == "name")
         for m in models:
-            table.add_row(m.name, m.family, m.source, str(m.default_img_size), _fmt(m.params_m))
+            table.add_row(escape(m.name), m.family, m.source, str(m.default_img_size), _fmt(m.params_m))
         Console().print(table)
     else:
         print("name\tfamily\tsource\tdefault_img\tparams_m")
