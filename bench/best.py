@@ -178,9 +178,9 @@ class BudgetPick:
 
 
 def _accuracy_by_model(df: pd.DataFrame) -> dict[str, pd.Series]:
-    from bench.report.data import accuracy_rows, clean_results
+    from bench.accuracy.summary import one_accuracy_per_model
 
-    acc = accuracy_rows(clean_results(df))
+    acc = one_accuracy_per_model(df)
     return {r["model"]: r for _, r in acc.iterrows()}
 
 

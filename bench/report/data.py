@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 FAMILIES = ("cnn", "mobile", "vit", "hybrid")
-ACC_SOURCES = ("measured", "scratch", "reported")
 
 NUMERIC_COLUMNS = [
     "batch_size", "img_size", "threads", "threads_actual", "params", "params_m", "gmacs", "gflops",
@@ -66,15 +65,10 @@ def speed_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def accuracy_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """One accuracy per model: the ok accuracy rows with a top-1 (measured beats scratch
-    beats reported when a model has several)."""
-    acc = df[(df["status"] == "ok") & (df["task"] == "accuracy") & df["top1"].notna()].copy()
-    if acc.empty:
-        return acc
-    rank = {s: i for i, s in enumerate(ACC_SOURCES)}
-    acc["_rank"] = acc["acc_source"].map(lambda s: rank.get(s, len(rank)))
-    acc = acc.sort_values(["model", "_rank"]).drop_duplicates("model").drop(columns="_rank")
-    return acc
+    """One accuracy per model (bench.accuracy.summary.one_accuracy_per_model)."""
+    from bench.accuracy.summary import one_accuracy_per_model
+
+    return one_accuracy_per_model(df)
 
 
 def _prefer(group: pd.DataFrame, col: str, preferred: Any) -> pd.DataFrame:
