@@ -234,7 +234,7 @@ def within_budget(df: pd.DataFrame, samples: pd.DataFrame | None, budget_ms: flo
 
 def format_budget(picks: list[BudgetPick], budget_ms: float | None, budget_mb: float | None) -> str:
     what = " and ".join(x for x in (f"p50 ≤ {budget_ms:g} ms" if budget_ms is not None else "",
-                                     f"peak memory ≤ {budget_mb:g} MB" if budget_mb is not None else "") if x)
+                                     f"peak memory ≤ {budget_mb:g} MiB" if budget_mb is not None else "") if x)
     ranked = [p for p in picks if p.top1 is not None]
     if not ranked:
         if picks:
@@ -245,7 +245,7 @@ def format_budget(picks: list[BudgetPick], budget_ms: float | None, budget_mb: f
              f" ({top.runtime}/{top.precision}, {top.threads} threads, batch {top.batch_size}, {top.device})"]
     if top.noisy:
         lines.append("  note: its timing did not reach the spread target (noisy); re-measure before relying on the margin")
-    lines += ["", "| model | top-1 % | source | p50 ms | p50 95% CI | peak MB | runtime/precision | threads |",
+    lines += ["", "| model | top-1 % | source | p50 ms | p50 95% CI | peak MiB | runtime/precision | threads |",
               "|---|--:|---|--:|---|--:|---|---|"]
     for p in picks:
         ci = f"{p.latency_ms_ci95[0]:.3f}–{p.latency_ms_ci95[1]:.3f}" if p.latency_ms_ci95 else "—"

@@ -97,7 +97,7 @@ COLUMNS: tuple[Column, ...] = (
        higher_is_better=False),
     _c("trainable_params", "deterministic", "int", "parameters with requires_grad", higher_is_better=False),
     _c("weight_mb", "deterministic", "float", "size of parameters and buffers at the cell's precision (MiB)",
-       unit="MB", label="weights (MB)", higher_is_better=False),
+       unit="MiB", label="weights (MiB)", higher_is_better=False),
     _c("gmacs", "deterministic", "float",
        "1e9 multiply-accumulates per image, forward pass, batch 1 (docs/flops.md)",
        unit="GMACs", label="GMACs", header="GMACs / img", higher_is_better=False, sig=4),
@@ -136,19 +136,19 @@ COLUMNS: tuple[Column, ...] = (
     # --- memory -----------------------------------------------------------------------------------
     _c("peak_mem_mb", "memory", "float",
        "peak inference memory above the loaded model (CPU: peak RSS increase; CUDA: max allocated)",
-       unit="MB", label="peak memory (MB)", header="peak mem (MB)", higher_is_better=False),
+       unit="MiB", label="peak memory (MiB)", header="peak mem (MiB)", higher_is_better=False),
     _c("mem_method", "provenance", "str", "how peak_mem_mb was measured: vmhwm-delta, rss-sampled or cuda-allocator"),
     _c("mem_baseline_mb", "memory", "float", "resident (CPU) or allocated (CUDA) memory before the inference pass",
-       unit="MB"),
-    _c("peak_reserved_mb", "memory", "float", "CUDA: max memory reserved by the caching allocator", unit="MB",
+       unit="MiB"),
+    _c("peak_reserved_mb", "memory", "float", "CUDA: max memory reserved by the caching allocator", unit="MiB",
        higher_is_better=False),
-    _c("weights_mem_mb", "memory", "float", "parameters and buffers as stored on the device", unit="MB"),
+    _c("weights_mem_mb", "memory", "float", "parameters and buffers as stored on the device", unit="MiB"),
     # --- deployed runtimes (ONNX Runtime, OpenVINO) --------------------------------------------
     _c("onnx_opset", "provenance", "int", "ONNX opset of the exported graph"),
     _c("onnx_exporter", "provenance", "str", "exporter that produced the graph (dynamo or torchscript)"),
     _c("onnx_export_note", "provenance", "str", "why the fallback exporter was used"),
     _c("export_s", "timing", "float", "wall time of the ONNX export", unit="s"),
-    _c("onnx_file_mb", "deterministic", "float", "size of the exported ONNX file", unit="MB"),
+    _c("onnx_file_mb", "deterministic", "float", "size of the exported ONNX file", unit="MiB"),
     _c("execution_provider", "provenance", "str", "ONNX Runtime execution provider / OpenVINO plugin"),
     _c("runtime_version", "provenance", "str", "version of the deployed runtime"),
     _c("runtime_threads", "provenance", "int", "intra-op threads the deployed runtime was given"),
@@ -246,6 +246,8 @@ def markdown() -> str:
            "Kinds:", ""]
     out += [f"- **{k}**: {v}" for k, v in KIND_MEANING.items()]
     out += ["", "Better: ↑ higher is better, ↓ lower is better (only where the direction is a quality).", "",
+            "Memory and file sizes (`*_mb` columns) are MiB, 2²⁰ bytes — the unit of torchvision's published",
+            "checkpoint sizes — and every table, figure and message spells them MiB.", "",
             "| column | kind | type | unit | better | label | what it is |", "|---|---|---|---|---|---|---|"]
     for c in COLUMNS:
         better = "" if c.higher_is_better is None else ("↑" if c.higher_is_better else "↓")

@@ -136,7 +136,7 @@ def format_time_row(r: dict[str, Any]) -> str:
         line += f", {tput:.1f} img/s"
     mem = _plain(r.get("peak_mem_mb"))
     if mem is not None:
-        line += f", peak mem {mem:.1f} MB"
+        line += f", peak mem {mem:.1f} MiB"
     if r.get("timing_target_met") is False or str(r.get("timing_target_met")).lower() == "false":
         line += "  [noisy: spread above target]"
     return line

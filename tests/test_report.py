@@ -67,7 +67,7 @@ def test_default_shaped_run_renders_every_applicable_figure(default_page):
     assert page.count("data:image/png;base64,") == 6
     assert "<script src" not in page and "http://" not in page and "https://" not in page
     # Units in headers, numeric sort keys on numeric cells.
-    for header in ("latency p50 (ms)", "throughput (img/s)", "peak mem (MB)", "params (M)", "top-1 (%)"):
+    for header in ("latency p50 (ms)", "throughput (img/s)", "peak mem (MiB)", "params (M)", "top-1 (%)"):
         assert f">{header}</th>" in page
     rows = re.search(r'<table id="results".*?</table>', page, re.S).group(0)
     assert rows.count("<tr data-family=") == 24  # speed rows; accuracy has its own table

@@ -85,7 +85,7 @@ def run(scale: str, seed: int) -> ClaimResult:
             axes[1].loglog(areas, [r["attention_gmacs"] for r in rows[key]], "o-", color=colors[key],
                            label=f"{LABELS[key]} (exp {attn_exp[key]:.2f})")
     for ax, t, yl, ss in [(axes[0], "Total GMACs", "GMACs", sizes), (axes[1], "Attention core (QKᵀ, AV)", "GMACs", sizes),
-                          (axes[2], "Peak activation memory (CPU)", "MB", mem_sizes)]:
+                          (axes[2], "Peak activation memory (CPU)", "MiB", mem_sizes)]:
         ax.set(title=t, ylabel=yl, xlabel="image area (px²)", xticks=[s * s for s in ss], xticklabels=[f"{s}²" for s in ss])
         ax.minorticks_off()
         ax.legend(fontsize=7)

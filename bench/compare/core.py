@@ -478,10 +478,10 @@ class _Judge:
         past = abs(delta) > max(thr * b, floor)
         if past:
             decision = REGRESSED if delta > 0 else IMPROVED
-            reason = f"{delta:+.2f} MB is past ±{thr:.0%} and the {floor:g} MB floor"
+            reason = f"{delta:+.2f} MiB is past ±{thr:.0%} and the {floor:g} MiB floor"
         else:
             decision = UNCHANGED
-            reason = f"{delta:+.2f} MB is within ±{thr:.0%} (or under the {floor:g} MB floor)"
+            reason = f"{delta:+.2f} MiB is within ±{thr:.0%} (or under the {floor:g} MiB floor)"
         return self.result(key, model, spec, decision, reason, base=b, new=n, change=change, threshold=thr)
 
     def accuracy(self, key: str, model: str, spec: MetricSpec, brow: pd.Series, nrow: pd.Series) -> MetricResult | None:

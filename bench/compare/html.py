@@ -35,7 +35,7 @@ def render_html(cmp: Comparison) -> str:
     guard = f", and the fastest calls (p{cfg.quiet_quantile * 100:g}) moved past it too" if cfg.noise_guard else ""
     rules = (f"Latency/throughput: a change counts when past its threshold ({thr}), Mann–Whitney U p < {cfg.alpha:g}{guard}; "
              f"interval = {cfg.confidence:.0%} bootstrap of the median ratio ({cfg.bootstrap_resamples} resamples, seed "
-             f"{cfg.seed}). Memory: threshold and a floor of {cfg.cpu_memory_floor_mb:g} MB on CPU, {cfg.memory_floor_mb:g} MB "
+             f"{cfg.seed}). Memory: threshold and a floor of {cfg.cpu_memory_floor_mb:g} MiB on CPU, {cfg.memory_floor_mb:g} MiB "
              f"on CUDA. Accuracy: drop of more than "
              f"{cfg.accuracy_drop_points:g} points. Params, GMACs and weight size must not change"
              + (f" (allowed: {', '.join(cfg.allow_change)})" if cfg.allow_change else "") + ".")

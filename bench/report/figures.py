@@ -321,7 +321,7 @@ def fig_memory(d: ReportData) -> Figure | str:
     if sp.empty:
         return "no peak memory measured in this run"
     if not (sp["peak_mem_mb"] > 0).any():
-        return "every cell's peak memory above the loaded model was 0 MB, below the probe's resolution"
+        return "every cell's peak memory above the loaded model was 0 MiB, below the probe's resolution"
     # Bars at the largest batch: activations dominate there, and a small batch often stays
     # within the memory the loaded model already touched (0 MB above baseline).
     ref = d.ref_max.dropna(subset=["peak_mem_mb"]).sort_values("peak_mem_mb")
@@ -331,7 +331,7 @@ def fig_memory(d: ReportData) -> Figure | str:
     fig.subplots_adjust(wspace=0.45)
     ax = axes[0][0]
     ax.barh([_t(d.label(r)) for _, r in ref.iterrows()], ref["peak_mem_mb"], color=[color(f) for f in ref["family"]])
-    ax.set_xlabel(f"peak memory (MB) at {_config_text(ref)}")
+    ax.set_xlabel(f"peak memory (MiB) at {_config_text(ref)}")
     ax.grid(True, axis="x", alpha=0.25)
     _finish(ax, "x")
     if swept:
@@ -348,7 +348,7 @@ def fig_memory(d: ReportData) -> Figure | str:
         ax2.set_xticks(batches, [str(int(b)) for b in batches])
         _log_if_wide(ax2, sp["peak_mem_mb"], "y")
         ax2.set_xlabel("batch size")
-        ax2.set_ylabel("peak memory (MB)")
+        ax2.set_ylabel("peak memory (MiB)")
         ax2.grid(True, which="both", alpha=0.25)
         _finish(ax2)
         ax2.xaxis.set_minor_formatter(NullFormatter())
