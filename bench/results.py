@@ -6,7 +6,7 @@ Layout of ``results/<run_id>/``::
     cells/<slug>.json one record per finished cell: {"cell": …, "row": …, "samples_ms": […]}
     results.parquet   one row per cell, wide, units in column names   (rebuilt after each cell)
     results.csv       the same table as CSV
-    samples.parquet   every timing sample, long format (cell_key, iteration, latency_ms)
+    samples.parquet   every timing sample, long format (cell_key, round, iteration, latency_ms)
     logs/<slug>.log   the worker's output
 
 Every file is written to a temporary name and renamed, so a crash or Ctrl-C leaves either
@@ -27,7 +27,11 @@ import pandas as pd
 
 from bench.errors import UserError
 
-SCHEMA_VERSION = 1
+# 2: cells timed in rounds (samples gain ``round``, rows the between-round columns, records a
+# ``rounds`` list). Version 1 runs (one process per cell) are read as one round each.
+SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)
+SAMPLE_COLUMNS = ["run_id", "cell_key", "model", "round", "iteration", "latency_ms"]
 
 # Column order of results.parquet; metrics a cell did not compute are left empty (NaN).
 KEY_COLUMNS = [
@@ -49,6 +53,10 @@ METRIC_COLUMNS = [
     # issue 9: variants, parity, hardware ceiling, timing provenance
     "compile_s", "parity_max_abs_err", "parity_max_rel_err", "parity_top1_agree", "parity_tol",
     "achieved_gflops", "ceiling_gflops", "efficiency", "weights_share", "warmup_stable", "timing_clock",
+    # issue 15: rounds (between-round statistics) and load watched during every timing pass
+    "rounds", "rounds_ok", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high", "latency_between_round_cv",
+    "latency_interval_note", "latency_ms_p50_rounds", "throughput_ips_ci_low", "throughput_ips_ci_high",
+    "other_cpu_pct", "other_cpu_pct_rounds", "load_busy", "load_busy_rounds",
 ]
 
 
@@ -150,8 +158,13 @@ def records_to_frames(records: list[dict[str, Any]], run_id: str) -> tuple[pd.Da
         if row.get("gmacs") is not None:
             row["gflops"] = 2 * row["gmacs"]
         rows.append(row)
-        for i, ms in enumerate(rec.get("samples_ms") or []):
-            samples.append({"run_id": run_id, "cell_key": cell["key"], "model": cell["model"], "iteration": i, "latency_ms": ms})
+        per_round = rec.get("rounds")
+        if per_round is None:  # schema 1 record: one process, one round
+            per_round = [{"round": 0, "samples_ms": rec.get("samples_ms") or []}]
+        for rnd in sorted(per_round, key=lambda x: x["round"]):
+            for i, ms in enumerate(rnd.get("samples_ms") or []):
+                samples.append({"run_id": run_id, "cell_key": cell["key"], "model": cell["model"], "round": rnd["round"],
+                                "iteration": i, "latency_ms": ms})
     df = pd.DataFrame(rows)
     extra = [c for c in df.columns if c not in KEY_COLUMNS + METRIC_COLUMNS]
     df = df.reindex(columns=KEY_COLUMNS + METRIC_COLUMNS + extra)
@@ -159,7 +172,7 @@ def records_to_frames(records: list[dict[str, Any]], run_id: str) -> tuple[pd.Da
     for c in df.columns:
         if df[c].map(lambda v: isinstance(v, (list, dict))).any():
             df[c] = df[c].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
-    sdf = pd.DataFrame(samples, columns=["run_id", "cell_key", "model", "iteration", "latency_ms"])
+    sdf = pd.DataFrame(samples, columns=SAMPLE_COLUMNS)
     return df, sdf
 
 
@@ -182,9 +195,10 @@ def read_run_meta(run_dir: Path) -> dict[str, Any]:
         meta = json.loads(p.read_text())
     except json.JSONDecodeError as err:
         raise UserError(f"{p}: corrupt run.json ({err.msg} at line {err.lineno})") from None
-    if not isinstance(meta, dict) or meta.get("schema_version") != SCHEMA_VERSION:
+    if not isinstance(meta, dict) or meta.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
         got = meta.get("schema_version") if isinstance(meta, dict) else None
-        raise UserError(f"{p}: results schema version {got!r} is not supported (this archbench reads {SCHEMA_VERSION})")
+        readable = ", ".join(map(str, READABLE_SCHEMA_VERSIONS))
+        raise UserError(f"{p}: results schema version {got!r} is not supported (this archbench reads {readable})")
     return meta
 
 
@@ -219,11 +233,14 @@ def load_samples(path: str | Path) -> pd.DataFrame:
     run_dir = _run_dir_of(Path(path))
     p = run_dir / "samples.parquet"
     if not p.is_file():
-        return pd.DataFrame(columns=["run_id", "cell_key", "model", "iteration", "latency_ms"])
+        return pd.DataFrame(columns=SAMPLE_COLUMNS)
     try:
-        return pd.read_parquet(p)
+        sdf = pd.read_parquet(p)
     except Exception as err:
         raise UserError(f"{p}: unreadable samples file ({type(err).__name__}: {err})") from None
+    if "round" not in sdf.columns:  # schema 1: every cell's samples came from one process
+        sdf.insert(min(3, len(sdf.columns)), "round", 0)
+    return sdf
 
 
 def list_runs(results_root: Path) -> list[Path]:

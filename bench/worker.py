@@ -67,13 +67,16 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
     model.eval()
     row["build_s"] = round(time.perf_counter() - t0, 3)
 
-    if "params" in cell.metrics:
+    # Rounds after the first (bench.runner) only time: params, GMACs, weight size, memory and
+    # parity were measured once, in round 0, and do not change between processes.
+    first = int(cell.options.get("round", 0) or 0) == 0
+    if "params" in cell.metrics and first:
         from bench.metrics.params import count_params, weight_size_mb
 
         pc = count_params(model)
         row.update(params=pc.total, params_m=pc.total / 1e6, trainable_params=pc.trainable,
                    weight_mb=weight_size_mb(model, cell.precision))
-    if "flops" in cell.metrics:
+    if "flops" in cell.metrics and first:
         from bench.metrics.flops import count_flops
 
         fr = count_flops(model, img_size=cell.img_size, batch_size=1)
@@ -93,7 +96,7 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
     step, info = prepare(model, example, cell)
     row.update(info)
 
-    if "memory" in cell.metrics:
+    if "memory" in cell.metrics and first:
         mem = measure_memory(step, cell.device, weights_bytes=weights_bytes)
         row.update(peak_mem_mb=mem.peak_mem_mb, mem_method=mem.method, mem_baseline_mb=mem.baseline_mem_mb,
                    peak_reserved_mb=mem.peak_reserved_mb, weights_mem_mb=mem.weights_mem_mb,
@@ -109,13 +112,17 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
 
     samples: list[float] = []
     if "latency" in cell.metrics:
-        res = measure_latency(step, cell.device, TimingConfig.from_dict(cell.timing))
+        from bench.load import CpuWatch
+
+        with CpuWatch() as watch:  # other processes' CPU use during this timing pass
+            res = measure_latency(step, cell.device, TimingConfig.from_dict(cell.timing))
+        row.update(watch.reading.as_row())
         samples = res.samples_ms
         row.update(summarize(samples).as_row())
         row.update(res.as_row())
         row["throughput_ips"] = cell.batch_size / (row["latency_ms_p50"] / 1000.0)
 
-    if not is_reference(cell.precision, cell.runtime):
+    if first and not is_reference(cell.precision, cell.runtime):
         del step  # drop the variant (compiled graph, deployed session) before the reference runs
         par = parity(out, reference_output(model, example), cell.precision)
         row.update(par.as_row())
