@@ -595,11 +595,16 @@ def _timing_evidence(key: str, bkey: str, nkey: str, base: RunData, new: RunData
         worst = max([bl.get(r, 0.0) for r in b_busy] + [nl.get(r, 0.0) for r in n_busy])
         parts = [f"{lbl} {len(busy)}/{len(rs)}" for lbl, busy, rs in (("BASE", b_busy, br), ("NEW", n_busy, nr)) if busy]
         enough = len(bq) >= 2 and len(nq) >= 2 and (len(br) > 1 and len(nr) > 1)
+        if not enough and paired:
+            return TimingEvidence(
+                reason=(f"timing unreliable: other processes' CPU use changed by more than {limit:g}% of a core between "
+                        f"the two members of {len(b_busy)}/{len(set(br) & set(nr))} pairs, so no decision"), unreliable=True)
         if not enough:
             return TimingEvidence(
                 reason=(f"timing unreliable: measured under load (other processes used up to {worst:.0f}% of a core "
                         f"during {', '.join(parts)} rounds; limit {limit:g}%), so no decision"), unreliable=True)
-        note = f"busy rounds left out ({', '.join(parts)}; other processes up to {worst:.0f}% of a core)"
+        note = (f"{len(b_busy)} pair(s) left out: load changed between their members" if paired else
+                f"busy rounds left out ({', '.join(parts)}; other processes up to {worst:.0f}% of a core)")
     else:
         bq, nq = br, nr
     if len(bq) >= 2 and len(nq) >= 2:
