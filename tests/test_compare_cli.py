@@ -18,7 +18,7 @@ import pytest
 from bench.cli import main as cli_main
 from bench.runner import run_suite
 from tests.conftest import ROOT, run_cli
-from tests.test_compare import InProcessExecutor, speed_suite
+from tests.inprocess import InProcessExecutor, speed_suite
 
 A_MODELS = {"net": ("test:cnn", {"width": 16}), "x<b>same</b>": ("test:vit", {})}
 B_MODELS = {"net": ("test:cnn", {"width": 20}), "x<b>same</b>": ("test:vit", {})}
@@ -289,7 +289,9 @@ def test_pytest_benchmark_front_end_saves_and_compares(tmp_path):
     assert len(bench) == 1 and bench[0]["extra_info"]["params"] == 5466
     assert bench[0]["extra_info"]["cell_key"] == "ci|speed|test:cnn|cpu|fp32|eager|b1|32px|t1"
     assert bench[0]["stats"]["rounds"] >= 20
-    second = subprocess.run(base + ["--benchmark-compare", "--benchmark-compare-fail=median:1000%"], cwd=ROOT,
+    # No --benchmark-compare-fail here: a threshold on this machine's timings would be a
+    # wall-clock assertion (issue #13); what is tested is that the saved run is found and compared.
+    second = subprocess.run(base + ["--benchmark-compare"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "0001" in second.stdout  # the saved run it compared against
