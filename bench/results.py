@@ -56,7 +56,7 @@ METRIC_COLUMNS = [
     # issue 15: rounds (between-round statistics) and load watched during every timing pass
     "rounds", "rounds_ok", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high", "latency_between_round_cv",
     "latency_interval_note", "latency_ms_p50_rounds", "throughput_ips_ci_low", "throughput_ips_ci_high",
-    "other_cpu_pct", "other_cpu_pct_rounds", "load_busy", "load_busy_rounds",
+    "other_cpu_pct", "other_cpu_pct_rounds", "load_busy", "load_busy_rounds", "worker_pids",
 ]
 
 

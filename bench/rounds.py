@@ -128,6 +128,10 @@ def combine_rounds(rounds: list[dict[str, Any]], batch_size: int, rounds_planned
         row["other_cpu_pct_rounds"] = json.dumps(loads)
         row["load_busy_rounds"] = sum(bool(r["row"].get("load_busy")) for r in timed)
         row["load_busy"] = row["load_busy_rounds"] > 0
+    pids = [r["row"].get("worker_pid") for r in rounds if r["row"].get("worker_pid") is not None]
+    if pids:
+        row["worker_pids"] = json.dumps(pids)
+        row.pop("worker_pid", None)
     row["duration_s"] = round(sum(float(r["row"].get("duration_s") or 0) for r in rounds), 3)
     if len(rounds) > 1:
         row["finished_at"] = rounds[-1]["row"].get("finished_at", row.get("finished_at"))

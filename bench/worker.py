@@ -174,6 +174,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     if cell.threads:
         torch.set_num_threads(cell.threads)
     row["threads_actual"] = torch.get_num_threads()
+    row["worker_pid"] = os.getpid()  # rounds are separate processes; this shows it
     row["malloc"] = "steady" if os.environ.get("MALLOC_MMAP_THRESHOLD_") and os.environ.get("MALLOC_TRIM_THRESHOLD_") else "system"
     started = time.time()
     try:
