@@ -11,9 +11,12 @@ timed workers sharing cores would measure each other.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,6 +67,63 @@ def _tail(path: Path, n: int = 1500) -> str:
     except OSError:
         return ""
     return text[-n:].strip()
+
+
+TMP_PREFIX = "archbench-cell-"
+# The worker reads this fd; EOF means its driver is gone (bench.worker then removes its temp
+# folder and kills its own process group).
+PARENT_FD_ENV = "ARCHBENCH_PARENT_FD"
+
+
+def worker_env(cell: Cell, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a cell's worker runs with."""
+    env = {**(os.environ if base is None else base), "PYTHONUNBUFFERED": "1"}
+    if not cell.options.get("download"):
+        # A missing weight must fail at once, never wait on a network; `download: true` may fetch.
+        env["HF_HUB_OFFLINE"] = "1"
+    if cell.options.get("malloc", "steady") == "steady":
+        for var, value in STEADY_MALLOC_ENV.items():
+            env.setdefault(var, value)  # a user's own setting wins
+    env.update(thread_env(cell))
+    return env
+
+
+def thread_env(cell: Cell) -> dict[str, str]:
+    # A fresh interpreter reads these before torch loads, so pools are sized right from the
+    # start; a forked worker gets them for libraries that read them later, and run_cell calls
+    # torch.set_num_threads before the first operator (the template never ran one).
+    if not cell.threads:
+        return {}
+    return {"OMP_NUM_THREADS": str(cell.threads), "MKL_NUM_THREADS": str(cell.threads)}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_dirs(tmp_root: str | None = None) -> list[Path]:
+    """Temp folders of drivers that no longer exist (named archbench-cell-<pid>-…): removed."""
+    removed = []
+    root = Path(tmp_root or tempfile.gettempdir())
+    try:
+        entries = list(root.glob(f"{TMP_PREFIX}*"))
+    except OSError:
+        return removed
+    for d in entries:
+        m = re.match(rf"{TMP_PREFIX}(\d+)-", d.name)
+        if m and d.is_dir() and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
+_MEMORY_HINTS = ("memoryerror", "cannot allocate memory", "out of memory", "bad_alloc", "can't allocate")
 
 
 class TemplateError(RuntimeError):
@@ -163,27 +223,14 @@ class LocalProcessExecutor(Executor):
         self.template_note: str | None = None  # why workers are fresh interpreters, when they are
         self._templates: dict[tuple, TemplateProcess] = {}
         self._proc: subprocess.Popen | None = None
-        self._pid: int | None = None
+        remove_stale_temp_dirs()
 
-    def _base_env(self, cell: Cell) -> dict[str, str]:
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **self.extra_env}
-        if cell.options.get("malloc", "steady") == "steady":
-            for var, value in STEADY_MALLOC_ENV.items():
-                env.setdefault(var, value)  # a user's own setting wins
-        return env
-
-    def _thread_env(self, cell: Cell) -> dict[str, str]:
-        # Fresh interpreters read these before torch loads, so pools are sized right from the
-        # start; forked workers get them for any library that reads them later, and run_cell
-        # calls torch.set_num_threads before the first operator.
-        if not cell.threads:
-            return {}
-        return {"OMP_NUM_THREADS": str(cell.threads), "MKL_NUM_THREADS": str(cell.threads)}
-
-    def _template(self, env: dict[str, str]) -> TemplateProcess | None:
+    def _template(self, cell: Cell) -> TemplateProcess | None:
         if not self.use_template:
             return None
-        # The allocator's settings are read when a process starts, so each environment has its own template.
+        # The allocator's settings are read when a process starts, so each environment has its
+        # own template; per-cell thread counts are set in the forked worker, not here.
+        env = {**worker_env(dataclasses.replace(cell, threads=None)), **self.extra_env}
         key = tuple(sorted(env.items()))
         tp = self._templates.get(key)
         if tp is not None and tp.alive():
@@ -211,25 +258,25 @@ class LocalProcessExecutor(Executor):
 
     def run(self, cell: Cell, log_path: Path) -> CellOutcome:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="archbench-cell-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=f"{TMP_PREFIX}{os.getpid()}-") as tmp:
             job = Path(tmp) / "job.json"
             out = Path(tmp) / "out.json"
             job.write_text(json.dumps({"cell": cell.to_dict()}))
-            env = self._base_env(cell)
             started = time.time()
-            tp = self._template(env)
-            rc: int | None
+            tp = self._template(cell)
+            rc: int | None = None
+            forked = False
             if tp is not None:
                 try:
-                    rc = self._run_forked(tp, job, out, log_path, self._thread_env(cell), cell.timeout_s)
+                    rc = self._run_forked(tp, job, out, log_path, thread_env(cell), cell.timeout_s)
+                    forked = True
                 except TemplateError as err:
                     # The template died (not the worker): measure this cell in a fresh interpreter.
                     tp.close()
                     self._templates = {k: v for k, v in self._templates.items() if v is not tp}
                     print(f"warning: {err}; retrying in a fresh interpreter", file=sys.stderr)
-                    rc = self._run_fresh(job, out, log_path, {**env, **self._thread_env(cell)}, cell.timeout_s)
-            else:
-                rc = self._run_fresh(job, out, log_path, {**env, **self._thread_env(cell)}, cell.timeout_s)
+            if not forked:
+                rc = self._run_fresh(job, out, log_path, cell)
             if rc is None:
                 return CellOutcome(
                     {"status": "timeout", "error": f"cell exceeded its timeout of {cell.timeout_s:g} s and was killed",
@@ -250,44 +297,53 @@ class LocalProcessExecutor(Executor):
             else:
                 status, reason = "crashed", f"worker exited with code {rc} without a result"
             tail = _tail(log_path)
+            if cell.memory_limit_mb and (any(h in tail.lower() for h in _MEMORY_HINTS) or rc == -signal.SIGABRT):
+                # Under a suite's memory cap, a worker that dies allocating ran out of memory.
+                status = "oom"
+                reason = f"out of memory under memory_limit_mb={cell.memory_limit_mb}: " + reason
             if tail:
                 reason += f"; last output: {tail[-600:]}"
             return CellOutcome({"status": status, "error": reason, "duration_s": round(time.time() - started, 3)})
 
     def _run_forked(self, tp: TemplateProcess, job: Path, out: Path, log_path: Path, env: dict[str, str],
                     timeout_s: float) -> int | None:
-        self._pid = tp.start(job, out, log_path, env)
+        pid = tp.start(job, out, log_path, env)
         try:
-            rc = tp.wait(self._pid, timeout_s)
+            rc = tp.wait(pid, timeout_s)
             if rc is None:
-                self._kill_group(self._pid)
-                tp.wait(self._pid, 60)
+                self._kill_group(pid)
+                tp.wait(pid, 60)
             return rc
         except BaseException:
-            self._kill_group(self._pid)  # Ctrl-C: leave no orphan worker behind
+            self._kill_group(pid)  # Ctrl-C, SIGTERM: leave no orphan worker behind
             raise
-        finally:
-            self._pid = None
 
-    def _run_fresh(self, job: Path, out: Path, log_path: Path, env: dict[str, str], timeout_s: float) -> int | None:
+    def _run_fresh(self, job: Path, out: Path, log_path: Path, cell: Cell) -> int | None:
+        watch_r, watch_w = os.pipe()  # non-inheritable; only the read end is passed on
+        env = {**worker_env(cell), **self.extra_env, PARENT_FD_ENV: str(watch_r)}
         with open(log_path, "wb") as log:
-            self._proc = subprocess.Popen(
-                [self.python, "-m", "bench.worker", str(job), str(out)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,  # so a timeout can kill the worker's whole group
-            )
             try:
-                return self._proc.wait(timeout=timeout_s)
+                self._proc = subprocess.Popen(
+                    [self.python, "-m", "bench.worker", str(job), str(out)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    pass_fds=(watch_r,),
+                    start_new_session=True,  # so a timeout can kill the worker's whole group
+                )
+            finally:
+                os.close(watch_r)
+            try:
+                return self._proc.wait(timeout=cell.timeout_s)
             except subprocess.TimeoutExpired:
                 self._kill()
                 return None
             except BaseException:
-                self._kill()  # Ctrl-C: leave no orphan worker behind
+                self._kill()  # Ctrl-C, SIGTERM: leave no orphan worker behind
                 raise
             finally:
                 self._proc = None
+                os.close(watch_w)
 
     @staticmethod
     def _kill_group(pid: int) -> None:

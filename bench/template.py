@@ -36,6 +36,10 @@ def _say(*parts: object) -> None:
 
 def _child(req: dict) -> int:
     os.setsid()  # own process group: the executor kills the group on a timeout
+    # The template's stdin is a pipe only the driver writes to, and it writes nothing while a
+    # worker runs: EOF on it means the driver is gone, so the worker dies with it (bench.worker.watch_parent).
+    watch = os.dup(0)
+    os.environ["ARCHBENCH_PARENT_FD"] = str(watch)
     log = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

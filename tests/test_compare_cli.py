@@ -63,7 +63,7 @@ def test_markdown_names_the_changed_cell_first(pair, capsys):
     assert rc == 1
     assert out.startswith("### archbench compare · cmp · ❌ regression")
     table = out.split("<details>")[0]
-    assert "`net cpu fp32 eager b1 32px t1`" in table and "**regressed (FAIL)**" in table
+    assert "<code>net cpu fp32 eager b1 32px t1</code>" in table and "**regressed (FAIL)**" in table
     params_row = next(line for line in table.splitlines() if "| params |" in line)
     # TinyCNN: 27w + 2w (conv1, BN) + 18w² + 4w (conv2, BN) + 20w + 10 (head) → 5,466 at w=16, 8,270 at w=20
     assert "5,466" in params_row and "8,270" in params_row and "+2,804 (+51.3%)" in params_row
