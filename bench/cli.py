@@ -138,6 +138,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return compare_command(args)
 
 
+def cmd_ab(args: argparse.Namespace) -> int:
+    from bench.ab import ab_command
+
+    return ab_command(args)
+
+
 def cmd_baseline(args: argparse.Namespace) -> int:
     from bench.compare.command import baseline_command
 
@@ -232,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_compare_parser(sub, cmd_compare)
     add_baseline_parser(sub, cmd_baseline)
+    from bench.ab import add_ab_parser
+
+    add_ab_parser(sub, cmd_ab)
     return p
 
 

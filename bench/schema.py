@@ -133,6 +133,27 @@ COLUMNS: tuple[Column, ...] = (
     _c("warmup_s", "timing", "float", "warm-up wall time", unit="s"),
     _c("throughput_ips", "timing", "float", "batch size / median latency", unit="img/s",
        label="throughput (img/s)", short="img/s", higher_is_better=True),
+    # --- rounds (bench.rounds): each cell timed in several worker processes ---------------------
+    _c("rounds", "provenance", "int", "worker processes (rounds) the cell was planned to be timed in (timing.rounds)"),
+    _c("rounds_ok", "provenance", "int", "rounds that produced samples"),
+    _c("latency_ms_p50_ci_low", "timing", "float",
+       "lower end of the 95% interval of the cell's latency level: Student t on the log round medians "
+       "(empty with one round: process-to-process variation unknown)", unit="ms", label="p50 95% CI low (ms)"),
+    _c("latency_ms_p50_ci_high", "timing", "float", "upper end of the same 95% interval", unit="ms",
+       label="p50 95% CI high (ms)"),
+    _c("latency_between_round_cv", "timing", "float", "std / mean of the round medians (process-to-process spread)",
+       unit="fraction", label="between-round CV (%)", scale=100),
+    _c("latency_interval_note", "provenance", "str", "why latency_ms_p50_ci_low/high are empty (one round)"),
+    _c("latency_ms_p50_rounds", "timing", "json", "median latency of each round, in round order (JSON list)", unit="ms"),
+    _c("throughput_ips_ci_low", "timing", "float", "batch / latency_ms_p50_ci_high", unit="img/s"),
+    _c("throughput_ips_ci_high", "timing", "float", "batch / latency_ms_p50_ci_low", unit="img/s"),
+    # --- load watched during every timing pass (bench.load) -------------------------------------
+    _c("other_cpu_pct", "provenance", "float",
+       "CPU other processes used during the timing pass, % of one core (the busiest round's)", unit="%"),
+    _c("other_cpu_pct_rounds", "provenance", "json", "other_cpu_pct of each timed round, aligned with latency_ms_p50_rounds"),
+    _c("load_busy", "provenance", "bool", "some round was timed while other processes used more than 25% of a core"),
+    _c("load_busy_rounds", "provenance", "int", "rounds timed while other processes used more than 25% of a core"),
+    _c("worker_pids", "provenance", "json", "process id of each round's worker (JSON list): one process per round"),
     # --- memory -----------------------------------------------------------------------------------
     _c("peak_mem_mb", "memory", "float",
        "peak inference memory above the loaded model (CPU: peak RSS increase; CUDA: max allocated)",
@@ -212,7 +233,7 @@ if len(BY_NAME) != len(COLUMNS):  # a programming error, caught on import
 KEY_COLUMNS: list[str] = [c.name for c in COLUMNS if c.kind == "key"]
 METRIC_COLUMNS: list[str] = [c.name for c in COLUMNS if c.kind != "key"]
 # Written by the worker for the log only; never a table column.
-RECORD_ONLY = frozenset({"traceback"})
+RECORD_ONLY = frozenset({"traceback", "worker_pid", "round"})
 
 
 def column(name: str) -> Column:

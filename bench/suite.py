@@ -55,6 +55,10 @@ class TimingSpec(_Strict):
     # Seconds per (device, precision, threads) to measure the hardware ceiling at run start
     # (bench.metrics.hardware); 0 skips it, and rows then get no efficiency.
     ceiling_s: float = Field(default=1.0, ge=0)
+    # Worker processes per cell (bench.rounds): each process settles at its own level, so the
+    # round, not the sample, is the unit of replication. 1 = no interval (process variation unknown).
+    rounds: int = Field(default=3, ge=1, le=50)
+    rounds_seed: int | None = Field(default=None, ge=0)  # order of cells within rounds; None = drawn per run
 
     @model_validator(mode="after")
     def _min_le_max(self) -> "TimingSpec":
