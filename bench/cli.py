@@ -1,12 +1,16 @@
 """Command line: `archbench …` and `python -m bench …` are the same program.
 
 Exit codes: 0 success; 1 the command ran but found a problem (e.g. a regression, or every
-cell failed); 2 unusable input (bad suite, missing file, unknown model); 130 interrupted.
+cell failed); 2 unusable input (bad suite, missing file, unknown model, an output path that
+cannot be written); 74 the system failed an input/output (disk full, I/O error); 130
+interrupted (Ctrl-C); 143 terminated (SIGTERM), 129 hung up (SIGHUP). See docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import signal
 import sys
 from pathlib import Path
 
@@ -17,50 +21,28 @@ DEFAULT_REPORTS = Path("reports")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
+    from bench.listing import cmd_list as run
 
-    from bench import registry
-
-    pattern = args.pattern or "*"
-    specs = registry.list_models(pattern) if args.pattern else [s for s in registry.list_models("test:*")] + registry.list_models("archbench:*")
-    if not specs:
-        raise UserError(f"no registered model matches {pattern!r}")
-    table = Table(title=f"models matching {pattern!r}" if args.pattern else "archbench's own models (give a PATTERN to search tv: and timm:)")
-    for col in ("name", "family", "source", "default img", "params (M)"):
-        table.add_column(col, justify="right" if col in ("default img", "params (M)") else "left")
-    for spec in specs[: args.limit]:
-        params = ""
-        if not args.no_params:
-            params = _meta_params(spec.name)
-        table.add_row(spec.name, spec.family, spec.source, str(spec.default_img_size), params)
-    Console().print(table)
-    if len(specs) > args.limit:
-        print(f"… {len(specs) - args.limit} more; narrow the pattern or raise --limit")
-    return 0
-
-
-def _meta_params(name: str) -> str:
-    """Parameter count without allocating weights (meta device)."""
-    import torch
-
-    from bench import registry
-
-    try:
-        with torch.device("meta"):
-            model = registry.create_model(name)
-        return f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}"
-    except Exception:
-        return "?"
+    return run(args)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.runner import run_suite
     from bench.suite import load_suite
 
-    suite = load_suite(args.suite)
+    from bench.runner import ensure_writable
+
+    suite = load_suite(args.suite, overrides=args.set)
     if args.data:
         suite = _override_data(suite, args.data)
+    if args.dry_run:
+        from bench.plan import estimate, format_plan
+        from bench.runner import all_cells
+
+        print(format_plan(estimate(all_cells(suite), Path(args.results_dir), suite.name)))
+        return 0
+    if not args.no_report:
+        ensure_writable(Path(args.reports_dir))  # before the first cell, not after the whole run
     summary = run_suite(suite, Path(args.results_dir), suite_path=str(args.suite),
                         resume=Path(args.resume) if args.resume else None, progress=not args.quiet)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
@@ -79,9 +61,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _override_data(suite, data: str):
     if not suite.accuracy:
         raise UserError(f"--data was given but suite {suite.name!r} has no accuracy tasks to apply it to")
+    if not Path(data).exists():
+        raise UserError(f"--data {data}: no such file or folder")
     from bench.accuracy import override_data_dir
 
-    return override_data_dir(suite, data)
+    new = override_data_dir(suite, data)
+    if new.accuracy == suite.accuracy and not any(t.get("data_dir") == data for t in suite.accuracy):
+        raise UserError(f"--data {data}: no accuracy task of suite {suite.name!r} reads a dataset from disk "
+                        "(only measured/scratch tasks on imagefolder, imagenet or cifar10 do)")
+    return new
+
+
+def cmd_time(args: argparse.Namespace) -> int:
+    from bench.timecmd import time_command
+
+    return time_command(args)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -99,8 +93,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(text)
         return 0
     from bench.report import render_run_report
+    from bench.report.html import page_name
 
-    out = Path(args.output) if args.output else Path(args.reports_dir) / f"{meta['run_id']}.html"
+    # run_id comes from run.json (data): the one sanitiser keeps the page inside the reports folder.
+    out = Path(args.output) if args.output else Path(args.reports_dir) / page_name(meta.get("run_id", run_dir.name))
     render_run_report(run_dir, out)
     print(f"report: {out}")
     return 0
@@ -121,10 +117,9 @@ def cmd_flops(args: argparse.Namespace) -> int:
 
 
 def cmd_best(args: argparse.Namespace) -> int:
-    from bench.best import best_for_run, format_best
+    from bench.best import best_command
 
-    print(format_best(best_for_run(Path(args.run_dir))))
-    return 0
+    return best_command(args)
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
@@ -154,14 +149,32 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return baseline_command(args)
 
 
+MAX_IMG_SIZE = 4096  # a 4096² input is already 200 MB per image in fp32; larger ones exhaust memory
+
+
+def _img_size(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pixels") from None
+    if not 1 <= v <= MAX_IMG_SIZE:
+        raise argparse.ArgumentTypeError(f"{v} is out of range: image sizes are 1 to {MAX_IMG_SIZE} pixels")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from bench import __version__
+
     p = argparse.ArgumentParser(prog="archbench", description="Benchmark vision architectures side by side.")
+    p.add_argument("--version", action="version", version=f"archbench {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("list", help="list registered models (name, family, source, params)")
-    s.add_argument("pattern", nargs="?", help="fnmatch glob, e.g. 'timm:vit_*_patch16_224' or 'resnet*'")
-    s.add_argument("--limit", type=int, default=200)
-    s.add_argument("--no-params", action="store_true", help="skip building models for their parameter count")
+    s = sub.add_parser("list", help="list registered models (name, family, source, params); builds nothing")
+    s.add_argument("pattern", nargs="?", help="fnmatch glob, e.g. 'timm:vit_*_patch16_224' or 'resnet*' (default: archbench's own models)")
+    s.add_argument("--family", choices=["cnn", "mobile", "vit", "hybrid"], help="only models of this family")
+    s.add_argument("--params", action="store_true",
+                   help="count parameters of models without published metadata (builds each on the meta device; slow)")
+    s.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     s.set_defaults(func=cmd_list)
 
     s = sub.add_parser("run", help="run a suite file")
@@ -170,9 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
     s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
     s.add_argument("--data", help="dataset path for the suite's measured-accuracy tasks (overrides data_dir)")
-    s.add_argument("--no-report", action="store_true")
-    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a suite field, validated like the file (repeatable): batch_sizes=[1,8], "
+                        "timing.max_time_s=2, runtimes=onnxruntime")
+    s.add_argument("--dry-run", action="store_true", help="print the cell matrix and a time estimate; measure nothing")
+    s.add_argument("--no-report", action="store_true", help="do not write the HTML report")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     s.set_defaults(func=cmd_run)
+
+    from bench.timecmd import add_time_parser
+
+    add_time_parser(sub, cmd_time)
 
     s = sub.add_parser("report", help="write the HTML (or Markdown) report of a run")
     s.add_argument("run_dir")
@@ -189,14 +210,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("flops", help="parameters and GMACs of one model, with the cross-check")
     s.add_argument("model")
-    s.add_argument("--img-size", type=int)
+    s.add_argument("--img-size", type=_img_size)
     s.add_argument("--json", action="store_true")
     s.add_argument("--device", default="cpu", choices=["cpu", "cuda", "meta"],
                    help="meta: no weights in memory (FlopCounterMode only), for billion-parameter models")
     s.set_defaults(func=cmd_flops)
 
-    s = sub.add_parser("best", help="per model and device, the fastest variant whose outputs match fp32 eager")
-    s.add_argument("run_dir")
+    s = sub.add_parser("best", help="per model, the fastest runtime/precision/threads whose outputs match fp32 eager; "
+                                    "or the most accurate model within a latency/memory budget")
+    s.add_argument("run_dir", help="run folder (or its results.parquet)")
+    s.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    s.add_argument("--budget-ms", type=float, metavar="MS", help="latency budget: p50 at most this many milliseconds")
+    s.add_argument("--budget-mb", type=float, metavar="MB", help="memory budget: peak inference memory at most this many MB")
+    s.add_argument("--batch", type=int, help="batch size the budget applies to (default: the run's smallest)")
     s.set_defaults(func=cmd_best)
 
     s = sub.add_parser("claims", help="measure the lecture notes' claims (writes reports/claims.html)")
@@ -218,14 +244,70 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM/SIGHUP, raised where the program is so they unwind exactly like Ctrl-C: the
+    running worker is killed, finished cells are kept and run.json says "interrupted"."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+EXIT_IO = 74  # sysexits EX_IOERR: the system failed a read or write (disk full, I/O error)
+_ENV_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+def _os_error_message(err: OSError) -> str:
+    where = err.filename or ""
+    if err.filename2:
+        where += f" -> {err.filename2}"
+    what = err.strerror or str(err)
+    return f"{where}: {what}" if where else what
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[sig] = signal.signal(sig, _raise_terminated)
+        except ValueError:  # not the main thread (main() called from a thread): keep the default
+            pass
+    try:
+        return _dispatch(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as err:
         print(f"archbench: error: {err}", file=sys.stderr)
         return err.exit_code
+    except Terminated as err:
+        print(f"archbench: {err}: stopped; finished cells are saved (resume with --resume RUN_DIR)", file=sys.stderr)
+        return 128 + err.signum
     except KeyboardInterrupt:
         print("archbench: interrupted; finished cells are saved (resume with --resume RUN_DIR)", file=sys.stderr)
         return 130
+    except OSError as err:
+        # A path that cannot be written (read-only, not a folder, no permission) is unusable input;
+        # a full disk or an I/O error is the system's failure.
+        if err.errno in _ENV_ERRNOS or any(t in str(err) for t in ("No space left", "File too large", "quota exceeded")):
+            print(f"archbench: error: {_os_error_message(err)} (nothing half-written was left behind)", file=sys.stderr)
+            return EXIT_IO
+        print(f"archbench: error: {_os_error_message(err)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("archbench: error: out of memory (try a smaller image size or batch)", file=sys.stderr)
+        return 1
+    except RecursionError:
+        print("archbench: error: input nested too deeply to process", file=sys.stderr)
+        return 2

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
 from bench.errors import UserError
 
@@ -36,7 +36,7 @@ class ModelEntry(_Strict):
     name: str = Field(min_length=1)
     alias: str | None = None  # how the model is named in tables when kwargs change it
     kwargs: dict[str, Any] = Field(default_factory=dict)
-    img_size: int | None = Field(default=None, gt=0)  # overrides the suite's sizes for this model
+    img_size: StrictInt | None = Field(default=None, gt=0)  # overrides the suite's sizes for this model
     family: Literal["cnn", "mobile", "vit", "hybrid"] | None = None
     # Giant models: below this much GPU memory (and always on CPU) the cell reports params and
     # GMACs computed on the meta device, and skips latency/memory with the reason.
@@ -46,10 +46,10 @@ class ModelEntry(_Strict):
 class TimingSpec(_Strict):
     """Warm-up and adaptive measurement budget (see bench.metrics.timing)."""
 
-    warmup_min_iters: int = Field(default=3, ge=0)
+    warmup_min_iters: StrictInt = Field(default=3, ge=0)
     warmup_max_s: float = Field(default=10.0, gt=0)
-    min_samples: int = Field(default=10, ge=1)
-    max_samples: int = Field(default=500, ge=1)
+    min_samples: StrictInt = Field(default=10, ge=1)
+    max_samples: StrictInt = Field(default=500, ge=1)
     max_time_s: float = Field(default=5.0, gt=0)
     target_rel_iqr: float = Field(default=0.05, gt=0)
     # Seconds per (device, precision, threads) to measure the hardware ceiling at run start
@@ -68,15 +68,16 @@ class Suite(_Strict):
     description: str = ""
     models: list[ModelEntry | str] = Field(min_length=1)
     devices: list[Device] = Field(default_factory=lambda: ["cpu"], min_length=1)
-    batch_sizes: list[int] = Field(default_factory=lambda: [1], min_length=1)
-    img_sizes: list[int | None] = Field(default_factory=lambda: [None], min_length=1)
+    # StrictInt: YAML's `true` is not batch 1, nor "8" or 8.0 a batch of 8.
+    batch_sizes: list[StrictInt] = Field(default_factory=lambda: [1], min_length=1)
+    img_sizes: list[StrictInt | None] = Field(default_factory=lambda: [None], min_length=1)
     precisions: list[Precision] = Field(default_factory=lambda: ["fp32"], min_length=1)
     runtimes: list[Runtime] = Field(default_factory=lambda: ["eager"], min_length=1)
-    threads: list[int | None] = Field(default_factory=lambda: [None], min_length=1)
+    threads: list[StrictInt | None] = Field(default_factory=lambda: [None], min_length=1)
     metrics: list[Metric] = Field(default_factory=lambda: ["params", "flops", "latency", "memory"], min_length=1)
     timing: TimingSpec = Field(default_factory=TimingSpec)
     timeout_s: float = Field(default=600.0, gt=0)
-    memory_limit_mb: int | None = Field(default=None, gt=0)
+    memory_limit_mb: StrictInt | None = Field(default=None, gt=0)
     # "steady": workers run with glibc's mmap/trim thresholds raised (bench/executor.py), so
     # tensors freed and re-allocated every call are not returned to the kernel and faulted in
     # again; "system": glibc's defaults, as a plain `python` process gets them.
@@ -169,7 +170,9 @@ class Cell:
     def slug(self) -> str:
         """Filesystem-safe, unique name for the cell's result file."""
         digest = hashlib.sha1(self.key.encode()).hexdigest()[:10]
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.model)[:60]
+        from bench.names import safe_filename
+
+        safe = safe_filename(self.model, 60, "model")
         return f"{safe}-{self.device}-{self.precision}-{self.runtime}-b{self.batch_size}-{self.img_size}-{digest}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -185,8 +188,36 @@ class Cell:
         return cls(**d)
 
 
-def validation_error_lines(err: ValidationError, prefix: str = "") -> list[str]:
-    """One indented line per pydantic error: the field's path (after ``prefix``) and what is wrong."""
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for a in typing.get_args(annotation) for m in _models_in(a)]
+
+
+def _fields_at(model: type[BaseModel] | None, loc: Sequence[Any]) -> list[str]:
+    """Field names of the model that holds ``loc[-1]``, walking ``loc`` from ``model`` down."""
+    candidates = [model] if model else []
+    for part in loc[:-1]:
+        if isinstance(part, int) or not candidates:
+            continue
+        by_name = [m for m in candidates if m.__name__ == part]  # pydantic names the union branch
+        if by_name:
+            candidates = by_name
+            continue
+        nxt = [m for c in candidates if part in c.model_fields for m in _models_in(c.model_fields[part].annotation)]
+        candidates = nxt
+    return sorted({f for c in candidates for f in c.model_fields})
+
+
+def validation_error_lines(err: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> list[str]:
+    """One indented line per pydantic error: the field's path (after ``prefix``) and what is wrong.
+
+    An unknown field names the closest allowed one when ``model`` (the validated class) is given.
+    """
+    import difflib
+
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"])
@@ -196,12 +227,18 @@ def validation_error_lines(err: ValidationError, prefix: str = "") -> list[str]:
             msg = f"{msg} (got {e.get('input')!r})"
         elif e["type"] == "extra_forbidden":
             msg = "unknown field"
+            allowed = _fields_at(model, e["loc"]) if e["loc"] else []
+            near = difflib.get_close_matches(str(e["loc"][-1]), allowed, n=1, cutoff=0.5) if allowed else []
+            if near:
+                msg += f" — did you mean {near[0]}?"
+            elif allowed:
+                msg += f" (allowed: {', '.join(allowed)})"
         lines.append(f"  {where}: {msg}")
     return lines
 
 
 def _format_validation_error(path: str, err: ValidationError) -> str:
-    return f"{path}: invalid suite\n" + "\n".join(validation_error_lines(err))
+    return f"{path}: invalid suite\n" + "\n".join(validation_error_lines(err, model=Suite))
 
 
 def parse_suite(data: Any, source: str = "<suite>") -> Suite:
@@ -213,13 +250,105 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
         raise UserError(_format_validation_error(source, err)) from None
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Read and validate a suite file; every problem becomes a UserError naming file and field."""
+MAX_DEPTH = 50  # a suite is a few levels deep; PyYAML's composer recurses once per level
+MAX_NODES = 100_000  # values after aliases are expanded; a real suite has hundreds
+
+
+class InputTooLarge(ValueError):
+    """A YAML document nested too deeply, or whose aliases expand past MAX_NODES values."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses documents nested deeper than MAX_DEPTH (a 50,000-deep ``[[[``
+    would exhaust Python's stack) and counts every value as aliases expand it, so an alias bomb
+    (a few hundred bytes naming a list of lists of the same list …) is refused while loading
+    instead of being expanded later by validation, hashing or JSON."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}  # id(node) → values it stands for, aliases expanded
+        self._total = 0
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise InputTooLarge(f"nested more than {MAX_DEPTH} levels deep (line {mark.line + 1})")
+            is_alias = self.check_event(yaml.AliasEvent)
+            node = super().compose_node(parent, index)
+            if is_alias:
+                # The alias repeats the whole anchored value wherever it appears.
+                self._total += self._sizes.get(id(node), 1)
+            else:
+                size = 1
+                if isinstance(node, yaml.SequenceNode):
+                    size += sum(self._sizes.get(id(v), 1) for v in node.value)
+                elif isinstance(node, yaml.MappingNode):
+                    size += sum(self._sizes.get(id(k), 1) + self._sizes.get(id(v), 1) for k, v in node.value)
+                self._sizes[id(node)] = size
+                self._total += 1
+            if self._total > MAX_NODES or self._sizes.get(id(node), 1) > MAX_NODES:
+                raise InputTooLarge(f"expands to more than {MAX_NODES:,} values (YAML aliases repeating "
+                                    "aliases?); write the suite out plainly")
+            return node
+        finally:
+            self._depth -= 1
+
+
+def load_yaml(text: str) -> Any:
+    """Parse one YAML document safely: no Python objects, bounded depth and expanded size."""
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    except RecursionError:
+        raise InputTooLarge(f"nested too deeply (more than Python's stack allows)") from None
+    finally:
+        loader.dispose()
+
+
+
+def apply_overrides(data: dict[str, Any], sets: Sequence[str]) -> dict[str, Any]:
+    """``--set key=value`` on a suite's raw mapping, before validation (so it is checked like the file).
+
+    Keys may be dotted (``timing.max_time_s=2``); values are YAML (``batch_sizes=[1,8]``,
+    ``threads=[1, null]``). A single value for a list field becomes a one-item list
+    (``runtimes=onnxruntime``).
+    """
+    out = json.loads(json.dumps(data, default=str))
+    for item in sets:
+        key, eq, raw = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. timing.max_time_s=2 or batch_sizes=[1,8]")
+        try:
+            value = load_yaml(raw) if raw.strip() else None
+        except (yaml.YAMLError, InputTooLarge):
+            raise UserError(f"--set {item!r}: the value is not valid YAML") from None
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            if not isinstance(node.get(part, {}), dict):
+                raise UserError(f"--set {item!r}: {part!r} is not a section with fields")
+            node = node.setdefault(part, {})
+        if node is out and parts[-1] in Suite.model_fields and not isinstance(value, list):
+            ann = str(Suite.model_fields[parts[-1]].annotation)
+            if ann.startswith("list"):
+                value = [value]
+        node[parts[-1]] = value
+    return out
+
+
+def read_suite_data(path: str | Path) -> dict[str, Any]:
+    """The suite file's raw mapping (YAML problems become a UserError naming line and column)."""
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{p}: suite file not found")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = load_yaml(p.read_text(encoding="utf-8"))
+    except InputTooLarge as err:
+        raise UserError(f"{p}: {err}") from None
     except yaml.YAMLError as err:
         where = ""
         mark = getattr(err, "problem_mark", None)
@@ -229,7 +358,19 @@ def load_suite(path: str | Path) -> Suite:
         raise UserError(f"{p}: malformed YAML{where}: {problem}") from None
     except UnicodeDecodeError:
         raise UserError(f"{p}: not a UTF-8 text file") from None
-    return parse_suite(data, str(p))
+    return data
+
+
+def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> Suite:
+    """Read and validate a suite file (after any ``--set`` overrides); every problem becomes a
+    UserError naming file and field."""
+    data = read_suite_data(path)
+    if overrides:
+        if not isinstance(data, dict):
+            raise UserError(f"{path}: a suite must be a YAML mapping with at least 'name' and 'models'")
+        data = apply_overrides(data, overrides)
+        return parse_suite(data, f"{path} (with --set {' '.join(overrides)})")
+    return parse_suite(data, str(path))
 
 
 def suite_hash(suite: Suite) -> str:
@@ -255,10 +396,9 @@ def resolve_entries(entries: Sequence[Any], where: Callable[[int], str]) -> list
                 raise UserError(f"{where(i)}: pattern {entry.name!r} matches no registered model")
         else:
             try:
-                registry.get_spec(entry.name)
+                names = [registry.get_spec(entry.name).name]  # a bare unique name → its full name
             except UserError as err:
                 raise UserError(f"{where(i)}: {err}") from None
-            names = [entry.name]
         for n in names:
             display = entry.alias if (entry.alias and len(names) == 1) else n
             if display not in seen:

@@ -170,7 +170,7 @@ class AccuracyTask(BaseModel):
 def _format_errors(suite_name: str, index: int, err: ValidationError) -> str:
     from bench.suite import validation_error_lines
 
-    lines = validation_error_lines(err, prefix=f"accuracy[{index}]")
+    lines = validation_error_lines(err, prefix=f"accuracy[{index}]", model=AccuracyTask)
     return f"suite {suite_name!r}: invalid accuracy task\n" + "\n".join(lines)
 
 
@@ -204,10 +204,8 @@ def _task_entries(suite: Suite, task: AccuracyTask) -> list[AccuracyModel]:
 
 
 def _resolve(suite: Suite, index: int, entries: list[AccuracyModel]) -> list[tuple[AccuracyModel, str]]:
-    from bench.accuracy.small_models import ensure_registered
     from bench.suite import resolve_entries
 
-    ensure_registered()
     return resolve_entries(entries, lambda j: f"suite {suite.name!r}: accuracy[{index}].models[{j}]")
 
 

@@ -68,10 +68,8 @@ def data_efficiency(scale: str, seeds: tuple[int, ...], fractions: tuple[float, 
     """Train both models at every fraction and seed; cached so a run computes it once."""
     from bench.accuracy.datasets import load_digits
     from bench.accuracy.scratch import TrainSettings, train_once
-    from bench.accuracy.small_models import ensure_registered
     from bench.metrics.flops import create_model_on_meta
 
-    ensure_registered()
     fractions = tuple(fractions or FRACTIONS[scale])
     data = load_digits(img_size=IMG)
     settings = TrainSettings(epochs=EPOCHS[scale], batch_size=64, lr=3e-3, weight_decay=0.05, budget="steps")

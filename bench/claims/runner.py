@@ -30,9 +30,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from bench.claims.base import EXPERIMENTS, SEEDS, VERDICTS, Claim, check_scale, load
+from bench.atomic import write_bytes_atomic, write_json_atomic
+from bench.claims.base import EXPERIMENTS, SEEDS, Claim, check_scale, load, load_run  # noqa: F401  (load_run: public here)
 from bench.errors import UserError
-from bench.results import write_bytes_atomic
 
 THREADS = 1
 SCHEMA_VERSION = 2  # 2: kinds (computed / experiment), seeds, per-seed points, reachable verdicts
@@ -105,17 +105,8 @@ def fixed_threads(n: int = THREADS) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """The project's atomic writer, then world-readable: results are meant to be shared."""
-    write_bytes_atomic(path, data)
-    path.chmod(0o644)
-
-
 def write_json(path: Path, payload: dict) -> None:
-    from bench.results import write_json_atomic
-
     write_json_atomic(path, payload)
-    Path(path).chmod(0o644)
 
 
 def _save_figure(fig: Any, path: Path) -> None:
@@ -123,7 +114,7 @@ def _save_figure(fig: Any, path: Path) -> None:
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    _atomic_write_bytes(path, buf.getvalue())
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def _new_run_dir(results_root: Path, scale: str) -> tuple[str, Path]:
@@ -135,7 +126,6 @@ def _new_run_dir(results_root: Path, scale: str) -> tuple[str, Path]:
         run_id = new_run_id(f"claims-{scale}")
         try:
             (root / run_id).mkdir()
-            (root / run_id).chmod(0o755)
             return run_id, root / run_id
         except FileExistsError:
             continue
@@ -264,14 +254,3 @@ def _cpu_s() -> float:
 
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def load_run(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / "claims.json"
-    if not path.is_file():
-        raise UserError(f"{path} not found: not a claims run folder (expected results/claims/<run_id>/)")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    for c in data.get("claims", []):
-        if c.get("verdict") not in (*VERDICTS, None):
-            raise UserError(f"{path}: claim {c.get('id')} has an unknown verdict {c.get('verdict')!r}")
-    return data
