@@ -125,8 +125,13 @@ def cmd_best(args: argparse.Namespace) -> int:
 def cmd_claims(args: argparse.Namespace) -> int:
     from bench.claims import claims_table_markdown, parse_only, run_claims
 
+    if args.run_dir is not None:  # render a finished run, run nothing
+        if args.format != "md":
+            raise UserError("a RUN folder is given: only --format md renders one (the README table)")
+        print(claims_table_markdown(Path(args.run_dir)), end="")
+        return 0
     run_dir = run_claims(parse_only(args.only), Path(args.results_dir), Path(args.reports_dir), scale=args.scale,
-                         progress=not args.quiet)
+                         progress=not args.quiet, jobs=args.jobs)
     print(claims_table_markdown(run_dir))
     print(f"claims: {run_dir}  report: {Path(args.reports_dir) / 'claims.html'}")
     return 0
@@ -227,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_best)
 
     s = sub.add_parser("claims", help="measure the lecture notes' claims (writes reports/claims.html)")
+    s.add_argument("run_dir", nargs="?", default=None,
+                   help="a finished run folder results/claims/<run_id>: print its README table (--format md)")
+    s.add_argument("--format", choices=["md"], default=None, help="md: the README table of RUN")
+    s.add_argument("--jobs", type=int, default=2, help="rows run in this many processes, one thread each (default 2)")
     s.add_argument("--only", default=None, help="claim numbers, e.g. 1,5,7 or 3-6")
     s.add_argument("--scale", choices=["tiny", "full"], default="full")
     s.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
