@@ -99,7 +99,7 @@ COLUMNS: tuple[Column, ...] = (
        higher_is_better=False),
     _c("trainable_params", "deterministic", "int", "parameters with requires_grad", higher_is_better=False),
     _c("weight_mb", "deterministic", "float", "size of parameters and buffers at the cell's precision (MiB)",
-       unit="MB", label="weights (MB)", higher_is_better=False),
+       unit="MiB", label="weights (MiB)", higher_is_better=False),
     _c("gmacs", "deterministic", "float",
        "1e9 multiply-accumulates per image, forward pass, batch 1 (docs/flops.md)",
        unit="GMACs", label="GMACs", header="GMACs / img", higher_is_better=False, sig=4),
@@ -146,25 +146,46 @@ COLUMNS: tuple[Column, ...] = (
     _c("pipelined_block_calls", "provenance", "int", "calls per block for throughput_ips_pipelined (~200 ms)"),
     _c("pipelined_blocks", "provenance", "int", "blocks timed for throughput_ips_pipelined"),
     _c("tf32", "provenance", "str", "CUDA: TF32 for fp32 matmuls and cuDNN convolutions (the suite's tf32: off/on)"),
+    # --- rounds (bench.rounds): each cell timed in several worker processes ---------------------
+    _c("rounds", "provenance", "int", "worker processes (rounds) the cell was planned to be timed in (timing.rounds)"),
+    _c("rounds_ok", "provenance", "int", "rounds that produced samples"),
+    _c("latency_ms_p50_ci_low", "timing", "float",
+       "lower end of the 95% interval of the cell's latency level: Student t on the log round medians "
+       "(empty with one round: process-to-process variation unknown)", unit="ms", label="p50 95% CI low (ms)"),
+    _c("latency_ms_p50_ci_high", "timing", "float", "upper end of the same 95% interval", unit="ms",
+       label="p50 95% CI high (ms)"),
+    _c("latency_between_round_cv", "timing", "float", "std / mean of the round medians (process-to-process spread)",
+       unit="fraction", label="between-round CV (%)", scale=100),
+    _c("latency_interval_note", "provenance", "str", "why latency_ms_p50_ci_low/high are empty (one round)"),
+    _c("latency_ms_p50_rounds", "timing", "json", "median latency of each round, in round order (JSON list)", unit="ms"),
+    _c("throughput_ips_ci_low", "timing", "float", "batch / latency_ms_p50_ci_high", unit="img/s"),
+    _c("throughput_ips_ci_high", "timing", "float", "batch / latency_ms_p50_ci_low", unit="img/s"),
+    # --- load watched during every timing pass (bench.load) -------------------------------------
+    _c("other_cpu_pct", "provenance", "float",
+       "CPU other processes used during the timing pass, % of one core (the busiest round's)", unit="%"),
+    _c("other_cpu_pct_rounds", "provenance", "json", "other_cpu_pct of each timed round, aligned with latency_ms_p50_rounds"),
+    _c("load_busy", "provenance", "bool", "some round was timed while other processes used more than 25% of a core"),
+    _c("load_busy_rounds", "provenance", "int", "rounds timed while other processes used more than 25% of a core"),
+    _c("worker_pids", "provenance", "json", "process id of each round's worker (JSON list): one process per round"),
     # --- memory -----------------------------------------------------------------------------------
     _c("act_peak_mb", "deterministic", "float",
        "peak bytes of live tensors during one eager forward above the weights and the input, counted tensor by "
        "tensor (TorchDispatchMode); the same run to run and on CPU, CUDA and meta (empty for ONNX/OpenVINO)",
-       unit="MB", label="activation peak (MB)", header="activations (MB)", short="act. (MB)", higher_is_better=False),
+       unit="MiB", label="activation peak (MiB)", header="activations (MiB)", short="act. (MiB)", higher_is_better=False),
     _c("act_total_mb", "deterministic", "float",
        "bytes of every tensor one eager forward creates (each activation written once); the roofline's traffic estimate",
-       unit="MB"),
+       unit="MiB"),
     _c("rss_peak_mb", "memory", "float",
        "CPU: growth of the process's peak resident set during inference over the loaded model; includes "
        "allocator arenas, oneDNN scratch and lazily loaded library code, so larger and noisier than act_peak_mb",
-       unit="MB", label="resident peak (MB)", higher_is_better=False),
-    _c("rss_baseline_mb", "memory", "float", "CPU: resident set before the inference pass", unit="MB"),
+       unit="MiB", label="resident peak (MiB)", higher_is_better=False),
+    _c("rss_baseline_mb", "memory", "float", "CPU: resident set before the inference pass", unit="MiB"),
     _c("cuda_peak_alloc_mb", "memory", "float",
        "CUDA: torch.cuda.max_memory_allocated during inference, absolute (weights and input included)",
-       unit="MB", label="CUDA allocated peak (MB)", header="CUDA alloc. peak (MB)", higher_is_better=False),
-    _c("cuda_peak_reserved_mb", "memory", "float", "CUDA: max memory reserved by the caching allocator", unit="MB",
+       unit="MiB", label="CUDA allocated peak (MiB)", header="CUDA alloc. peak (MiB)", higher_is_better=False),
+    _c("cuda_peak_reserved_mb", "memory", "float", "CUDA: max memory reserved by the caching allocator", unit="MiB",
        higher_is_better=False),
-    _c("cuda_weights_mb", "memory", "float", "CUDA: parameters and buffers as stored on the device", unit="MB"),
+    _c("cuda_weights_mb", "memory", "float", "CUDA: parameters and buffers as stored on the device", unit="MiB"),
     _c("mem_method", "provenance", "str",
        "how the resident/allocator figure was measured: vmhwm-delta, rss-sampled or cuda-allocator"),
     # --- energy ---------------------------------------------------------------------------------
@@ -181,7 +202,7 @@ COLUMNS: tuple[Column, ...] = (
     _c("onnx_exporter", "provenance", "str", "exporter that produced the graph (dynamo or torchscript)"),
     _c("onnx_export_note", "provenance", "str", "why the fallback exporter was used"),
     _c("export_s", "timing", "float", "wall time of the ONNX export", unit="s"),
-    _c("onnx_file_mb", "deterministic", "float", "size of the exported ONNX file", unit="MB"),
+    _c("onnx_file_mb", "deterministic", "float", "size of the exported ONNX file", unit="MiB"),
     _c("execution_provider", "provenance", "str", "ONNX Runtime execution provider / OpenVINO plugin"),
     _c("runtime_version", "provenance", "str", "version of the deployed runtime"),
     _c("runtime_threads", "provenance", "int", "intra-op threads the deployed runtime was given"),
@@ -251,7 +272,7 @@ if len(BY_NAME) != len(COLUMNS):  # a programming error, caught on import
 KEY_COLUMNS: list[str] = [c.name for c in COLUMNS if c.kind == "key"]
 METRIC_COLUMNS: list[str] = [c.name for c in COLUMNS if c.kind != "key"]
 # Written by the worker for the log only; never a table column.
-RECORD_ONLY = frozenset({"traceback"})
+RECORD_ONLY = frozenset({"traceback", "worker_pid", "round"})
 
 
 def column(name: str) -> Column:
@@ -290,6 +311,8 @@ def markdown() -> str:
            "Kinds:", ""]
     out += [f"- **{k}**: {v}" for k, v in KIND_MEANING.items()]
     out += ["", "Better: ↑ higher is better, ↓ lower is better (only where the direction is a quality).", "",
+            "Memory and file sizes (`*_mb` columns) are MiB, 2²⁰ bytes — the unit of torchvision's published",
+            "checkpoint sizes — and every table, figure and message spells them MiB.", "",
             "| column | kind | type | unit | better | label | what it is |", "|---|---|---|---|---|---|---|"]
     for c in COLUMNS:
         better = "" if c.higher_is_better is None else ("↑" if c.higher_is_better else "↓")

@@ -70,7 +70,11 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
     model.eval()
     row["build_s"] = round(time.perf_counter() - t0, 3)
 
-    row.update(_counted_row(model, cell))
+    # Rounds after the first (bench.runner) only time: params, GMACs, weight size, memory and
+    # parity were measured once, in round 0, and do not change between processes.
+    first = int(cell.options.get("round", 0) or 0) == 0
+    if first:
+        row.update(_counted_row(model, cell))
 
     if not ({"latency", "memory"} & set(cell.metrics)):
         return []
@@ -83,7 +87,7 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
     step, info = prepare(model, example, cell)
     row.update(info)
 
-    if "memory" in cell.metrics:
+    if "memory" in cell.metrics and first:
         row.update(measure_memory(step, cell.device, weights_bytes=weights_bytes).as_row())
         if cell.runtime not in DEPLOYED_RUNTIMES:  # an exported graph's buffers are not PyTorch tensors
             row.update(_act_columns(model, example, cell.device, cell.precision))
@@ -98,21 +102,26 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
 
     samples: list[float] = []
     if "latency" in cell.metrics:
+        from bench.load import CpuWatch
+
         cfg = TimingConfig.from_dict(cell.timing)
-        res = measure_latency(step, cell.device, cfg)
+        with CpuWatch() as watch:  # other processes' CPU use during this timing pass
+            res = measure_latency(step, cell.device, cfg)
+        row.update(watch.reading.as_row())
         samples = res.samples_ms
         row.update(summarize(samples, cfg.percentiles).as_row())
         row.update(res.as_row())
         row["throughput_ips"] = cell.batch_size / (row["latency_ms_p50"] / 1000.0)
-        if cell.device == "cuda":
+        # Once per cell (round 0), like memory: a pipelined-throughput pass and an energy window.
+        if cell.device == "cuda" and first:
             row.update(measure_block_throughput(step, cell.batch_size, row["latency_ms_p50"]).as_row())
         energy_s = float(cell.timing.get("energy_s", 1.0))
-        if energy_s > 0:
+        if energy_s > 0 and first:
             from bench.metrics.energy import energy_for_cell
 
             row.update(energy_for_cell(step, cell.device, cell.batch_size, energy_s).as_row())
 
-    if not is_reference(cell.precision, cell.runtime):
+    if first and not is_reference(cell.precision, cell.runtime):
         del step  # drop the variant (compiled graph, deployed session) before the reference runs
         par = parity(out, reference_output(model, example), cell.precision)
         row.update(par.as_row())
@@ -203,6 +212,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     if cell.threads:
         torch.set_num_threads(cell.threads)
     row["threads_actual"] = torch.get_num_threads()
+    row["worker_pid"] = os.getpid()  # rounds are separate processes; this shows it
     row["malloc"] = "steady" if os.environ.get("MALLOC_MMAP_THRESHOLD_") and os.environ.get("MALLOC_TRIM_THRESHOLD_") else "system"
     started = time.time()
     try:

@@ -68,7 +68,7 @@ def test_default_shaped_run_renders_every_applicable_figure(default_page):
     assert page.count("data:image/png;base64,") == 7
     assert "<script src" not in page and "http://" not in page and "https://" not in page
     # Units in headers, numeric sort keys on numeric cells.
-    for header in ("latency p50 (ms)", "throughput (img/s)", "activations (MB)", "params (M)", "top-1 (%)"):
+    for header in ("latency p50 (ms)", "throughput (img/s)", "activations (MiB)", "params (M)", "top-1 (%)"):
         assert f">{header}</th>" in page
     rows = re.search(r'<table id="results".*?</table>', page, re.S).group(0)
     assert rows.count("<tr data-family=") == 24  # speed rows; accuracy has its own table
@@ -287,7 +287,7 @@ def test_summary_marks_unsupported_percentiles_and_flags_efficiency_above_the_ce
     by_model = {r["cells"][0]["text"]: {h: c["text"] for h, c in zip(headers, r["cells"])} for r in summ["rows"]}
     assert by_model["a"]["p90 (ms)"] == "n/a" and by_model["b"]["p90 (ms)"] == "5.50"
     assert by_model["a"]["eff. (%)"].endswith("†") and "†" not in by_model["b"]["eff. (%)"]
-    assert by_model["a"]["act. (MB)"] == "3"
+    assert by_model["a"]["act. (MiB)"] == "3"
     notes = " ".join(summ["notes"])
     assert "fewer than 100 samples" in notes and "above the measured ceiling" in notes
     # the full table flags the row too, with its reason in a column of its own

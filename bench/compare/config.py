@@ -5,7 +5,7 @@ produced NEW (stored in NEW's run.json), then command-line flags. A suite sectio
 
     compare:
       thresholds: {latency: 15%, throughput: 15%, memory: 5%}   # relative change; "15%" or 0.15
-      alpha: 0.01                 # Mann–Whitney U significance level for latency/throughput
+      alpha: 0.01                 # significance level of the round-level test for latency/throughput
       accuracy_drop_points: 0.5   # top-1/top-5 drop (percentage points) that counts
       memory_floor_mb: 1.0        # CUDA allocator-peak changes smaller than this never count
       cpu_memory_floor_mb: 4.0    # CPU peak-RSS changes smaller than this never count
@@ -14,6 +14,8 @@ produced NEW (stored in NEW's run.json), then command-line flags. A suite sectio
       fail_on: [params, gmacs, latency]   # metrics that may fail the job (default: all)
       noise_guard: true           # also require the change in the runs' fast tails …
       quiet_quantile: 0.10        # … their 10th percentile of per-call latency
+      one_round_threshold: 25%    # at least this threshold when a side has 1 round per cell
+      max_other_cpu_pct: 25       # rounds measured while other processes used more CPU are left out
 """
 
 from __future__ import annotations
@@ -154,6 +156,12 @@ class CompareConfig(BaseModel):
     min_samples: int = Field(default=5, ge=2)
     noise_guard: bool = True
     quiet_quantile: float = Field(default=0.10, gt=0, le=0.5)
+    # A run with one round per cell (schema 1 runs, `timing.rounds: 1`) says nothing about how
+    # far another process would land: such cells are judged on their samples with at least this threshold.
+    one_round_threshold: float = Field(default=0.25, gt=0, le=10)
+    # A round during which other processes used more than this (% of one core) is busy; busy
+    # rounds are left out, and a cell without 2 quiet rounds per side is "not comparable" (unreliable).
+    max_other_cpu_pct: float = Field(default=25.0, ge=0)
     allow_change: list[str] = Field(default_factory=list)
     fail_on: list[str] = Field(default_factory=lambda: [m.name for m in METRICS])
     allow_env_change: bool = False
@@ -177,6 +185,14 @@ class CompareConfig(BaseModel):
             except UserError as err:
                 raise ValueError(str(err)) from None
         return out
+
+    @field_validator("one_round_threshold", mode="before")
+    @classmethod
+    def _one_round(cls, v: Any) -> float:
+        try:
+            return parse_fraction(v, "one_round_threshold")
+        except UserError as err:
+            raise ValueError(str(err)) from None
 
     @field_validator("allow_change", mode="before")
     @classmethod

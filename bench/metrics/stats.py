@@ -116,3 +116,22 @@ def summarize(samples_ms: np.ndarray | list[float], percentiles: tuple[float, ..
         latency_note=support_note(int(a.size), percentiles),
         extra_percentiles=extra,
     )
+
+
+def median_ci(samples_ms: np.ndarray | list[float], level: float = 0.95) -> tuple[float, float]:
+    """Distribution-free confidence interval of the median from order statistics.
+
+    The number of samples below the median is Binomial(n, 1/2); the ranks n/2 ± z·√n/2 bound it
+    at ``level`` (normal approximation, fine from ~10 samples). No resampling, so no seed.
+    """
+    a = np.sort(np.asarray(samples_ms, dtype=float))
+    n = a.size
+    if n == 0:
+        return math.nan, math.nan
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + level / 2))
+    half = z * math.sqrt(n) / 2
+    lo = max(0, int(math.floor(n / 2 - half)) - 1)
+    hi = min(n - 1, int(math.ceil(n / 2 + half)) - 1)
+    return float(a[lo]), float(a[hi])

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 FAMILIES = ("cnn", "mobile", "vit", "hybrid")
-ACC_SOURCES = ("measured", "scratch", "reported")
 
 NUMERIC_COLUMNS = [
     "batch_size", "img_size", "threads", "threads_actual", "params", "params_m", "gmacs", "gflops",
@@ -38,6 +37,7 @@ TEXT_COLUMNS = [
     "acc_source", "acc_dataset", "timing_stop_reason", "mem_method", "latency_note", "ceiling_kernel",
     "efficiency_note", "energy_note", "tf32",
 ]
+
 
 
 def _text(v: Any) -> str:
@@ -67,15 +67,10 @@ def speed_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def accuracy_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """One accuracy per model: the ok accuracy rows with a top-1 (measured beats scratch
-    beats reported when a model has several)."""
-    acc = df[(df["status"] == "ok") & (df["task"] == "accuracy") & df["top1"].notna()].copy()
-    if acc.empty:
-        return acc
-    rank = {s: i for i, s in enumerate(ACC_SOURCES)}
-    acc["_rank"] = acc["acc_source"].map(lambda s: rank.get(s, len(rank)))
-    acc = acc.sort_values(["model", "_rank"]).drop_duplicates("model").drop(columns="_rank")
-    return acc
+    """One accuracy per model (bench.accuracy.summary.one_accuracy_per_model)."""
+    from bench.accuracy.summary import one_accuracy_per_model
+
+    return one_accuracy_per_model(df)
 
 
 def _prefer(group: pd.DataFrame, col: str, preferred: Any) -> pd.DataFrame:
@@ -99,6 +94,30 @@ def reference_rows(speed: pd.DataFrame, batch: str = "min") -> pd.DataFrame:
             g = g[g["threads_actual"] == g["threads_actual"].max()]
         pick = g["batch_size"].idxmin() if batch == "min" else g["batch_size"].idxmax()
         out.append(g.loc[pick] if not pd.isna(pick) else g.iloc[0])
+    return pd.DataFrame(out) if out else speed.iloc[0:0]
+
+
+def headline_rows(speed: pd.DataFrame, batch: str = "min") -> pd.DataFrame:
+    """One row per (model, device): the best configuration the run measured at the smallest input
+    size and the smallest batch ("min", fastest p50) or the largest batch ("max", most img/s).
+
+    Every measured axis competes (runtime, precision, threads); a non-reference variant only
+    when its output matched fp32 eager (bench.best.eligibility), so a wrong answer never heads
+    the table.
+    """
+    from bench.best import eligibility
+
+    speed = speed.dropna(subset=["latency_ms_p50"]) if "latency_ms_p50" in speed else speed
+    out = []
+    for _, g in speed.groupby(["model", "device"], sort=False):
+        g = g[[eligibility(r) is None for _, r in g.iterrows()]]
+        if g.empty:
+            continue
+        if g["img_size"].notna().any():
+            g = g[g["img_size"] == g["img_size"].min()]
+        g = g[g["batch_size"] == (g["batch_size"].min() if batch == "min" else g["batch_size"].max())]
+        pick = g["latency_ms_p50"].idxmin() if batch == "min" else g["throughput_ips"].fillna(-1).idxmax()
+        out.append(g.loc[pick])
     return pd.DataFrame(out) if out else speed.iloc[0:0]
 
 
@@ -190,6 +209,12 @@ class SummaryRow:
     pareto: bool = False
     efficiency_note: str = ""  # why an efficiency above 100% can happen (bench.metrics.hardware)
     latency_note: str = ""  # percentiles left empty for lack of samples
+    # The configuration that won the latency column (and the throughput column, when it differs).
+    runtime: str = ""
+    precision: str = ""
+    threads: str = ""
+    throughput_config: str = ""
+    thread_scaling: str = ""  # where more threads ran slower than fewer (bench.best.thread_inversions)
 
 
 @dataclass
@@ -206,8 +231,18 @@ class ReportData:
         self.acc = accuracy_rows(self.df)
         self.ref = reference_rows(self.speed, "min")
         self.ref_max = reference_rows(self.speed, "max")
+        self.head = headline_rows(self.speed, "min")
+        self.head_max = headline_rows(self.speed, "max")
         self.devices = sorted(d for d in self.df["device"].unique() if d)
         self.hardware = self.meta.get("hardware") if isinstance(self.meta, dict) else None
+
+    def varied_axes(self) -> list[str]:
+        """The configuration axes this run measured more than one value of (headline columns)."""
+        out = []
+        for c in ("runtime", "precision", "threads"):
+            if c in self.speed and self.speed[c].map(lambda v: "all" if pd.isna(v) else str(v)).nunique() > 1:
+                out.append(c)
+        return out
 
     @property
     def multi_device(self) -> bool:
@@ -229,17 +264,23 @@ class ReportData:
 
     def summary(self) -> list[SummaryRow]:
         """One row per (model, device), fastest first: the headline table."""
+        from bench.best import thread_inversions
+
         rows = []
-        tmax = {(r["model"], r["device"]): r for _, r in self.ref_max.iterrows()}
-        for _, r in self.ref.iterrows():
+        tmax = {(r["model"], r["device"]): r for _, r in self.head_max.iterrows()}
+        for _, r in self.head.iterrows():
             big = tmax.get((r["model"], r["device"]), r)
             top1, src = self.top1_of(r["model"])
             noisy = not_met(r.get("timing_target_met"))
+            same = self.speed[(self.speed["model"] == r["model"]) & (self.speed["device"] == r["device"])
+                              & (self.speed["batch_size"] == r["batch_size"]) & (self.speed["img_size"] == r["img_size"])]
             rows.append(SummaryRow(
                 r["model"], r["family"], r["device"], r["params_m"], r["gmacs"], r["latency_ms_p50"],
                 r["latency_ms_p90"], r["latency_rel_iqr"], noisy, r["batch_size"], big["throughput_ips"],
                 big["batch_size"], big["act_peak_mb"], top1, src, big["efficiency"],
                 efficiency_note=big["efficiency_note"], latency_note=r["latency_note"],
+                runtime=r["runtime"], precision=r["precision"], threads=threads_text(r),
+                throughput_config=config_text(big), thread_scaling="; ".join(thread_inversions(same)),
             ))
         # A model is on the front when no other model on its device is both faster and more accurate.
         for dev in {s.device for s in rows}:
@@ -255,6 +296,16 @@ class ReportData:
                                        math.nan, math.nan, False, math.nan, math.nan, math.nan, math.nan,
                                        float(a["top1"]), a["acc_source"]))
         return rows
+
+
+def threads_text(r: pd.Series) -> str:
+    """A row's thread setting as the suite wrote it: a number, or "all" for all cores."""
+    t = r.get("threads")
+    return "all" if t is None or (isinstance(t, float) and math.isnan(t)) or t == "" else str(int(float(t)))
+
+
+def config_text(r: pd.Series) -> str:
+    return f"{r['runtime']}/{r['precision']}, threads {threads_text(r)}"
 
 
 def not_met(flag: Any) -> bool:

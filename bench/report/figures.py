@@ -325,7 +325,7 @@ def fig_memory(d: ReportData) -> Figure | str:
     if sp.empty:
         return "no memory measured in this run"
     if not (sp[col] > 0).any():
-        return f"every cell's {what} was 0 MB"
+        return f"every cell's {what} was 0 MiB"
     # Bars at the largest batch: activations dominate there, and a small batch often stays
     # within the memory the loaded model already touched (0 MB above baseline).
     ref = d.ref_max.dropna(subset=[col]).sort_values(col)
@@ -335,7 +335,7 @@ def fig_memory(d: ReportData) -> Figure | str:
     fig.subplots_adjust(wspace=0.45)
     ax = axes[0][0]
     ax.barh([_t(d.label(r)) for _, r in ref.iterrows()], ref[col], color=[color(f) for f in ref["family"]])
-    ax.set_xlabel(f"{what} (MB) at {_config_text(ref)}")
+    ax.set_xlabel(f"{what} (MiB) at {_config_text(ref)}")
     ax.grid(True, axis="x", alpha=0.25)
     _finish(ax, "x")
     if swept:
@@ -352,7 +352,7 @@ def fig_memory(d: ReportData) -> Figure | str:
         ax2.set_xticks(batches, [str(int(b)) for b in batches])
         _log_if_wide(ax2, sp[col], "y")
         ax2.set_xlabel("batch size")
-        ax2.set_ylabel(f"{what} (MB)")
+        ax2.set_ylabel(f"{what} (MiB)")
         ax2.grid(True, which="both", alpha=0.25)
         _finish(ax2)
         ax2.xaxis.set_minor_formatter(NullFormatter())

@@ -141,10 +141,15 @@ def summary_table(d: ReportData) -> dict[str, Any]:
     has_acc = any(not math.isnan(s.top1) for s in srows)
     has_eff = any(not math.isnan(s.efficiency) for s in srows)
     multi = len({s.device for s in srows}) > 1
+    axes = d.varied_axes()
+    axis_help = {"runtime": "runtime of the fastest correct configuration", "precision": "its precision",
+                 "threads": "its CPU thread count (all = every core)"}
+
     def h(key: str, tip: str) -> tuple[str, str]:  # headers from bench/schema.py, tooltips say which batch
         return schema.column(key).short_header, tip
 
     header = [("model", ""), ("family", "")] + ([("device", "")] if multi else []) + [
+        (a, axis_help[a]) for a in axes] + [
         h("params_m", "parameters, millions"), h("gmacs", "1e9 multiply-accumulates per image"),
         h("latency_ms_p50", "median latency at the smallest batch"),
         h("latency_ms_p90", "90th-percentile latency; empty with fewer than 100 samples (10 beyond it)"),
@@ -172,6 +177,8 @@ def summary_table(d: ReportData) -> dict[str, Any]:
                  {"text": FAMILY_LABELS.get(s.family, s.family), "v": None, "numeric": False, "key": "family"}]
         if multi:
             cells.append({"text": s.device, "v": None, "numeric": False, "key": "device"})
+        for a in axes:
+            cells.append({"text": getattr(s, a), "v": None, "numeric": False, "key": a})
         for i, (v, numeric) in enumerate(nums):
             n = _number(v) if numeric else None
             text = fmt(n) if numeric else str(v or "")
@@ -183,7 +190,7 @@ def summary_table(d: ReportData) -> dict[str, Any]:
         rows.append({"family": s.family, "device": s.device, "cells": cells, "noisy": s.noisy, "pareto": s.pareto,
                      "tput_batch": s.throughput_batch})
     batches = sorted({int(s.throughput_batch) for s in srows if not math.isnan(s.throughput_batch)})
-    return {"header": header, "rows": rows, "has_acc": has_acc, "throughput_batches": batches,
+    return {"header": header, "rows": rows, "has_acc": has_acc, "throughput_batches": batches, "axes": axes,
             "notes": list(notes.values())}
 
 
@@ -195,11 +202,17 @@ def takeaways(d: ReportData) -> list[str]:
         rows = [s for s in srows if s.device == dev]
         on = f" on {dev}" if len({s.device for s in srows}) > 1 else ""
         fast = min(rows, key=lambda s: s.latency_ms_p50)
-        out.append(f"Fastest{on}: {fast.model} at {fmt(fast.latency_ms_p50)} ms (p50, batch {fmt(fast.batch_size)}).")
+        how = f", {fast.runtime}/{fast.precision}, threads {fast.threads}" if d.varied_axes() else ""
+        out.append(f"Fastest{on}: {fast.model} at {fmt(fast.latency_ms_p50)} ms (p50, batch {fmt(fast.batch_size)}{how})"
+                   + (" — noisy: its spread missed the target" if fast.noisy else "") + ".")
         tp = [s for s in rows if not math.isnan(s.throughput_ips)]
         if tp:
             best = max(tp, key=lambda s: s.throughput_ips)
-            out.append(f"Highest throughput{on}: {best.model}, {fmt(best.throughput_ips)} img/s at batch {fmt(best.throughput_batch)}.")
+            how = f", {best.throughput_config}" if d.varied_axes() else ""
+            out.append(f"Highest throughput{on}: {best.model}, {fmt(best.throughput_ips)} img/s at batch {fmt(best.throughput_batch)}{how}.")
+        inverted = [f"{s.model} ({s.thread_scaling})" for s in rows if s.thread_scaling]
+        if inverted:
+            out.append(f"More threads ran slower{on}: " + "; ".join(inverted) + ".")
         front = [s for s in rows if s.pareto]
         if front:
             out.append(f"Best accuracy for the latency{on} (Pareto front, fastest first): " + ", ".join(
