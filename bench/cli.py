@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir", help="run folder (or its results.parquet)")
     s.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     s.add_argument("--budget-ms", type=float, metavar="MS", help="latency budget: p50 at most this many milliseconds")
-    s.add_argument("--budget-mb", type=float, metavar="MIB", help="memory budget: peak inference memory (peak_mem_mb) at most this many MiB")
+    s.add_argument("--budget-mb", type=float, metavar="MIB", help="memory budget: activation peak (act_peak_mb) at most this many MiB")
     s.add_argument("--batch", type=int, help="batch size the budget applies to (default: the run's smallest)")
     s.set_defaults(func=cmd_best)
 
