@@ -78,8 +78,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"results: {summary.run_dir}/results.parquet (+ results.csv, samples.parquet, run.json)")
     if not args.no_report:
         from bench.report import render_run_report, update_index
+        from bench.report.html import page_name
 
-        page = render_run_report(summary.run_dir, Path(args.reports_dir) / f"{summary.run_id}.html")
+        page = render_run_report(summary.run_dir, Path(args.reports_dir) / page_name(summary.run_id))
         update_index(Path(args.results_dir), Path(args.reports_dir))
         print(f"report:  {page}  (newest run also at {Path(args.reports_dir) / 'latest.html'})")
     ok = summary.counts.get("ok", 0)
