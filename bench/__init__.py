@@ -1,5 +1,7 @@
 """archbench: vision architectures side by side on params, GMACs, latency, memory, accuracy."""
 
+from __future__ import annotations
+
 from typing import Any
 
 __version__ = "0.1.0"
@@ -7,7 +9,8 @@ __all__ = ["load_results", "load_samples", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    # Imported on first use: the run guardian and `archbench --help` need no pandas.
+    # Loaded on first use: `import bench`, `python -m bench.schema`, the run guardian and
+    # `archbench --help` need no pandas.
     if name in ("load_results", "load_samples"):
         from bench import results
 

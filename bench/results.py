@@ -23,33 +23,17 @@ from typing import Any
 
 import pandas as pd
 
+from bench import schema
 from bench.atomic import (_tmp_beside, file_mode, naming_target, write_bytes_atomic, write_json_atomic,  # noqa: F401
                           write_text_atomic)
 from bench.errors import UserError
 
 SCHEMA_VERSION = 1
 
-# Column order of results.parquet; metrics a cell did not compute are left empty (NaN).
-KEY_COLUMNS = [
-    "run_id", "cell_key", "suite", "task", "model", "registry_name", "family", "device", "precision",
-    "runtime", "batch_size", "img_size", "threads",
-]
-METRIC_COLUMNS = [
-    "status", "error",
-    "params", "params_m", "trainable_params", "weight_mb",
-    "gmacs", "gflops", "gmacs_check", "flops_counter", "flops_check_counter", "flops_disagree", "uncounted_ops", "uncounted_matmul_ops",
-    "latency_ms_p50", "latency_ms_mean", "latency_ms_p90", "latency_ms_p99", "latency_ms_min", "latency_ms_max",
-    "latency_ms_std", "latency_ms_iqr", "latency_cv", "latency_rel_iqr", "n_samples", "timing_target_met",
-    "timing_stop_reason", "warmup_iters", "warmup_s",
-    "throughput_ips", "peak_mem_mb", "mem_method", "peak_reserved_mb", "weights_mem_mb",
-    "onnx_opset", "onnx_exporter", "onnx_export_note", "export_s", "onnx_file_mb", "execution_provider",
-    "runtime_version", "runtime_threads", "graph_opt_level", "runtime_config", "runtime_load_s",
-    "acc_source", "acc_dataset", "top1", "top5", "top1_std", "acc_n_images",
-    "threads_actual", "malloc", "batch_size_actual", "build_s", "duration_s", "started_at", "finished_at",
-    # issue 9: variants, parity, hardware ceiling, timing provenance
-    "compile_s", "parity_max_abs_err", "parity_max_rel_err", "parity_top1_agree", "parity_tol",
-    "achieved_gflops", "ceiling_gflops", "efficiency", "weights_share", "warmup_stable", "timing_clock",
-]
+# Column order of results.parquet (bench/schema.py); metrics a cell did not compute are left
+# empty (NaN), and a column the schema does not list is kept after them rather than lost.
+KEY_COLUMNS = schema.KEY_COLUMNS
+METRIC_COLUMNS = schema.METRIC_COLUMNS
 
 
 def write_table_atomic(df: pd.DataFrame, path: Path) -> None:
@@ -131,7 +115,7 @@ def records_to_frames(records: list[dict[str, Any]], run_id: str) -> tuple[pd.Da
         row = {k: cell.get(k) for k in KEY_COLUMNS if k in cell and not isinstance(cell.get(k), (dict, list))}
         row["run_id"] = run_id
         row["cell_key"] = cell["key"]
-        row.update({k: v for k, v in rec.get("row", {}).items() if k != "traceback"})
+        row.update({k: v for k, v in rec.get("row", {}).items() if k not in schema.RECORD_ONLY})
         if row.get("gmacs") is not None:
             row["gflops"] = 2 * row["gmacs"]
         rows.append(row)

@@ -11,8 +11,11 @@ import json
 import math
 from typing import Any
 
+from bench import schema
+from bench.compare.config import BY_NAME
 from bench.compare.core import (IMPROVED, MISSING, NEW, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison,
                                 MetricResult)
+from bench.formatting import fmt_number
 
 MARK = {REGRESSED: "🔴", IMPROVED: "🟢", UNCHANGED: "⚪", NEW: "🆕", MISSING: "➖", NOT_COMPARABLE: "⚠️"}
 RICH_STYLE = {REGRESSED: "bold red", IMPROVED: "green", UNCHANGED: "dim", NEW: "cyan", MISSING: "yellow",
@@ -20,24 +23,10 @@ RICH_STYLE = {REGRESSED: "bold red", IMPROVED: "green", UNCHANGED: "dim", NEW: "
 
 
 def fmt_value(r: MetricResult, v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if isinstance(v, str):
-        return v
-    if r.metric == "params":
-        return f"{v:,.0f}"
-    if r.metric == "gmacs":
-        return f"{v:.4g}"
-    if r.metric in ("top1", "top5"):
-        return f"{v:.2f}"
-    a = abs(v)
-    if a >= 1000:
-        return f"{v:,.0f}"
-    if a >= 10:
-        return f"{v:.1f}"
-    if a >= 1:
-        return f"{v:.2f}"
-    return f"{v:.3g}"
+    """The shared number format, at the significant digits bench/schema.py gives the column."""
+    spec = BY_NAME.get(r.metric)
+    sig = schema.column(spec.column).sig if spec else 3
+    return fmt_number(v, sig=sig, missing="–")
 
 
 def fmt_change(r: MetricResult) -> str:
