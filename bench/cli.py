@@ -168,10 +168,9 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return baseline_command(args)
 
 
-MAX_IMG_SIZE = 4096  # a 4096² input is already 200 MB per image in fp32; larger ones exhaust memory
-
-
 def _img_size(text: str) -> int:
+    from bench.suite import MAX_IMG_SIZE
+
     try:
         v = int(text)
     except ValueError:
