@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["key", "deterministic", "timing", "memory", "accuracy", "provenance"]
-Dtype = Literal["str", "int", "float", "bool", "json"]
+Dtype = Literal["str", "int", "float", "bool", "list", "datetime"]
 
 KIND_MEANING: dict[str, str] = {
     "key": "identifies the cell (what was measured, in which configuration)",
@@ -107,8 +107,8 @@ COLUMNS: tuple[Column, ...] = (
     _c("flops_counter", "provenance", "str", "counter that produced gmacs"),
     _c("flops_check_counter", "provenance", "str", "counter that produced gmacs_check"),
     _c("flops_disagree", "deterministic", "bool", "the two counters differ by more than 1%"),
-    _c("uncounted_ops", "deterministic", "str", "operators in the graph that no counter handles (comma-separated)"),
-    _c("uncounted_matmul_ops", "deterministic", "str", "uncounted operators that do multiply-accumulates (should be empty)"),
+    _c("uncounted_ops", "deterministic", "list", "operators in the graph that no counter handles"),
+    _c("uncounted_matmul_ops", "deterministic", "list", "uncounted operators that do multiply-accumulates (should be empty)"),
     # --- latency --------------------------------------------------------------------------------
     _c("latency_ms_p50", "timing", "float", "median latency of one forward pass of the whole batch", unit="ms",
        label="latency p50 (ms)", short="p50 (ms)", higher_is_better=False),
@@ -164,9 +164,9 @@ COLUMNS: tuple[Column, ...] = (
     _c("top1_std", "accuracy", "float", "standard deviation of top-1 over seeds (scratch)", unit="pp",
        label="± std (pp)", task="accuracy"),
     _c("acc_n_images", "accuracy", "int", "test images evaluated", label="images (n)", task="accuracy"),
-    _c("top1_seeds", "accuracy", "json", "top-1 of each seed (scratch), as a JSON list", unit="%", task="accuracy"),
+    _c("top1_seeds", "accuracy", "list", "top-1 of each seed (scratch)", unit="%", task="accuracy"),
     _c("acc_n_corrupt", "provenance", "int", "test images that could not be read and were skipped", task="accuracy"),
-    _c("acc_corrupt_files", "provenance", "json", "the first unreadable test images (JSON list)", task="accuracy"),
+    _c("acc_corrupt_files", "provenance", "list", "the first unreadable test images", task="accuracy"),
     _c("acc_n_available", "provenance", "int", "images found in the data folder before any limit", task="accuracy"),
     _c("acc_n_train", "provenance", "int", "training images (scratch)", task="accuracy"),
     _c("train_fraction", "provenance", "float", "fraction of the training set used (data-efficiency runs)",
@@ -183,8 +183,8 @@ COLUMNS: tuple[Column, ...] = (
     _c("batch_size_actual", "provenance", "int", "rows of the model's output (must equal batch_size)"),
     _c("build_s", "provenance", "float", "wall time to build the model", unit="s"),
     _c("duration_s", "provenance", "float", "wall time of the whole cell in its worker", unit="s"),
-    _c("started_at", "provenance", "str", "when the cell started (UTC, ISO 8601)"),
-    _c("finished_at", "provenance", "str", "when the cell finished (UTC, ISO 8601)"),
+    _c("started_at", "provenance", "datetime", "when the cell started (UTC)"),
+    _c("finished_at", "provenance", "datetime", "when the cell finished (UTC)"),
     # --- variants, parity, hardware ceiling, timing provenance (issue 9) ------------------------------
     _c("compile_s", "timing", "float", "torch.compile: wall time of the first call (tracing + code generation)",
        unit="s", higher_is_better=False),
@@ -248,6 +248,9 @@ def markdown() -> str:
     out += ["", "Better: ↑ higher is better, ↓ lower is better (only where the direction is a quality).", "",
             "Memory and file sizes (`*_mb` columns) are MiB, 2²⁰ bytes — the unit of torchvision's published",
             "checkpoint sizes — and every table, figure and message spells them MiB.", "",
+            "Types are the same whether a run is read from results.parquet or results.csv (`bench.load_results`):",
+            "int columns are pandas `Int64` (empty where not measured), bool `boolean`, datetime UTC timestamps,",
+            "list columns Python lists (JSON text inside the CSV).", "",
             "| column | kind | type | unit | better | label | what it is |", "|---|---|---|---|---|---|---|"]
     for c in COLUMNS:
         better = "" if c.higher_is_better is None else ("↑" if c.higher_is_better else "↓")

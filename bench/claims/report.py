@@ -120,14 +120,21 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def claims_table_markdown(run_dir: Path) -> str:
+TINY_WARNING = ("scale tiny: a smoke test of the claim code on toy sizes; these verdicts say nothing about "
+                "the claims (run `archbench claims` without --scale tiny for the measured ones)")
+
+
+def claims_table_markdown(run_dir: Path, reports_dir: Path | str = "reports") -> str:
     """Markdown table for the README: claim | verdict | headline number."""
     data = load_run(Path(run_dir))
-    lines = ["| # | Claim (lecture notes) | Verdict | Headline number |", "|---|---|---|---|"]
+    lines = []
+    if data.get("scale") == "tiny":
+        lines += [f"> **{TINY_WARNING}**", ""]
+    lines += ["| # | Claim (lecture notes) | Verdict | Headline number |", "|---|---|---|---|"]
     for c in data["claims"]:
         verdict = c["verdict"] or "error (not measured)"
         lines.append(f"| {c['id']} | {_md_cell(c['title'])} | **{verdict}** | {_md_cell(c.get('headline') or c.get('error') or '')} |")
     lines.append("")
     lines.append(f"Run `{data['run_id']}` (scale {data['scale']}, seed {data['seed']}, "
-                 f"{data.get('total_s') or '?'} s); caveats and methods in `reports/claims.html`.")
+                 f"{data.get('total_s') or '?'} s); caveats and methods in `{Path(reports_dir) / 'claims.html'}`.")
     return "\n".join(lines) + "\n"
