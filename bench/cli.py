@@ -125,8 +125,13 @@ def cmd_best(args: argparse.Namespace) -> int:
 def cmd_claims(args: argparse.Namespace) -> int:
     from bench.claims import claims_table_markdown, parse_only, run_claims
 
+    if args.run_dir is not None:  # render a finished run, run nothing
+        if args.format != "md":
+            raise UserError("a RUN folder is given: only --format md renders one (the README table)")
+        print(claims_table_markdown(Path(args.run_dir)), end="")
+        return 0
     run_dir = run_claims(parse_only(args.only), Path(args.results_dir), Path(args.reports_dir), scale=args.scale,
-                         progress=not args.quiet)
+                         progress=not args.quiet, jobs=args.jobs)
     print(claims_table_markdown(run_dir, args.reports_dir))
     if args.scale == "tiny":
         from bench.claims.report import TINY_WARNING
@@ -140,6 +145,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from bench.compare.command import compare_command
 
     return compare_command(args)
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    from bench.ab import ab_command
+
+    return ab_command(args)
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
@@ -221,11 +232,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir", help="run folder (or its results.parquet)")
     s.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     s.add_argument("--budget-ms", type=float, metavar="MS", help="latency budget: p50 at most this many milliseconds")
-    s.add_argument("--budget-mb", type=float, metavar="MIB", help="memory budget: peak inference memory (peak_mem_mb) at most this many MiB")
+    s.add_argument("--budget-mb", type=float, metavar="MIB", help="memory budget: activation peak (act_peak_mb) at most this many MiB")
     s.add_argument("--batch", type=int, help="batch size the budget applies to (default: the run's smallest)")
     s.set_defaults(func=cmd_best)
 
     s = sub.add_parser("claims", help="measure the lecture notes' claims (writes reports/claims.html)")
+    s.add_argument("run_dir", nargs="?", default=None,
+                   help="a finished run folder results/claims/<run_id>: print its README table (--format md)")
+    s.add_argument("--format", choices=["md"], default=None, help="md: the README table of RUN")
+    s.add_argument("--jobs", type=int, default=2, help="rows run in this many processes, one thread each (default 2)")
     s.add_argument("--only", default=None, help="claim numbers, e.g. 1,5,7 or 3-6")
     s.add_argument("--scale", choices=["tiny", "full"], default="full",
                    help="full: the real experiments; tiny: toy sizes that only smoke-test the code (verdicts mean nothing)")
@@ -238,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_compare_parser(sub, cmd_compare)
     add_baseline_parser(sub, cmd_baseline)
+    from bench.ab import add_ab_parser
+
+    add_ab_parser(sub, cmd_ab)
     return p
 
 

@@ -3,10 +3,10 @@
 Layout of ``results/<run_id>/``::
 
     run.json          environment, suite, conventions, status counts (schema_version)
-    cells/<slug>.json one record per finished cell: {"cell": …, "row": …, "samples_ms": […]}
+    cells/<slug>.json one record per cell: {"cell": …, "row": …, "rounds": [{"round", "row", "samples_ms"}, …]}
     results.parquet   one row per cell, wide, units in column names   (rebuilt after each cell)
     results.csv       the same table as CSV
-    samples.parquet   every timing sample, long format (cell_key, iteration, latency_ms)
+    samples.parquet   every timing sample, long format (cell_key, round, iteration, latency_ms)
     logs/<slug>.log   the worker's output
 
 Every file is written to a temporary name and renamed, so a crash or Ctrl-C leaves either
@@ -28,12 +28,46 @@ from bench.atomic import (_tmp_beside, file_mode, naming_target, write_bytes_ato
                           write_text_atomic)
 from bench.errors import UserError
 
-SCHEMA_VERSION = 1
+# 2: cells timed in rounds (samples gain ``round``, rows the between-round columns, records a
+# ``rounds`` list). Version 1 runs (one process per cell) are read as one round each.
+# 3: peak_mem_mb (a CPU resident-set delta, or an absolute CUDA allocator peak) split into
+#    act_peak_mb, rss_peak_mb and cuda_peak_alloc_mb / cuda_peak_reserved_mb / cuda_weights_mb;
+#    older tables are upgraded on read (upgrade_table).
+SCHEMA_VERSION = 3
+READABLE_SCHEMA_VERSIONS = (1, 2, 3)
+# Every axis of a sample's cell, so samples.parquet is analysable without a join.
+SAMPLE_COLUMNS = ["run_id", "cell_key", "task", "model", "device", "precision", "runtime", "batch_size", "img_size",
+                  "threads", "round", "iteration", "latency_ms"]
 
 # Column order of results.parquet (bench/schema.py); metrics a cell did not compute are left
 # empty (NaN), and a column the schema does not list is kept after them rather than lost.
 KEY_COLUMNS = schema.KEY_COLUMNS
 METRIC_COLUMNS = schema.METRIC_COLUMNS
+
+# Schema 1/2 memory columns → schema 3, by the device of the row (see upgrade_table).
+_V1_CPU = {"peak_mem_mb": "rss_peak_mb", "mem_baseline_mb": "rss_baseline_mb"}
+_V1_CUDA = {"peak_mem_mb": "cuda_peak_alloc_mb", "peak_reserved_mb": "cuda_peak_reserved_mb",
+            "weights_mem_mb": "cuda_weights_mb"}
+_V1_DROPPED = ("peak_mem_mb", "peak_reserved_mb", "weights_mem_mb", "mem_baseline_mb", "weights_share")
+
+
+def upgrade_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Read a schema-1/2 table as schema 3: its ``peak_mem_mb`` was the resident-set delta on CPU
+    rows (now ``rss_peak_mb``) and the allocator peak on CUDA rows (now ``cuda_peak_alloc_mb``).
+    It had no activation count, so ``act_peak_mb`` stays absent (compare says not comparable)."""
+    if "peak_mem_mb" not in df.columns:
+        return df
+    df = df.copy()
+    if any(c in df.columns and df[c].notna().any() for c in ("rss_peak_mb", "cuda_peak_alloc_mb")):
+        return df.drop(columns=[c for c in _V1_DROPPED if c in df.columns])  # already schema 2
+    device = df["device"] if "device" in df.columns else pd.Series("cpu", index=df.index)
+    for old, new in _V1_CPU.items():
+        if old in df.columns:
+            df[new] = df[old].where(device != "cuda")
+    for old, new in _V1_CUDA.items():
+        if old in df.columns:
+            df[new] = df[old].where(device == "cuda")
+    return df.drop(columns=[c for c in _V1_DROPPED if c in df.columns])
 
 
 def write_table_atomic(df: pd.DataFrame, path: Path) -> None:
@@ -75,10 +109,19 @@ def record_problem(rec: Any) -> str | None:
         return "'row' must be an object"
     if not isinstance(row.get("status", ""), str):
         return "'row.status' must be text"
-    if samples is not None and (not isinstance(samples, list) or
-                                not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in samples)):
+    if samples is not None and not _numbers(samples):
         return "'samples_ms' must be a list of numbers"
+    rounds = rec.get("rounds")
+    if rounds is not None:
+        if not isinstance(rounds, list) or not all(
+                isinstance(r, dict) and isinstance(r.get("round"), int) and not isinstance(r.get("round"), bool)
+                and isinstance(r.get("row"), dict) and _numbers(r.get("samples_ms") or []) for r in rounds):
+            return "'rounds' must be a list of {round: int, row: object, samples_ms: [numbers]}"
     return None
+
+
+def _numbers(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
 
 
 def read_cell_records(run_dir: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
@@ -169,11 +212,6 @@ def _csv_ready(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-# Every axis of a sample's cell, so samples.parquet is analysable without a join.
-SAMPLE_COLUMNS = ["run_id", "cell_key", "task", "model", "device", "precision", "runtime", "batch_size", "img_size",
-                  "threads", "iteration", "latency_ms"]
-
-
 def records_to_frames(records: list[dict[str, Any]], run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, samples = [], []
     # Rows follow the order cells were measured in (records are files, listed by name).
@@ -188,15 +226,20 @@ def records_to_frames(records: list[dict[str, Any]], run_id: str) -> tuple[pd.Da
             row["gflops"] = 2 * row["gmacs"]
         rows.append(row)
         axes = {k: cell.get(k) for k in ("task", "model", "device", "precision", "runtime", "batch_size", "img_size", "threads")}
-        for i, ms in enumerate(rec.get("samples_ms") or []):
-            samples.append({"run_id": run_id, "cell_key": cell["key"], **axes, "iteration": i, "latency_ms": ms})
+        per_round = rec.get("rounds")
+        if per_round is None:  # schema 1 record: one process, one round
+            per_round = [{"round": 0, "samples_ms": rec.get("samples_ms") or []}]
+        for rnd in sorted(per_round, key=lambda x: x["round"]):
+            for i, ms in enumerate(rnd.get("samples_ms") or []):
+                samples.append({"run_id": run_id, "cell_key": cell["key"], **axes, "round": rnd["round"],
+                                "iteration": i, "latency_ms": ms})
     df = pd.DataFrame(rows)
     extra = [c for c in df.columns if c not in KEY_COLUMNS + METRIC_COLUMNS]
     df = df.reindex(columns=KEY_COLUMNS + METRIC_COLUMNS + extra)
     sdf = pd.DataFrame(samples, columns=SAMPLE_COLUMNS)
-    sdf = sdf.astype({"batch_size": "Int64", "img_size": "Int64", "threads": "Int64", "iteration": "int64",
-                      "latency_ms": "float64"})
-    return typed(df), sdf
+    sdf = sdf.astype({"batch_size": "Int64", "img_size": "Int64", "threads": "Int64", "round": "int64",
+                      "iteration": "int64", "latency_ms": "float64"})
+    return typed(upgrade_table(df)), sdf
 
 
 def frames_from_records(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -245,9 +288,10 @@ def read_run_meta(run_dir: Path) -> dict[str, Any]:
         raise UserError(f"{p}: corrupt run.json ({err.msg} at line {err.lineno})") from None
     except (UnicodeDecodeError, RecursionError) as err:
         raise UserError(f"{p}: corrupt run.json ({type(err).__name__})") from None
-    if not isinstance(meta, dict) or meta.get("schema_version") != SCHEMA_VERSION:
+    if not isinstance(meta, dict) or meta.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
         got = meta.get("schema_version") if isinstance(meta, dict) else None
-        raise UserError(f"{p}: results schema version {got!r} is not supported (this archbench reads {SCHEMA_VERSION})")
+        readable = ", ".join(map(str, READABLE_SCHEMA_VERSIONS))
+        raise UserError(f"{p}: results schema version {got!r} is not supported (this archbench reads {readable})")
     if meta.get("status") == "running":
         from bench.runlock import DRIVER_GONE, is_locked
 
@@ -322,9 +366,9 @@ def _read_table(path: str | Path) -> pd.DataFrame:
             raise UserError(f"{p}: not a run folder (no results.parquet, results.csv or run.json)")
     try:
         if p.suffix == ".parquet":
-            return pd.read_parquet(p)
+            return upgrade_table(pd.read_parquet(p))
         if p.suffix == ".csv":
-            return pd.read_csv(p)
+            return upgrade_table(pd.read_csv(p))
     except Exception as err:  # pyarrow/pandas raise many types for a damaged file
         raise UserError(f"{p}: unreadable results file ({type(err).__name__}: {err})") from None
     raise UserError(f"{p}: expected a run folder, results.parquet or results.csv")
@@ -336,11 +380,14 @@ def load_samples(path: str | Path) -> pd.DataFrame:
     if not p.is_file():
         if cells_dir(run_dir).is_dir() and (run_dir / "run.json").is_file():
             return frames_from_records(run_dir)[1]
-        return pd.DataFrame(columns=["run_id", "cell_key", "model", "iteration", "latency_ms"])
+        return pd.DataFrame(columns=SAMPLE_COLUMNS)
     try:
-        return pd.read_parquet(p)
+        sdf = pd.read_parquet(p)
     except Exception as err:
         raise UserError(f"{p}: unreadable samples file ({type(err).__name__}: {err})") from None
+    if "round" not in sdf.columns:  # schema 1: every cell's samples came from one process
+        sdf.insert(min(3, len(sdf.columns)), "round", 0)
+    return sdf
 
 
 def list_runs(results_root: Path) -> list[Path]:

@@ -52,9 +52,29 @@ class TimingSpec(_Strict):
     max_samples: StrictInt = Field(default=500, ge=1)
     max_time_s: float = Field(default=5.0, gt=0)
     target_rel_iqr: float = Field(default=0.05, gt=0)
+    # Least time of timed calls before the rule may stop (capped at max_time_s).
+    min_time_s: float = Field(default=1.0, ge=0)
+    # Percentiles to report; sampling continues until each has 10 samples beyond it (p90 → 100
+    # samples, p99 → 1000) or the budget ends, and one without that support is left empty.
+    percentiles: list[float] = Field(default_factory=lambda: [50.0, 90.0], min_length=1)
     # Seconds per (device, precision, threads) to measure the hardware ceiling at run start
     # (bench.metrics.hardware); 0 skips it, and rows then get no efficiency.
     ceiling_s: float = Field(default=1.0, ge=0)
+    # Least seconds of repeated calls per cell for energy_j_per_img (bench.metrics.energy), where
+    # NVML or RAPL can be read; 0 skips it.
+    energy_s: float = Field(default=1.0, ge=0)
+
+    @field_validator("percentiles")
+    @classmethod
+    def _valid_percentiles(cls, v: list[float]) -> list[float]:
+        bad = [q for q in v if not 0 < q < 100]
+        if bad:
+            raise ValueError(f"percentiles must lie strictly between 0 and 100 (e.g. [50, 90, 99]), got {bad}")
+        return sorted(set(float(q) for q in v))
+    # Worker processes per cell (bench.rounds): each process settles at its own level, so the
+    # round, not the sample, is the unit of replication. 1 = no interval (process variation unknown).
+    rounds: int = Field(default=3, ge=1, le=50)
+    rounds_seed: int | None = Field(default=None, ge=0)  # order of cells within rounds; None = drawn per run
 
     @model_validator(mode="after")
     def _min_le_max(self) -> "TimingSpec":
@@ -82,8 +102,17 @@ class Suite(_Strict):
     # tensors freed and re-allocated every call are not returned to the kernel and faulted in
     # again; "system": glibc's defaults, as a plain `python` process gets them.
     malloc: Literal["steady", "system"] = "steady"
+    # TF32 for fp32 matmuls and cuDNN convolutions on CUDA cells. Off by default, so an fp32
+    # CNN (cuDNN allows TF32 by default) and an fp32 ViT (matmuls do not) run the same math.
+    tf32: Literal["off", "on"] = "off"
     accuracy: list[dict[str, Any]] = Field(default_factory=list)  # accuracy tasks (bench.accuracy)
     compare: dict[str, Any] = Field(default_factory=dict)  # thresholds for bench.compare
+
+    @field_validator("tf32", mode="before")
+    @classmethod
+    def _tf32_words(cls, v: Any) -> Any:
+        # YAML 1.1 reads a bare on/off as a boolean.
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
 
     @field_validator("batch_sizes")
     @classmethod
@@ -440,7 +469,8 @@ def expand(suite: Suite) -> list[Cell]:
                     threads=threads,
                     model_kwargs=dict(entry.kwargs),
                     options={k: v for k, v in (("min_gpu_mem_gb", entry.min_gpu_mem_gb),
-                                                ("malloc", "system" if suite.malloc == "system" else None)) if v},
+                                                ("malloc", "system" if suite.malloc == "system" else None),
+                                                ("tf32", suite.tf32 if device == "cuda" else None)) if v},
                     metrics=tuple(suite.metrics),
                     timing=suite.timing.model_dump(),
                     timeout_s=suite.timeout_s,

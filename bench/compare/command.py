@@ -21,7 +21,7 @@ def add_compare_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> a
     s = sub.add_parser(
         "compare", help="compare two runs metric by metric (exit 0 ok, 1 regression, 2 unusable input)",
         description="Join BASE and NEW cell by cell and decide per metric: regressed, improved, unchanged, new, "
-                    "missing or not comparable. Latency/throughput need both the threshold and Mann–Whitney U p < alpha.",
+                    "missing or not comparable. Latency/throughput need the threshold and a round-level test p < alpha (Welch t on log round medians; Mann–Whitney U for one-round runs).",
     )
     s.add_argument("base", help="BASE: run folder, results.parquet/results.csv, or a baseline name under results/baselines/")
     s.add_argument("new", help="NEW: run folder or results file, or 'latest' for the newest run in --results-dir")
@@ -38,7 +38,7 @@ def add_compare_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> a
                    help="compare timings even though machine, device, threads or library versions differ")
     s.add_argument("--threshold", action="append", metavar="METRIC=VALUE", default=[],
                    help="relative threshold, e.g. latency=15%% or memory=0.1 (repeatable; a bare value sets latency and throughput)")
-    s.add_argument("--alpha", type=float, help="Mann–Whitney U significance level (default 0.01)")
+    s.add_argument("--alpha", type=float, help="significance level of the round-level test (default 0.01)")
     s.add_argument("--accuracy-drop", type=float, metavar="POINTS", help="top-1/top-5 drop that counts (default 0.5)")
     s.add_argument("--all", action="store_true", dest="show_all", help="list unchanged metrics too (terminal table)")
     s.add_argument("--results-dir", default="results", help="where 'latest' is looked up")
@@ -100,6 +100,7 @@ def _thresholds(items: list[str]) -> dict[str, Any] | None:
         if "=" in item:
             name, value = item.split("=", 1)
             metric = metric_name(name, "--threshold")
+            metric = "memory" if metric in ("rss_memory", "cuda_memory") else metric  # one memory threshold
             if metric not in ("latency", "throughput", "memory"):
                 raise UserError(f"--threshold {item}: thresholds apply to latency, throughput and memory")
             out[metric] = parse_fraction(value, f"--threshold {item}")
@@ -110,9 +111,8 @@ def _thresholds(items: list[str]) -> dict[str, Any] | None:
 
 
 def compare_command(args: argparse.Namespace) -> int:
-    from bench.compare import compare_paths, render_json, render_markdown, render_terminal, write_html
+    from bench.compare import compare_paths
     from bench.compare.config import DETERMINISTIC, metric_list
-    from bench.results import write_text_atomic
 
     base = _resolve_base(args.base, str(baselines_dir(args)))
     new = _latest(args.results_dir) if args.new == "latest" else Path(args.new)
@@ -127,6 +127,14 @@ def compare_command(args: argparse.Namespace) -> int:
     if args.alpha is not None and not 0 < args.alpha < 1:
         raise UserError(f"--alpha {args.alpha}: must be between 0 and 1 (e.g. 0.01)")
     cmp = compare_paths(base, new, overrides)
+    return emit_comparison(cmp, args)
+
+
+def emit_comparison(cmp: Any, args: argparse.Namespace) -> int:
+    """Write a comparison as --format/-o/--html ask (compare and ab share it); return its exit code."""
+    from bench.compare import render_json, render_markdown, render_terminal, write_html
+    from bench.results import write_text_atomic
+
     if args.format == "md":
         text = render_markdown(cmp)
     elif args.format == "json":
