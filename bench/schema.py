@@ -203,6 +203,8 @@ COLUMNS: tuple[Column, ...] = (
     _c("onnx_export_note", "provenance", "str", "why the fallback exporter was used"),
     _c("export_s", "timing", "float", "wall time of the ONNX export", unit="s"),
     _c("onnx_file_mb", "deterministic", "float", "size of the exported ONNX file", unit="MiB"),
+    _c("onnx_export_reused", "provenance", "bool",
+       "the graph came from this run's earlier export of the same model and input shape (export_s is that export's)"),
     _c("execution_provider", "provenance", "str", "ONNX Runtime execution provider / OpenVINO plugin"),
     _c("runtime_version", "provenance", "str", "version of the deployed runtime"),
     _c("runtime_threads", "provenance", "int", "intra-op threads the deployed runtime was given"),
