@@ -67,18 +67,19 @@ def _load(run_dir: Path) -> ReportData:
 def test_default_shaped_run_renders_every_applicable_figure(default_page):
     page = default_page
     assert _figure_ids(page) == ["fig-acc-latency", "fig-lat-gmacs", "fig-lat-dist", "fig-throughput",
-                                 "fig-memory", "fig-family-size"]
+                                 "fig-memory", "fig-roofline", "fig-family-size"]
     # The two figures this run cannot support say why instead of vanishing.
     assert "the suite measured a single input size" in page and "the suite measured a single runtime" in page
     # Every figure has a caption; the ceiling line is drawn and named with the measured rate.
     static = page.split('<h2 id="figures">')[1].split('<h2 id="results-section">')[0]
-    assert static.count("<figcaption>") == 6
-    assert "measured matmul rate (cpu 150 GFLOP/s)" in page
-    assert static.count("data:image/png;base64,") == 6
+    assert static.count("<figcaption>") == 7
+    assert "3×3 convolution (cpu 150 GFLOP/s)" in page
+    assert "the line is the roofline from the measured bandwidth 18.0 GB/s (slope) and compute ceiling 150 GFLOP/s" in page
+    assert static.count("data:image/png;base64,") == 7
     own = without_plotly(page)  # the bundle itself names URLs in code paths these pages never take
     assert "<script src" not in own and "http://" not in own and "https://" not in own
     # Units in headers, numeric sort keys on numeric cells.
-    for header in ("latency p50 (ms)", "throughput (img/s)", "peak mem (MB)", "params (M)", "top-1 (%)"):
+    for header in ("latency p50 (ms)", "throughput (img/s)", "activations (MiB)", "params (M)", "top-1 (%)"):
         assert f">{header}</th>" in page
     rows = re.search(r'<table id="results".*?</table>', page, re.S).group(0)
     assert rows.count("<tr data-family=") == 24  # speed rows; accuracy has its own table
@@ -90,7 +91,7 @@ def test_default_shaped_run_renders_every_applicable_figure(default_page):
 def test_rich_run_draws_all_eight_figures_and_runtime_speedups(rich, tmp_path):
     page = render_run_report(rich, tmp_path / "r.html", strict=True).read_text()
     assert _figure_ids(page) == ["fig-acc-latency", "fig-lat-gmacs", "fig-lat-dist", "fig-throughput",
-                                 "fig-memory", "fig-resolution", "fig-family-size", "fig-runtimes"]
+                                 "fig-memory", "fig-roofline", "fig-resolution", "fig-family-size", "fig-runtimes"]
     assert "Not drawn for this run" not in page
     assert "224, 384, 512 px" in page
     assert "speed-up of each runtime over eager" in page
@@ -145,7 +146,8 @@ def test_matmul_ceiling_read_defensively(hw, device, precision, threads, want):
 def test_no_hardware_means_no_line_and_a_caption_that_says_so(tmp_path):
     run = write_run(tmp_path, models=DEFAULT_MODELS[:3], hardware=None, accuracy=False, failures=False)
     page = render_run_report(run, tmp_path / "r.html", strict=True).read_text()
-    assert "no matmul ceiling is drawn because run.json records no measured matmul rate" in page
+    assert "no ceiling is drawn because run.json records no measured rate" in page
+    assert "no roofline: run.json has no measured ceiling" in page
     assert "not measured in this run" in page
 
 
@@ -273,6 +275,40 @@ def test_builders_report_failures_instead_of_crashing(default_like):
     figs, skipped = build_figures(d)
     dist = [s for s in skipped if s.title == "Latency distribution"]
     assert dist and dist[0].reason.startswith("could not be drawn (ValueError")
-    assert len(figs) == 5
+    assert len(figs) == 6  # the other applicable figures still render
     with pytest.raises(ValueError):
         build_figures(d, strict=True)
+
+
+def test_summary_marks_unsupported_percentiles_and_flags_efficiency_above_the_ceiling():
+    import pandas as pd
+
+    from bench.metrics.hardware import EFFICIENCY_ABOVE_ONE
+    from bench.report.html import summary_table
+
+    base = {"task": "speed", "status": "ok", "device": "cpu", "precision": "fp32", "runtime": "eager", "batch_size": 1,
+            "img_size": 224, "threads_actual": 2, "params_m": 1.0, "gmacs": 1.0, "latency_ms_p50": 5.0,
+            "latency_rel_iqr": 0.01, "throughput_ips": 200.0, "act_peak_mb": 3.0}
+    df = pd.DataFrame([
+        {**base, "model": "a", "family": "cnn", "n_samples": 40, "latency_ms_p90": float("nan"),
+         "latency_note": "p90 empty: 40 samples, p90 needs 100 (10 beyond it)", "efficiency": 1.3,
+         "efficiency_note": EFFICIENCY_ABOVE_ONE},
+        {**base, "model": "b", "family": "vit", "n_samples": 150, "latency_ms_p90": 5.5, "efficiency": 0.4},
+    ])
+    summ = summary_table(ReportData(df, pd.DataFrame(), {}))
+    headers = [h for h, _ in summ["header"]]
+    by_model = {r["cells"][0]["text"]: {h: c["text"] for h, c in zip(headers, r["cells"])} for r in summ["rows"]}
+    assert by_model["a"]["p90 (ms)"] == "n/a" and by_model["b"]["p90 (ms)"] == "5.50"
+    assert by_model["a"]["eff. (%)"].endswith("†") and "†" not in by_model["b"]["eff. (%)"]
+    assert by_model["a"]["act. (MiB)"] == "3"
+    notes = " ".join(summ["notes"])
+    assert "fewer than 100 samples" in notes and "above the measured ceiling" in notes
+    # the full table flags the row too, with its reason in a column of its own
+    from bench.report.html import results_table
+
+    full = results_table(ReportData(df, pd.DataFrame(), {}))
+    keys = [c.key for c in full["columns"]]
+    rows = {r["cells"][keys.index("model")]["text"]: r["cells"] for r in full["rows"]}
+    assert rows["a"][keys.index("efficiency")]["text"] == "130 †"
+    assert "above the measured ceiling" in rows["a"][keys.index("efficiency_note")]["text"]
+    assert rows["b"][keys.index("efficiency")]["text"] == "40" and rows["b"][keys.index("efficiency_note")]["text"] == ""

@@ -152,7 +152,7 @@ class _LiveTensors(TorchDispatchMode):
 
 
 def peak_live_mb(model: nn.Module, x: torch.Tensor) -> float:
-    """Peak live activation memory (MB) of one inference forward (see module docstring)."""
+    """Peak live activation memory (MiB) of one inference forward (see module docstring)."""
     mode = _LiveTensors()
     with torch.no_grad(), mode:
         out = model(x)

@@ -35,8 +35,14 @@ AXES = [(key, col, schema.column(col).table_header) for key, col in (
     ("device", "device"), ("precision", "precision"), ("runtime", "runtime"), ("threads", "threads_actual"),
     ("img", "img_size"), ("batch", "batch_size"))]
 # Plotted values: payload key → results column, for axis titles and hover labels with units.
-VALUES = {"params_m": "params_m", "gmacs": "gmacs", "p50": "latency_ms_p50", "p99": "latency_ms_p99",
-          "tput": "throughput_ips", "mem": "peak_mem_mb", "top1": "top1"}
+# "mem" is the activation peak; runs from before it have only the resident-set peak.
+VALUES = {"params_m": "params_m", "gmacs": "gmacs", "p50": "latency_ms_p50", "tput": "throughput_ips",
+          "mem": "act_peak_mb", "top1": "top1"}
+
+
+def memory_column(d: ReportData) -> str:
+    """The memory the report plots: ``act_peak_mb``, or ``rss_peak_mb`` for older runs (as the static figure)."""
+    return "act_peak_mb" if d.speed["act_peak_mb"].notna().any() else "rss_peak_mb"
 # Samples kept per cell and round: a box plot of 1,000 evenly spaced quantiles is the box
 # plot of the raw samples, and a long adaptive run cannot bloat the page.
 MAX_SAMPLES = 1000
@@ -59,6 +65,8 @@ class Explorer:
     """What the template needs: the payload, the controls and whether there is anything to plot."""
 
     payload: Markup  # JSON, safe to place inside <script type="application/json">
+    mem_label: str = ""  # "activation peak (MiB)"
+    mem_unit: str = ""
     controls: list[Control] = field(default_factory=list)
     n_rows: int = 0
     has_accuracy: bool = False
@@ -177,6 +185,8 @@ def _interval(parts: list[tuple[str | None, np.ndarray]]) -> dict[str, Any] | No
 def build_explorer(d: ReportData) -> Explorer:
     """The explorer's payload and controls for a run (empty when no speed row finished)."""
     sp = d.speed
+    mem_col = memory_column(d)
+    values = {**VALUES, "mem": mem_col}
     by_cell = _samples_by_cell(d.samples)
     acc = d.acc.set_index("model") if not d.acc.empty else None
     rows = []
@@ -190,8 +200,8 @@ def build_explorer(d: ReportData) -> Explorer:
             "model": _text(r["model"]), "name": short_name(r["model"]), "family": _text(r["family"]),
             **{key: _axis_value(r[col]) for key, col, _ in AXES},
             "params_m": _num(r["params_m"]), "gmacs": _num(r["gmacs"]),
-            "p50": _num(r["latency_ms_p50"]), "p99": _num(r["latency_ms_p99"]), "ci": _interval(parts),
-            "tput": _num(r["throughput_ips"]), "mem": _num(r["peak_mem_mb"]),
+            "p50": _num(r["latency_ms_p50"]), "ci": _interval(parts),
+            "tput": _num(r["throughput_ips"]), "mem": _num(r[mem_col]),
             "top1": top1, "top1_std": std, "acc_source": src, "acc_dataset": dataset,
             "noisy": not_met(r.get("timing_target_met")),
             "samples": [[rnd, _thin(v)] for rnd, v in parts],
@@ -202,19 +212,24 @@ def build_explorer(d: ReportData) -> Explorer:
         controls.append(Control(key, label, values, _default(key, values)))
     ceilings = []
     for h in d.hardware if isinstance(d.hardware, list) else []:
-        if isinstance(h, dict) and _num(h.get("matmul_gflops")):
+        # The measured ceiling: the faster of matmul and 3×3 conv (bench/metrics/hardware.py); older runs: matmul.
+        rate = _num(h.get("ceiling_gflops")) or _num(h.get("matmul_gflops")) if isinstance(h, dict) else None
+        if rate or (isinstance(h, dict) and _num(h.get("mem_bw_gbs"))):
+            kernel = _text(h.get("ceiling_kernel")) or ("matmul" if _num(h.get("matmul_gflops")) else "")
             ceilings.append({"device": _text(h.get("device")), "precision": _text(h.get("precision")) or "fp32",
-                             "threads": _axis_value(h.get("threads_actual")), "gflops": _num(h.get("matmul_gflops")),
-                             "mem_bw_gbs": _num(h.get("mem_bw_gbs"))})
+                             "threads": _axis_value(h.get("threads_actual")), "gflops": rate,
+                             "kernel": {"conv3x3": "3×3 conv"}.get(kernel, kernel), "mem_bw_gbs": _num(h.get("mem_bw_gbs"))})
     payload = {
         "rows": rows,
         "controls": [asdict(c) for c in controls],
         "ceilings": ceilings,
         "families": {f: {"label": FAMILY_LABELS[f], "color": FAMILY_COLORS[f]} for f in FAMILY_COLORS},
         "sources": SOURCE_LABELS,
-        "labels": {key: schema.column(col).label for key, col in VALUES.items()},
+        "labels": {key: schema.column(col).label for key, col in values.items()},
+        "mem_unit": schema.column(mem_col).unit,
     }
-    return Explorer(script_json(payload), controls, len(rows), any(row["top1"] is not None for row in rows))
+    return Explorer(script_json(payload), schema.column(mem_col).label, schema.column(mem_col).unit, controls,
+                    len(rows), any(row["top1"] is not None for row in rows))
 
 
 def script_json(obj: Any) -> Markup:
