@@ -76,9 +76,10 @@ def test_payload_rows_carry_accuracy_interval_and_samples(two_devices, two_devic
     acc = df[(df["task"] == "accuracy") & (df["model"] == "tv:resnet50")].iloc[0]
     assert row["top1"] == pytest.approx(acc["top1"]) and row["acc_source"] == acc["acc_source"] != ""
     assert row["ci"]["kind"] == "95% CI of the median" and row["ci"]["lo"] < row["p50"] < row["ci"]["hi"]
-    assert row["samples"][0][0] is None and len(row["samples"][0][1]) == want["n_samples"]
-    assert payload["ceilings"] == [
-        {"device": d, "precision": "fp32", "threads": 2, "gflops": g, "mem_bw_gbs": 18.0} for d, g in (("cpu", 150.0), ("cuda", 20000.0))]
+    assert row["samples"][0][0] == "0" and len(row["samples"][0][1]) == want["n_samples"]  # one round, round 0
+    assert payload["ceilings"] == [{"device": d, "precision": "fp32", "threads": 2, "gflops": g, "kernel": "matmul",
+                                    "mem_bw_gbs": 18.0} for d, g in (("cpu", 150.0), ("cuda", 20000.0))]
+    assert payload["labels"]["mem"] == "activation peak (MiB)" and payload["mem_unit"] == "MiB"
 
 
 def test_median_interval_covers_the_median_about_95_percent_of_the_time():
@@ -250,11 +251,11 @@ def test_controls_budget_legend_and_table_in_chromium(two_devices, two_devices_p
     assert source == "scratch" and "95% CI of the median" in result
     o.page.select_option("#budget-kind", "memory")
     o.page.fill("#budget-value", "20")
-    want_mem = _best_within(df, "peak_mem_mb", 20.0)
+    want_mem = _best_within(df, "act_peak_mb", 20.0)
     assert want_mem == "tv:efficientnet_b0" and o.budget_pick() == [want_mem]
     assert "efficientnet_b0" in o.page.text_content("#budget-result")
     o.page.fill("#budget-value", "1")
-    assert o.budget_pick() == [] and "No model with an accuracy fits within 1 MB" in o.page.text_content("#budget-result")
+    assert o.budget_pick() == [] and "No model with an accuracy fits within 1 MiB" in o.page.text_content("#budget-result")
 
     # A legend click hides a family in every figure; a second click brings it back.
     o.page.locator("#xp-gmacs g.traces", has_text="mobile CNN").click()

@@ -186,7 +186,7 @@ def build_explorer(d: ReportData) -> Explorer:
     """The explorer's payload and controls for a run (empty when no speed row finished)."""
     sp = d.speed
     mem_col = memory_column(d)
-    values = {**VALUES, "mem": mem_col}
+    plotted = {**VALUES, "mem": mem_col}
     by_cell = _samples_by_cell(d.samples)
     acc = d.acc.set_index("model") if not d.acc.empty else None
     rows = []
@@ -225,7 +225,7 @@ def build_explorer(d: ReportData) -> Explorer:
         "ceilings": ceilings,
         "families": {f: {"label": FAMILY_LABELS[f], "color": FAMILY_COLORS[f]} for f in FAMILY_COLORS},
         "sources": SOURCE_LABELS,
-        "labels": {key: schema.column(col).label for key, col in values.items()},
+        "labels": {key: schema.column(col).label for key, col in plotted.items()},
         "mem_unit": schema.column(mem_col).unit,
     }
     return Explorer(script_json(payload), schema.column(mem_col).label, schema.column(mem_col).unit, controls,
