@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Literal
+from typing import Iterable, Literal
 
 Kind = Literal["key", "deterministic", "timing", "memory", "accuracy", "provenance"]
 Dtype = Literal["str", "int", "float", "bool", "json"]
@@ -103,6 +103,9 @@ COLUMNS: tuple[Column, ...] = (
        unit="GMACs", label="GMACs", header="GMACs / img", higher_is_better=False, sig=4),
     _c("gflops", "deterministic", "float", "2 × gmacs (one MAC = two floating-point operations)", unit="GFLOPs",
        higher_is_better=False),
+    _c("macs_per_param", "deterministic", "float",
+       "multiply-accumulates per parameter per image (gmacs × 1e9 / params): how often each weight is reused "
+       "(convolutions over positions, transformers over tokens)", label="MACs / param"),
     _c("gmacs_check", "deterministic", "float", "GMACs from the cross-check counter (FlopCounterMode)", unit="GMACs"),
     _c("flops_counter", "provenance", "str", "counter that produced gmacs"),
     _c("flops_check_counter", "provenance", "str", "counter that produced gmacs_check"),
@@ -253,9 +256,9 @@ def task_fields(task: str) -> list[str]:
     return [c.name for c in COLUMNS if c.task == task]
 
 
-def unknown(names: object) -> list[str]:
+def unknown(names: Iterable[str]) -> list[str]:
     """Names (e.g. a row's keys) that the schema does not list, in their order."""
-    return [n for n in names if n not in BY_NAME and n not in RECORD_ONLY]  # type: ignore[attr-defined]
+    return [n for n in names if n not in BY_NAME and n not in RECORD_ONLY]
 
 
 def markdown() -> str:

@@ -16,14 +16,12 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
+from bench.axes import Device, Family, Metric, Precision, Runtime
 from bench.errors import UserError
+from bench.metrics.timing import TimingConfig
 
-Device = Literal["cpu", "cuda"]
-Precision = Literal["fp32", "bf16", "fp16"]
-Runtime = Literal["eager", "channels_last", "compile", "onnxruntime", "openvino"]
-Metric = Literal["params", "flops", "latency", "memory"]
 
 
 class _Strict(BaseModel):
@@ -37,21 +35,18 @@ class ModelEntry(_Strict):
     alias: str | None = None  # how the model is named in tables when kwargs change it
     kwargs: dict[str, Any] = Field(default_factory=dict)
     img_size: StrictInt | None = Field(default=None, gt=0)  # overrides the suite's sizes for this model
-    family: Literal["cnn", "mobile", "vit", "hybrid"] | None = None
+    family: Family | None = None
     # Giant models: below this much GPU memory (and always on CPU) the cell reports params and
     # GMACs computed on the meta device, and skips latency/memory with the reason.
     min_gpu_mem_gb: float | None = Field(default=None, gt=0)
 
 
-class TimingSpec(_Strict):
-    """Warm-up and adaptive measurement budget (see bench.metrics.timing)."""
+class TimingSpec(TimingConfig):
+    """A suite's ``timing:`` block: the warm-up and adaptive measurement budget
+    (bench.metrics.timing.TimingConfig, one definition) plus the hardware ceiling's budget."""
 
-    warmup_min_iters: StrictInt = Field(default=3, ge=0)
-    warmup_max_s: float = Field(default=10.0, gt=0)
-    min_samples: StrictInt = Field(default=10, ge=1)
-    max_samples: StrictInt = Field(default=500, ge=1)
-    max_time_s: float = Field(default=5.0, gt=0)
-    target_rel_iqr: float = Field(default=0.05, gt=0)
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
     # Seconds per (device, precision, threads) to measure the hardware ceiling at run start
     # (bench.metrics.hardware); 0 skips it, and rows then get no efficiency.
     ceiling_s: float = Field(default=1.0, ge=0)
@@ -59,12 +54,6 @@ class TimingSpec(_Strict):
     # round, not the sample, is the unit of replication. 1 = no interval (process variation unknown).
     rounds: int = Field(default=3, ge=1, le=50)
     rounds_seed: int | None = Field(default=None, ge=0)  # order of cells within rounds; None = drawn per run
-
-    @model_validator(mode="after")
-    def _min_le_max(self) -> "TimingSpec":
-        if self.min_samples > self.max_samples:
-            raise ValueError(f"min_samples ({self.min_samples}) must not exceed max_samples ({self.max_samples})")
-        return self
 
 
 class Suite(_Strict):

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from bench.metrics.stats import rel_iqr
 
@@ -39,20 +40,30 @@ TIMING_RULE = (
 )
 
 
-@dataclass(frozen=True)
-class TimingConfig:
-    warmup_min_iters: int = 3
-    warmup_max_s: float = 10.0
-    min_samples: int = 10
-    max_samples: int = 500
-    max_time_s: float = 5.0
-    target_rel_iqr: float = 0.05
+class TimingConfig(BaseModel):
+    """The measurement budget of the rule above; a suite's ``timing:`` block is this plus the
+    ceiling measurement's ``ceiling_s`` (bench.suite.TimingSpec)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # StrictInt: YAML's `true` or "8" is not a count
+    warmup_min_iters: StrictInt = Field(default=3, ge=0)
+    warmup_max_s: float = Field(default=10.0, gt=0)
+    min_samples: StrictInt = Field(default=10, ge=1)
+    max_samples: StrictInt = Field(default=500, ge=1)
+    max_time_s: float = Field(default=5.0, gt=0)
+    target_rel_iqr: float = Field(default=0.05, gt=0)
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> "TimingConfig":
+        if self.min_samples > self.max_samples:
+            raise ValueError(f"min_samples ({self.min_samples}) must not exceed max_samples ({self.max_samples})")
+        return self
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "TimingConfig":
         """Build from a suite's ``timing`` block; keys for other stages (``ceiling_s``) are ignored."""
-        names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in (d or {}).items() if k in names})
+        return cls(**{k: v for k, v in (d or {}).items() if k in TimingConfig.model_fields})
 
 
 @dataclass

@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-FAMILIES = ("cnn", "mobile", "vit", "hybrid")
+from bench.axes import FAMILIES
+
+ACC_SOURCES = ("measured", "scratch", "reported")
 
 NUMERIC_COLUMNS = [
     "batch_size", "img_size", "threads", "threads_actual", "params", "params_m", "gmacs", "gflops",
