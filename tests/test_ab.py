@@ -36,9 +36,10 @@ def template(tmp_path_factory) -> Path:
     return run_suite(speed_suite(models, window_s=0.05), root, executor=InProcessExecutor(), progress=False).run_dir
 
 
-def hog_timeline(rng: np.random.Generator, slots: int, dwell: float = 3.0) -> np.ndarray:
+def hog_timeline(rng: np.random.Generator, slots: int, dwell: float = 4.0) -> np.ndarray:
     """Share of each slot (one worker's timing pass) during which a CPU hog ran: on/off phases
-    of random length (mean ``dwell`` slots), switching at random points inside slots."""
+    of random length (mean ``dwell`` slots: 2-6 s phases against ~1 s per tiny-model round),
+    switching at random points inside slots."""
     t, on, edges = 0.0, bool(rng.random() < 0.5), []
     cover = np.zeros(slots)
     while t < slots:
@@ -119,12 +120,13 @@ def test_pairing_is_what_makes_it_work(template, tmp_path):
                                       "max_other_cpu_pct": 1000})  # keep every round, as the paired rule does
         cmp = compare_runs(load_run(a, "BASE"), load_run(b, "NEW"), cfg)
         unpaired += next(r for r in cmp.results if r.model == "slow" and r.metric == "latency").decision == "regressed"
-    assert paired == 10 and unpaired < paired
+    assert paired >= 9 and unpaired <= paired - 3, (paired, unpaired)
 
 
 def test_too_few_quiet_pairs_is_unreliable_not_a_verdict(template, tmp_path):
     a, b = ab_pair(template, tmp_path, seed=9, slowdown=1.25, hog=False)
-    for run, loads in ((a, [0, 100, 0, 100, 0, 100]), (b, [100, 0, 100, 0, 100, 0])):
+    alternating = [0, 100] * (AB_MIN_ROUNDS // 2)
+    for run, loads in ((a, alternating), (b, alternating[1:] + alternating[:1])):
         import pandas as pd
 
         t = pd.read_parquet(run / "results.parquet")
@@ -132,7 +134,8 @@ def test_too_few_quiet_pairs_is_unreliable_not_a_verdict(template, tmp_path):
         t.to_parquet(run / "results.parquet")
     cmp, lat = _judge(a, b)
     assert lat["slow"].decision == "not comparable" and lat["slow"].unreliable
-    assert "changed by more than 25% of a core between the two members of 6/6 pairs" in lat["slow"].reason
+    assert f"changed by more than 25% of a core between the two members of {AB_MIN_ROUNDS}/{AB_MIN_ROUNDS} pairs" \
+        in lat["slow"].reason
     assert any("timing unreliable" in w for w in cmp.warnings) and cmp.exit_code == 0
 
 

@@ -67,24 +67,27 @@ def test_between_round_columns_from_round_medians():
     assert json.loads(cols["latency_ms_p50_rounds"]) == med and cols["latency_interval_note"] is None
 
 
-def test_interval_covers_the_true_level_and_the_next_runs_median():
-    """Seeded runs of 5 rounds whose processes settle at levels spread 5% around the truth: the
-    95% interval holds the true level in about 95% of runs, and the next run's median in >= 90%
-    (the issue's acceptance rule for real runs, here on data of known structure)."""
-    rng = np.random.default_rng(15)
+@pytest.mark.parametrize("rounds, next_at_least", [(3, 0.90), (5, 0.85)])
+def test_interval_covers_the_true_level_and_the_next_runs_median(rounds, next_at_least):
+    """Seeded runs whose processes settle at levels spread 5% around the truth: the 95% interval
+    holds the true level in about 95% of runs. The next run's median has its own error, so a
+    confidence interval holds it less often than the truth: about 93% with 3 rounds (t = 4.30)
+    and 88% with 5 (t = 2.78) in theory; the issue's acceptance rule (>= 90%) is met with the
+    default suites' 3 rounds."""
+    rng = np.random.default_rng(15 + rounds)
     shape = ProcessShape(offset_sd=0.05)
     truth, cover_truth, cover_next, n = 20.0, 0, 0, 400
     runs = []
     for _ in range(n + 1):
-        rounds = rounds_samples(rng, truth, rounds=5, n=60, shape=shape)
-        runs.append(between_round_columns([float(np.median(r)) for r in rounds], 1, 5))
-    # the level a run measures is the truth stretched by the jitter and bimodal mode (same for every run)
+        rs = rounds_samples(rng, truth, rounds=rounds, n=60, shape=shape)
+        runs.append(between_round_columns([float(np.median(r)) for r in rs], 1, rounds))
+    # the level every run measures: the truth stretched by the jitter and the bimodal mode
     level = float(np.median([r["latency_ms_p50"] for r in runs]))
     for cur, nxt in zip(runs, runs[1:]):
         cover_truth += cur["latency_ms_p50_ci_low"] <= level <= cur["latency_ms_p50_ci_high"]
         cover_next += cur["latency_ms_p50_ci_low"] <= nxt["latency_ms_p50"] <= cur["latency_ms_p50_ci_high"]
-    assert 0.90 <= cover_truth / n <= 0.99
-    assert cover_next / n >= 0.90
+    assert 0.91 <= cover_truth / n <= 0.99
+    assert cover_next / n >= next_at_least
 
 
 def _round(r, samples, status="ok", load=0.0, pid=100, **row):
