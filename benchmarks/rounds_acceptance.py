@@ -86,7 +86,11 @@ class Hog:
     """A CPU hog (one busy process) switched on and off at random, 2-6 s per phase."""
 
     def __init__(self, seed: int):
+        import atexit
+
         self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        atexit.register(self.close)  # never leave the hog behind (SIGTERM is turned into an exit below)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         self.rng = random.Random(seed)
         self.stop_evt = threading.Event()
         self.on_s = 0.0
@@ -101,6 +105,8 @@ class Hog:
             os.kill(self.proc.pid, signal.SIGCONT if on else signal.SIGSTOP)
 
     def close(self) -> None:
+        if self.proc.poll() is not None:
+            return
         self.stop_evt.set()
         self.thread.join()
         os.kill(self.proc.pid, signal.SIGCONT)
