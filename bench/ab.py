@@ -178,7 +178,8 @@ def add_ab_parser(sub: Any, func: Any) -> argparse.ArgumentParser:
     s.add_argument("--threshold", action="append", metavar="METRIC=VALUE", default=[],
                    help=f"relative threshold, e.g. latency=3%% (default {AB_THRESHOLD:.0%} for latency and throughput)")
     s.add_argument("--alpha", type=float, help="significance level of the paired test (default 0.01)")
-    s.add_argument("--format", choices=["table", "md", "json"], default="table")
+    s.add_argument("--format", choices=["table", "md", "json"], default="table",
+                   help="table: terminal text; md: Markdown; json: machine-readable")
     s.add_argument("-o", "--output", help="write the --format output to this file instead of stdout")
     s.add_argument("--html", metavar="FILE", help="also write the side-by-side HTML report")
     s.add_argument("--all", action="store_true", dest="show_all", help="list unchanged metrics too (terminal table)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -159,6 +160,12 @@ def run_suite(
         meta = results.read_run_meta(run_dir)
         _check_resumable(run_dir, meta, suite)
         lock = RunLock.acquire(run_dir)
+        try:  # read again under the lock: a driver that just finished may have rewritten it
+            meta = results.read_run_meta(run_dir)
+            _check_resumable(run_dir, meta, suite)
+        except BaseException:
+            lock.release()
+            raise
         run_id = meta["run_id"]
         meta.pop("status_note", None)
     else:
@@ -230,8 +237,9 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
                 oom_at[(c.get("model"), c.get("device"), c.get("precision"), c.get("runtime"), c.get("img_size"),
                         c.get("threads"), c.get("task"))] = c.get("batch_size")
 
-        bar = _Progress(sum(_planned_rounds(c, rounds) for c in cells),
-                        sum(len(_rounds_of(done.get(c.key))) for c in cells), enabled=progress)
+        measured = [c for c in cells if not is_lookup(c)]  # table lookups are not work to show
+        bar = _Progress(sum(_planned_rounds(c, rounds) for c in measured),
+                        sum(len(_rounds_of(done.get(c.key))) for c in measured), enabled=progress)
         last_tables = 0.0
         for r in range(rounds):
             for cell in round_order(cells, r, seed):
@@ -241,14 +249,18 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
                 if r > 0 and (rec is None or rec["row"].get("status") not in MEASURED):
                     bar.skip()  # a cell that failed or was skipped in round 0 is not timed again
                     continue
-                bar.start(cell, r, rounds)
+                if not is_lookup(cell):
+                    bar.start(cell, r, rounds)
                 started = _now()
                 blocker = _oom_blocker(cell, oom_at) if r == 0 else None
                 if blocker:
                     row, samples = {"status": "skipped", "error": blocker}, []
+                elif is_lookup(cell):
+                    row, samples = lookup_row(cell), []
                 else:
                     log = run_dir / "logs" / (f"{cell.slug}.log" if r == 0 else f"{cell.slug}.r{r + 1}.log")
-                    outcome = executor.run(dataclasses.replace(cell, options={**cell.options, "round": r}), log)
+                    outcome = executor.run(dataclasses.replace(
+                        cell, options={**cell.options, "round": r, **export_cache_option(cell, run_dir)}), log)
                     row, samples = outcome.row, outcome.samples_ms
                 row.setdefault("started_at", started)
                 row["finished_at"] = _now()
@@ -269,7 +281,8 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
                     last_tables = time.time()
                 if r == _planned_rounds(cell, rounds) - 1 or row.get("status") not in MEASURED:
                     summary.measured += 1
-                bar.advance(cell, row.get("status", "?"), combined)
+                if not is_lookup(cell):
+                    bar.advance(cell, row.get("status", "?"), combined)
     except KeyboardInterrupt:  # Ctrl-C, and SIGTERM/SIGHUP (bench.cli turns them into this)
         ended = "interrupted"
         raise
@@ -281,10 +294,40 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
             executor.close()
         except Exception:  # closing must never hide how the run ended
             pass
+        shutil.rmtree(run_dir / EXPORT_CACHE, ignore_errors=True)  # exported graphs are scratch, not results
         _finalise(run_dir, meta, summary, ended, error)
         if bar is not None:
             bar.stop()
     return summary
+
+
+EXPORT_CACHE = "onnx-cache"
+
+
+def export_cache_option(cell: Cell, run_dir: Path) -> dict[str, str]:
+    """Deployed-runtime cells share one ONNX export per model, input shape and exporter within a
+    run (bench.deploy), so thread settings and rounds of the same model do not export again."""
+    from bench.runtimes import DEPLOYED_RUNTIMES
+
+    return {"export_cache": str(run_dir / EXPORT_CACHE)} if cell.runtime in DEPLOYED_RUNTIMES else {}
+
+
+def is_lookup(cell: Cell) -> bool:
+    """A reported-accuracy cell reads a published figure: no model runs, so no worker and no progress."""
+    return cell.task == "accuracy" and cell.options.get("source") == "reported"
+
+
+def lookup_row(cell: Cell) -> dict[str, Any]:
+    """The published accuracy, looked up in this process; a lookup has no batch or threads."""
+    from bench.accuracy import run_accuracy_cell
+
+    t0 = time.time()
+    try:
+        row = run_accuracy_cell(cell, progress=False)
+    except Exception as err:  # one cell's fault is its status, never the run's
+        row = {"status": "failed", "error": f"{type(err).__name__}: {err}"[:2000]}
+    row.update(batch_size=None, threads=None, duration_s=round(time.time() - t0, 3))
+    return row
 
 
 def _planned_rounds(cell: Cell, rounds: int) -> int:

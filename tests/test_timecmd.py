@@ -13,7 +13,7 @@ from tests.conftest import ROOT, run_cli
 
 def test_time_one_model_prints_p50_with_spread_and_writes_a_run(tmp_path):
     res = run_cli("time", "test:cnn", "--batch", "2", "--threads", "1", "--max-time-s", "0.3",
-                  "--results-dir", str(tmp_path))
+                  "--set", "timing.rounds=1", "--results-dir", str(tmp_path))
     assert res.returncode == 0, res.stderr + res.stdout
     line = next(x for x in res.stdout.splitlines() if x.startswith("test:cnn b2 32px cpu/fp32/eager threads 1:"))
     # p90/p99 print a number only where 100 / 1,000 samples support them, else "n/a"

@@ -152,7 +152,7 @@ def load_run(path: str | Path, label: str) -> RunData:
         raise UserError(f"{label} {p}: not a run folder (no run.json, results.parquet or results.csv)")
     if p.is_dir() and not (p / "results.parquet").is_file() and (p / "results.csv").is_file():
         p = p / "results.csv"
-    table = results.load_results(p)
+    table = results.load_results(p, join_accuracy=False)  # accuracy is judged on its own rows, once
     missing = [c for c in REQUIRED_TABLE_COLUMNS if c not in table.columns]
     if missing:
         raise UserError(f"{label} {p}: not an archbench results table (no {', '.join(missing)} column); "
