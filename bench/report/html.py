@@ -46,7 +46,8 @@ def col(key: str, header: str = "") -> Column:
 # value for every row is shown once above the table instead.
 TABLE_COLUMNS = [col(k) for k in (
     "model", "family", "device", "precision", "runtime", "batch_size", "img_size", "threads_actual",
-    "params_m", "gmacs", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_rel_iqr", "n_samples",
+    "params_m", "gmacs", "latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high", "latency_ms_p90",
+    "latency_ms_p99", "latency_rel_iqr", "n_samples",
     "latency_note", "throughput_ips", "throughput_ips_pipelined", "act_peak_mb", "rss_peak_mb", "cuda_peak_alloc_mb",
     "efficiency", "efficiency_note", "ceiling_kernel", "energy_j_per_img", "top1", "acc_source")]
 CONSTANT_SHOWN_ONCE = {"device", "precision", "runtime", "img_size", "threads_actual", "batch_size"}
@@ -153,7 +154,8 @@ def summary_table(d: ReportData) -> dict[str, Any]:
     header = [("model", ""), ("family", "")] + ([("device", "")] if multi else []) + [
         (a, axis_help[a]) for a in axes] + [
         h("params_m", "parameters, millions"), h("gmacs", "1e9 multiply-accumulates per image"),
-        h("latency_ms_p50", "median latency at the smallest batch"),
+        h("latency_ms_p50", "median latency at the smallest batch (with the 95% interval over the rounds, "
+                            "where the cell was timed in several processes)"),
         h("latency_ms_p90", "90th-percentile latency; empty with fewer than 100 samples (10 beyond it)"),
         h("latency_rel_iqr", "spread of the timing samples"), h("throughput_ips", "throughput at the largest batch"),
         h("act_peak_mb", "activation peak (live tensors above weights and input) at the largest batch")] + (
@@ -184,6 +186,8 @@ def summary_table(d: ReportData) -> dict[str, Any]:
         for i, (v, numeric) in enumerate(nums):
             n = _number(v) if numeric else None
             text = fmt(n) if numeric else str(v or "")
+            if i == 2 and s.p50_ci:  # the median's 95% interval over the rounds
+                text += f" ({fmt(s.p50_ci[0])}–{fmt(s.p50_ci[1])})"
             if i == 3 and math.isnan(s.latency_ms_p90) and not math.isnan(s.latency_ms_p50):
                 text = "n/a"  # unsupported percentile: marked, never an interpolated maximum
             if has_eff and i == 7 and s.efficiency > 1:
