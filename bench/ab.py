@@ -146,7 +146,8 @@ def run_ab(suite: Any, sides: tuple[Side, Side], rounds: int, results_root: Path
                     row["finished_at"] = _now()
                     per_round = [x for x in (rec or {}).get("rounds", []) if x["round"] != r]
                     per_round.append({"round": r, "row": row, "samples_ms": outcome.samples_ms})
-                    combined = combine_rounds(per_round, cell.batch_size, _planned_rounds(cell, rounds))
+                    combined = combine_rounds(per_round, cell.batch_size, _planned_rounds(cell, rounds),
+                                          cell.timing.get("percentiles") or (50.0, 90.0))
                     rec = {"cell": cell.to_dict(), "row": combined, "rounds": sorted(per_round, key=lambda x: x["round"])}
                     recs[cell.key] = rec
                     results.write_cell_record(dirs[side.label], cell.slug, rec)
@@ -180,7 +181,8 @@ def add_ab_parser(sub: Any, func: Any) -> argparse.ArgumentParser:
     s.add_argument("--threshold", action="append", metavar="METRIC=VALUE", default=[],
                    help=f"relative threshold, e.g. latency=3%% (default {AB_THRESHOLD:.0%} for latency and throughput)")
     s.add_argument("--alpha", type=float, help="significance level of the paired test (default 0.01)")
-    s.add_argument("--format", choices=["table", "md", "json"], default="table")
+    s.add_argument("--format", choices=["table", "md", "json"], default="table",
+                   help="table: terminal text; md: Markdown; json: machine-readable")
     s.add_argument("-o", "--output", help="write the --format output to this file instead of stdout")
     s.add_argument("--html", metavar="FILE", help="also write the side-by-side HTML report")
     s.add_argument("--all", action="store_true", dest="show_all", help="list unchanged metrics too (terminal table)")

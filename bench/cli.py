@@ -50,8 +50,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"results: {summary.run_dir}/results.parquet (+ results.csv, samples.parquet, run.json)")
     if not args.no_report:
         from bench.report import render_run_report, update_index
+        from bench.report.html import page_name
 
-        page = render_run_report(summary.run_dir, Path(args.reports_dir) / f"{summary.run_id}.html")
+        page = render_run_report(summary.run_dir, Path(args.reports_dir) / page_name(summary.run_id))
         update_index(Path(args.results_dir), Path(args.reports_dir))
         print(f"report:  {page}  (newest run also at {Path(args.reports_dir) / 'latest.html'})")
     ok = summary.counts.get("ok", 0)
@@ -125,9 +126,18 @@ def cmd_best(args: argparse.Namespace) -> int:
 def cmd_claims(args: argparse.Namespace) -> int:
     from bench.claims import claims_table_markdown, parse_only, run_claims
 
+    if args.run_dir is not None:  # render a finished run, run nothing
+        if args.format != "md":
+            raise UserError("a RUN folder is given: only --format md renders one (the README table)")
+        print(claims_table_markdown(Path(args.run_dir)), end="")
+        return 0
     run_dir = run_claims(parse_only(args.only), Path(args.results_dir), Path(args.reports_dir), scale=args.scale,
-                         progress=not args.quiet)
-    print(claims_table_markdown(run_dir))
+                         progress=not args.quiet, jobs=args.jobs)
+    print(claims_table_markdown(run_dir, args.reports_dir))
+    if args.scale == "tiny":
+        from bench.claims.report import TINY_WARNING
+
+        print(f"archbench: note: {TINY_WARNING}", file=sys.stderr)
     print(f"claims: {run_dir}  report: {Path(args.reports_dir) / 'claims.html'}")
     return 0
 
@@ -150,10 +160,9 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return baseline_command(args)
 
 
-MAX_IMG_SIZE = 4096  # a 4096² input is already 200 MB per image in fp32; larger ones exhaust memory
-
-
 def _img_size(text: str) -> int:
+    from bench.suite import MAX_IMG_SIZE
+
     try:
         v = int(text)
     except ValueError:
@@ -181,8 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run a suite file")
     s.add_argument("suite", help="suite YAML file, e.g. suites/default.yaml")
     s.add_argument("--resume", metavar="RUN_DIR", help="complete only the missing cells of an earlier run")
-    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
-    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
+    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS), help="folder of run folders (default results)")
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS), help="folder for HTML reports (default reports)")
     s.add_argument("--data", help="dataset path for the suite's measured-accuracy tasks (overrides data_dir)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a suite field, validated like the file (repeatable): batch_sizes=[1,8], "
@@ -197,22 +206,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_time_parser(sub, cmd_time)
 
     s = sub.add_parser("report", help="write the HTML (or Markdown) report of a run")
-    s.add_argument("run_dir")
+    s.add_argument("run_dir", help="run folder, e.g. results/20260101-120000-default-ab12")
     s.add_argument("-o", "--output", help="output file (default reports/<run_id>.html, or stdout for md)")
-    s.add_argument("--format", choices=["html", "md"], default="html")
-    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
+    s.add_argument("--format", choices=["html", "md"], default="html",
+                   help="html: self-contained page; md: GitHub-flavoured summary for terminals and CI job summaries")
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS), help="folder for HTML reports (default reports)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("index", help="rebuild reports/index.html and reports/latest.html")
-    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
-    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
+    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS), help="folder of run folders (default results)")
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS), help="folder for HTML reports (default reports)")
     s.add_argument("--rerender", action="store_true", help="re-render every run's page")
     s.set_defaults(func=cmd_index)
 
     s = sub.add_parser("flops", help="parameters and GMACs of one model, with the cross-check")
-    s.add_argument("model")
-    s.add_argument("--img-size", type=_img_size)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("model", help="registry name, e.g. tv:resnet50 or timm:vit_tiny_patch16_224")
+    s.add_argument("--img-size", type=_img_size, help="input size in pixels (default: the model's native size)")
+    s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.add_argument("--device", default="cpu", choices=["cpu", "cuda", "meta"],
                    help="meta: no weights in memory (FlopCounterMode only), for billion-parameter models")
     s.set_defaults(func=cmd_flops)
@@ -222,16 +232,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir", help="run folder (or its results.parquet)")
     s.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     s.add_argument("--budget-ms", type=float, metavar="MS", help="latency budget: p50 at most this many milliseconds")
-    s.add_argument("--budget-mb", type=float, metavar="MB", help="memory budget: peak inference memory at most this many MB")
+    s.add_argument("--budget-mb", type=float, metavar="MIB", help="memory budget: activation peak (act_peak_mb) at most this many MiB")
     s.add_argument("--batch", type=int, help="batch size the budget applies to (default: the run's smallest)")
     s.set_defaults(func=cmd_best)
 
     s = sub.add_parser("claims", help="measure the lecture notes' claims (writes reports/claims.html)")
+    s.add_argument("run_dir", nargs="?", default=None,
+                   help="a finished run folder results/claims/<run_id>: print its README table (--format md)")
+    s.add_argument("--format", choices=["md"], default=None, help="md: the README table of RUN")
+    s.add_argument("--jobs", type=int, default=2, help="rows run in this many processes, one thread each (default 2)")
     s.add_argument("--only", default=None, help="claim numbers, e.g. 1,5,7 or 3-6")
-    s.add_argument("--scale", choices=["tiny", "full"], default="full")
-    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
-    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
-    s.add_argument("-q", "--quiet", action="store_true")
+    s.add_argument("--scale", choices=["tiny", "full"], default="full",
+                   help="full: the real experiments; tiny: toy sizes that only smoke-test the code (verdicts mean nothing)")
+    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS), help="folder of run folders (default results)")
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS), help="folder for HTML reports (default reports)")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     s.set_defaults(func=cmd_claims)
 
     from bench.compare.command import add_baseline_parser, add_compare_parser

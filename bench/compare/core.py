@@ -25,9 +25,12 @@ Per metric and cell the decision is one of :data:`DECISIONS`:
   ``one_round_threshold``, and the reason says so.
 - throughput is batch / median latency: one set of samples, one verdict — its decision
   follows latency's for the cell; its ratio is the inverse and "worse" means lower.
-- memory (peak) — relative change past the threshold and larger than a floor:
-  ``memory_floor_mb`` for CUDA (allocator counts), ``cpu_memory_floor_mb`` for CPU, whose
-  peak resident-set delta moves by about a megabyte between identical runs.
+- memory — ``act_peak_mb`` (metric ``memory``) is a tensor-level count, deterministic, so it is
+  judged like the other deterministic metrics. The resident-set peak (``rss_memory``, CPU) and
+  the CUDA allocator peak (``cuda_memory``) count only past the ``memory`` threshold and a
+  floor: ``memory_floor_mb`` for CUDA, ``cpu_memory_floor_mb`` for CPU, whose resident-set
+  delta moves by about a megabyte between identical runs. A run written before a column
+  existed (results schema 1 had no ``act_peak_mb``) makes that metric ``not comparable``.
 - accuracy (top-1/top-5) — an absolute drop of more than ``accuracy_drop_points``; figures
   whose ``acc_source`` is ``reported`` (copied from the literature) are shown but never fail.
 
@@ -149,7 +152,7 @@ def load_run(path: str | Path, label: str) -> RunData:
         raise UserError(f"{label} {p}: not a run folder (no run.json, results.parquet or results.csv)")
     if p.is_dir() and not (p / "results.parquet").is_file() and (p / "results.csv").is_file():
         p = p / "results.csv"
-    table = results.load_results(p)
+    table = results.load_results(p, join_accuracy=False)  # accuracy is judged on its own rows, once
     missing = [c for c in REQUIRED_TABLE_COLUMNS if c not in table.columns]
     if missing:
         raise UserError(f"{label} {p}: not an archbench results table (no {', '.join(missing)} column); "
@@ -503,7 +506,7 @@ class _Judge:
                device: str | None = None) -> MetricResult | None:
         if b is None or n is None:
             return self.presence(key, model, spec, b, n)
-        thr = self.cfg.threshold("memory")
+        thr = self.cfg.threshold(spec.name)
         floor = self.cfg.memory_floor_mb if device == "cuda" else self.cfg.cpu_memory_floor_mb
         change = (n / b - 1) if b > 0 else (0.0 if n == b else math.inf)
         if self.timing_block:
@@ -513,10 +516,10 @@ class _Judge:
         past = abs(delta) > max(thr * b, floor)
         if past:
             decision = REGRESSED if delta > 0 else IMPROVED
-            reason = f"{delta:+.2f} MB is past ±{thr:.0%} and the {floor:g} MB floor"
+            reason = f"{delta:+.2f} MiB is past ±{thr:.0%} and the {floor:g} MiB floor"
         else:
             decision = UNCHANGED
-            reason = f"{delta:+.2f} MB is within ±{thr:.0%} (or under the {floor:g} MB floor)"
+            reason = f"{delta:+.2f} MiB is within ±{thr:.0%} (or under the {floor:g} MiB floor)"
         return self.result(key, model, spec, decision, reason, base=b, new=n, change=change, threshold=thr)
 
     def accuracy(self, key: str, model: str, spec: MetricSpec, brow: pd.Series, nrow: pd.Series) -> MetricResult | None:
@@ -658,6 +661,11 @@ def _expected_metrics(run: RunData) -> set[str]:
     return {m for m, s in _SUITE_METRIC.items() if s in asked}
 
 
+def _absent(table: pd.DataFrame, column: str) -> bool:
+    """The table has no value at all in ``column`` (e.g. act_peak_mb in a results schema 1 run)."""
+    return column not in table.columns or not table[column].notna().any()
+
+
 def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = None, paired: bool = False) -> Comparison:
     """Judge every metric of every cell; see the module docstring for the rules. ``paired``:
     round i of BASE and NEW were measured back to back (archbench ab)."""
@@ -710,6 +718,11 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
         ev: TimingEvidence | None = None
         latency_result: MetricResult | None = None
         for spec in METRICS[1:]:
+            if both_ok and _absent(base.table, spec.column) and _num(nrow, spec.column) is not None:
+                out.append(judge.result(key, model, spec, NOT_COMPARABLE,
+                                        f"BASE has no {spec.column} at all (a run from before the column existed, "
+                                        "or one that did not measure it)", new=_num(nrow, spec.column)))
+                continue
             judge.damaged_new = (both_ok and spec.name in expected_new and spec.column in new.table.columns
                                  and _num(brow, spec.column) is not None and _num(nrow, spec.column) is None)
             if spec.kind == "exact":
