@@ -61,8 +61,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
     if args.data:
         suite = _override_data(suite, args.data)
-    summary = run_suite(suite, Path(args.results_dir), suite_path=str(args.suite),
-                        resume=Path(args.resume) if args.resume else None, progress=not args.quiet)
+    executor = make_executor(args.executor or suite.executor, args.ray_address)
+    try:
+        summary = run_suite(suite, Path(args.results_dir), suite_path=str(args.suite),
+                            resume=Path(args.resume) if args.resume else None, progress=not args.quiet,
+                            executor=executor)
+    finally:
+        executor.close()
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
     print(f"run {summary.run_id}: {summary.total} cells ({counts}); measured {summary.measured}, kept {summary.reused}")
     print(f"results: {summary.run_dir}/results.parquet (+ results.csv, samples.parquet, run.json)")
@@ -74,6 +79,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"report:  {page}  (newest run also at {Path(args.reports_dir) / 'latest.html'})")
     ok = summary.counts.get("ok", 0)
     return 0 if ok or summary.total == 0 else 1
+
+
+def make_executor(kind: str, ray_address: str | None = None):
+    """The executor named by ``--executor`` (or the suite's ``executor:``)."""
+    if kind == "ray":
+        from bench.executor_ray import RayExecutor
+
+        return RayExecutor(address=ray_address)
+    if ray_address:
+        raise UserError("--ray-address only applies with --executor ray (or `executor: ray` in the suite)")
+    from bench.executor import LocalProcessExecutor
+
+    return LocalProcessExecutor()
 
 
 def _override_data(suite, data: str):
@@ -149,6 +167,14 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return baseline_command(args)
 
 
+def add_executor_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--executor", choices=["local", "ray"], default=None,
+                   help="where cells run: this machine, one at a time (default), or a Ray cluster "
+                        "(pip install 'archbench[ray]'; docs/scale-out.md)")
+    s.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="Ray cluster to use (default: $RAY_ADDRESS, else a local cluster started for the run)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="archbench", description="Benchmark vision architectures side by side.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -167,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", help="dataset path for the suite's measured-accuracy tasks (overrides data_dir)")
     s.add_argument("--no-report", action="store_true")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_executor_args(s)
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("report", help="write the HTML (or Markdown) report of a run")

@@ -18,7 +18,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 from bench.suite import Cell
 
@@ -42,10 +42,38 @@ class CellOutcome:
     samples_ms: list[float] = field(default_factory=list)
 
 
+def _now_iso() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 class Executor(ABC):
     @abstractmethod
     def run(self, cell: Cell, log_path: Path) -> CellOutcome:
         """Measure one cell; faults of the cell become its status, never an exception."""
+
+    def run_all(self, cells: Iterable[Cell], log_path: Callable[[Cell], Path],
+                blocker: Callable[[Cell], str | None] = lambda c: None,
+                on_start: Callable[[Cell], None] = lambda c: None) -> Iterator[tuple[Cell, CellOutcome]]:
+        """Yield ``(cell, outcome)`` as cells finish. ``blocker(cell)`` is asked right before a
+        cell would start (a reason makes it ``skipped``), so it sees every earlier result.
+        This default runs them one at a time, in order; executors that run cells concurrently
+        (bench.executor_ray) override it and yield in completion order."""
+        for cell in cells:
+            on_start(cell)
+            started = _now_iso()
+            reason = blocker(cell)
+            outcome = CellOutcome({"status": "skipped", "error": reason}) if reason else self.run(cell, log_path(cell))
+            outcome.row.setdefault("started_at", started)
+            yield cell, outcome
+
+    def describe(self) -> dict[str, Any]:
+        """What run.json records under ``executor`` (for a cluster: its nodes)."""
+        return {"kind": "local"}
+
+    def close(self) -> None:
+        """Release what the executor holds (a cluster it started)."""
 
 
 def _tail(path: Path, n: int = 1500) -> str:
@@ -56,10 +84,19 @@ def _tail(path: Path, n: int = 1500) -> str:
     return text[-n:].strip()
 
 
+def _die_with_parent() -> None:
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class LocalProcessExecutor(Executor):
-    def __init__(self, python: str | None = None, extra_env: dict[str, str] | None = None):
+    def __init__(self, python: str | None = None, extra_env: dict[str, str] | None = None, die_with_parent: bool = False):
         self.python = python or sys.executable
         self.extra_env = extra_env or {}
+        # A parent that can be SIGKILLed (a Ray task cancelled with force) takes its worker with it.
+        self.die_with_parent = die_with_parent
         self._proc: subprocess.Popen | None = None
 
     def run(self, cell: Cell, log_path: Path) -> CellOutcome:
@@ -84,6 +121,7 @@ class LocalProcessExecutor(Executor):
                     stderr=subprocess.STDOUT,
                     env=env,
                     start_new_session=True,  # so a timeout can kill the worker's whole group
+                    preexec_fn=_die_with_parent if self.die_with_parent else None,
                 )
                 try:
                     rc = self._proc.wait(timeout=cell.timeout_s)

@@ -84,8 +84,13 @@ def _conventions() -> dict[str, Any]:
     return conv
 
 
+def sweep_group(cell: Cell) -> tuple:
+    """Cells that differ only in batch size: a batch sweep stops at the first out-of-memory."""
+    return (cell.model, cell.device, cell.precision, cell.runtime, cell.img_size, cell.threads, cell.task)
+
+
 def _oom_blocker(cell: Cell, oom_at: dict[tuple, int]) -> str | None:
-    group = (cell.model, cell.device, cell.precision, cell.runtime, cell.img_size, cell.threads, cell.task)
+    group = sweep_group(cell)
     failed = oom_at.get(group)
     if failed is not None and cell.batch_size > failed:
         return f"not run: batch {failed} already ran out of memory for this model (sweep stopped)"
@@ -134,6 +139,11 @@ def run_suite(
         conventions=_conventions(),
         cells_total=len(cells),
     )
+    # A resumed run may finish on other machines: keep every node any of its cells ran on.
+    meta["executor"] = executor.describe()
+    nodes = {n["node_id"]: n for n in meta.get("nodes", []) + meta["executor"].pop("nodes", [])}
+    if nodes:
+        meta["nodes"] = list(nodes.values())
     if resume is not None:
         meta.setdefault("resumed_at", []).append(_now())
     results.write_json_atomic(run_dir / "run.json", meta)
@@ -155,20 +165,13 @@ def run_suite(
     bar = _Progress(len(cells), summary.reused, enabled=progress)
     interrupted = False
     try:
-        for cell in pending:
-            bar.start(cell)
-            started = _now()
-            blocker = _oom_blocker(cell, oom_at)
-            if blocker:
-                row, samples = {"status": "skipped", "error": blocker}, []
-            else:
-                outcome = executor.run(cell, run_dir / "logs" / f"{cell.slug}.log")
-                row, samples = outcome.row, outcome.samples_ms
+        for cell, outcome in executor.run_all(pending, lambda c: run_dir / "logs" / f"{c.slug}.log",
+                                              lambda c: _oom_blocker(c, oom_at), bar.start):
+            row, samples = outcome.row, outcome.samples_ms
             row.update(efficiency_columns(row, cell.device, cell.precision, cell.threads, meta.get("hardware") or []))
-            row.setdefault("started_at", started)
             row["finished_at"] = _now()
             if row.get("status") == "oom":
-                group = (cell.model, cell.device, cell.precision, cell.runtime, cell.img_size, cell.threads, cell.task)
+                group = sweep_group(cell)
                 oom_at[group] = min(cell.batch_size, oom_at.get(group, cell.batch_size))
             results.write_cell_record(run_dir, cell.slug, {"cell": cell.to_dict(), "row": row, "samples_ms": samples})
             results.consolidate(run_dir)

@@ -81,6 +81,9 @@ class Suite(_Strict):
     # tensors freed and re-allocated every call are not returned to the kernel and faulted in
     # again; "system": glibc's defaults, as a plain `python` process gets them.
     malloc: Literal["steady", "system"] = "steady"
+    # Where cells run: one worker process at a time on this machine, or on a Ray cluster
+    # (bench.executor_ray; `archbench run --executor` overrides it).
+    executor: Literal["local", "ray"] = "local"
     accuracy: list[dict[str, Any]] = Field(default_factory=list)  # accuracy tasks (bench.accuracy)
     compare: dict[str, Any] = Field(default_factory=dict)  # thresholds for bench.compare
 

@@ -249,6 +249,18 @@ class ReportData:
         return rows
 
 
+def hardware_label(row: pd.Series | dict) -> str | None:
+    """What a timing row ran on, for grouping runs that span machines (RayExecutor rows carry
+    node_*); None for rows measured by the local executor (the run's own machine)."""
+    cpu = row.get("node_cpu_model")
+    if not isinstance(cpu, str) or not cpu:
+        return None
+    gpu = row.get("node_gpu_name")
+    if row.get("device") == "cuda" and isinstance(gpu, str) and gpu:
+        return f"{gpu} (host {cpu})"
+    return cpu
+
+
 def not_met(flag: Any) -> bool:
     """True when a row says its timing target (spread) was not met; unknown is not a failure."""
     if isinstance(flag, (bool, np.bool_)):

@@ -20,7 +20,7 @@ import jinja2
 import pandas as pd
 
 from bench import results
-from bench.report.data import FAMILIES, ReportData, ceiling_entries, not_met, short_name
+from bench.report.data import FAMILIES, ReportData, ceiling_entries, hardware_label, not_met, short_name
 from bench.report.figures import FAMILY_COLORS, FAMILY_LABELS, build_figures
 
 
@@ -36,6 +36,7 @@ class Column:
 # The full results table; a column no row filled is left out, and a key column with one
 # value for every row is shown once above the table instead.
 TABLE_COLUMNS = [
+    Column("hardware", "hardware", False, title="the machine (CPU, or GPU for CUDA rows) the cell ran on"),
     Column("model", "model", False),
     Column("family", "family", False),
     Column("device", "device", False),
@@ -58,7 +59,7 @@ TABLE_COLUMNS = [
     Column("top1", "top-1 (%)"),
     Column("acc_source", "acc. source", False),
 ]
-CONSTANT_SHOWN_ONCE = {"device", "precision", "runtime", "img_size", "threads_actual", "batch_size"}
+CONSTANT_SHOWN_ONCE = {"hardware", "device", "precision", "runtime", "img_size", "threads_actual", "batch_size"}
 
 ACC_COLUMNS = [
     Column("model", "model", False), Column("family", "family", False), Column("acc_source", "source", False),
@@ -162,7 +163,9 @@ def results_table(d: ReportData) -> dict[str, Any]:
         for col in ("top1", "acc_source"):
             joined = sp["model"].map(acc[col])
             sp[col] = sp[col].where(~sp[col].map(_missing), joined)
-    sp = sp.sort_values(["family", "model", "device", "runtime", "precision", "img_size", "batch_size"],
+    # A run that spans machines (RayExecutor) groups its rows by hardware first.
+    sp["hardware"] = [hardware_label(r) for _, r in sp.iterrows()] if len(sp) else []
+    sp = sp.sort_values(["hardware", "family", "model", "device", "runtime", "precision", "img_size", "batch_size"],
                         key=lambda s: s.map({f: i for i, f in enumerate(FAMILIES)}).fillna(9) if s.name == "family" else s)
     cols, constants = _visible(sp, TABLE_COLUMNS, CONSTANT_SHOWN_ONCE)
     rows = [{"family": r["family"], "device": r["device"], "cells": _cells(r, cols),
@@ -297,6 +300,9 @@ def method_items(meta: dict[str, Any], d: ReportData) -> dict[str, Any]:
         hardware_other = [(str(k), json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (dict, list)) else str(v))
                           for k, v in hw.items()]
     other_conv = [(str(k), _flatten(v)) for k, v in conv.items() if k not in ("timing_rule", "flop_convention")]
+    for n in meta.get("nodes") or []:  # cells ran on a cluster: every node's machine
+        machine.append((f"node {str(n.get('node_id', '?'))[:8]}", _machine(n) + (
+            f" · archbench {n['git_commit'][:10]}" if n.get("git_commit") else "")))
     return {
         "machine": machine,
         "threads": ", ".join(str(t) for t in threads) if threads else "",
