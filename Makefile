@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.archbench-installed
 SUITE  ?= suites/default.yaml
 BASE   ?= ci
 
-.PHONY: install bench test ci-suite compare screenshot clean-results
+.PHONY: install bench test test-fast ci-suite compare screenshot clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ bench: install
 test: install
 	@bash scripts/ensure-browser.sh || true
 	$(BIN)/python -m pytest -q
+
+# The local loop: every test except those marked slow (full-size models, multi-cell runs
+# through worker processes, training) or browser. CI (.ci/run → make test) still runs all.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
 ci-suite: install
 	$(BIN)/archbench run suites/ci.yaml

@@ -1,12 +1,16 @@
 """Command line: `archbench …` and `python -m bench …` are the same program.
 
 Exit codes: 0 success; 1 the command ran but found a problem (e.g. a regression, or every
-cell failed); 2 unusable input (bad suite, missing file, unknown model); 130 interrupted.
+cell failed); 2 unusable input (bad suite, missing file, unknown model, an output path that
+cannot be written); 74 the system failed an input/output (disk full, I/O error); 130
+interrupted (Ctrl-C); 143 terminated (SIGTERM), 129 hung up (SIGHUP). See docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import signal
 import sys
 from pathlib import Path
 
@@ -26,7 +30,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     specs = registry.list_models(pattern) if args.pattern else [s for s in registry.list_models("test:*")] + registry.list_models("archbench:*")
     if not specs:
         raise UserError(f"no registered model matches {pattern!r}")
-    table = Table(title=f"models matching {pattern!r}" if args.pattern else "archbench's own models (give a PATTERN to search tv: and timm:)")
+    from rich.markup import escape
+
+    table = Table(title=escape(f"models matching {pattern!r}") if args.pattern else "archbench's own models (give a PATTERN to search tv: and timm:)")
     for col in ("name", "family", "source", "default img", "params (M)"):
         table.add_column(col, justify="right" if col in ("default img", "params (M)") else "left")
     for spec in specs[: args.limit]:
@@ -58,9 +64,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.runner import run_suite
     from bench.suite import load_suite
 
+    from bench.runner import ensure_writable
+
     suite = load_suite(args.suite)
     if args.data:
         suite = _override_data(suite, args.data)
+    if not args.no_report:
+        ensure_writable(Path(args.reports_dir))  # before the first cell, not after the whole run
     executor = make_executor(args.executor or suite.executor, args.ray_address)
     try:
         summary = run_suite(suite, Path(args.results_dir), suite_path=str(args.suite),
@@ -97,9 +107,15 @@ def make_executor(kind: str, ray_address: str | None = None):
 def _override_data(suite, data: str):
     if not suite.accuracy:
         raise UserError(f"--data was given but suite {suite.name!r} has no accuracy tasks to apply it to")
+    if not Path(data).exists():
+        raise UserError(f"--data {data}: no such file or folder")
     from bench.accuracy import override_data_dir
 
-    return override_data_dir(suite, data)
+    new = override_data_dir(suite, data)
+    if new.accuracy == suite.accuracy and not any(t.get("data_dir") == data for t in suite.accuracy):
+        raise UserError(f"--data {data}: no accuracy task of suite {suite.name!r} reads a dataset from disk "
+                        "(only measured/scratch tasks on imagefolder, imagenet or cifar10 do)")
+    return new
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -117,8 +133,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(text)
         return 0
     from bench.report import render_run_report
+    from bench.report.html import page_name
 
-    out = Path(args.output) if args.output else Path(args.reports_dir) / f"{meta['run_id']}.html"
+    # run_id comes from run.json (data): the one sanitiser keeps the page inside the reports folder.
+    out = Path(args.output) if args.output else Path(args.reports_dir) / page_name(meta.get("run_id", run_dir.name))
     render_run_report(run_dir, out)
     print(f"report: {out}")
     return 0
@@ -175,6 +193,19 @@ def add_executor_args(s: argparse.ArgumentParser) -> None:
                    help="Ray cluster to use (default: $RAY_ADDRESS, else a local cluster started for the run)")
 
 
+MAX_IMG_SIZE = 4096  # a 4096² input is already 200 MB per image in fp32; larger ones exhaust memory
+
+
+def _img_size(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pixels") from None
+    if not 1 <= v <= MAX_IMG_SIZE:
+        raise argparse.ArgumentTypeError(f"{v} is out of range: image sizes are 1 to {MAX_IMG_SIZE} pixels")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="archbench", description="Benchmark vision architectures side by side.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -211,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("flops", help="parameters and GMACs of one model, with the cross-check")
     s.add_argument("model")
-    s.add_argument("--img-size", type=int)
+    s.add_argument("--img-size", type=_img_size)
     s.add_argument("--json", action="store_true")
     s.add_argument("--device", default="cpu", choices=["cpu", "cuda", "meta"],
                    help="meta: no weights in memory (FlopCounterMode only), for billion-parameter models")
@@ -236,14 +267,70 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM/SIGHUP, raised where the program is so they unwind exactly like Ctrl-C: the
+    running worker is killed, finished cells are kept and run.json says "interrupted"."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+EXIT_IO = 74  # sysexits EX_IOERR: the system failed a read or write (disk full, I/O error)
+_ENV_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+def _os_error_message(err: OSError) -> str:
+    where = err.filename or ""
+    if err.filename2:
+        where += f" -> {err.filename2}"
+    what = err.strerror or str(err)
+    return f"{where}: {what}" if where else what
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[sig] = signal.signal(sig, _raise_terminated)
+        except ValueError:  # not the main thread (main() called from a thread): keep the default
+            pass
+    try:
+        return _dispatch(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as err:
         print(f"archbench: error: {err}", file=sys.stderr)
         return err.exit_code
+    except Terminated as err:
+        print(f"archbench: {err}: stopped; finished cells are saved (resume with --resume RUN_DIR)", file=sys.stderr)
+        return 128 + err.signum
     except KeyboardInterrupt:
         print("archbench: interrupted; finished cells are saved (resume with --resume RUN_DIR)", file=sys.stderr)
         return 130
+    except OSError as err:
+        # A path that cannot be written (read-only, not a folder, no permission) is unusable input;
+        # a full disk or an I/O error is the system's failure.
+        if err.errno in _ENV_ERRNOS or any(t in str(err) for t in ("No space left", "File too large", "quota exceeded")):
+            print(f"archbench: error: {_os_error_message(err)} (nothing half-written was left behind)", file=sys.stderr)
+            return EXIT_IO
+        print(f"archbench: error: {_os_error_message(err)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("archbench: error: out of memory (try a smaller image size or batch)", file=sys.stderr)
+        return 1
+    except RecursionError:
+        print("archbench: error: input nested too deeply to process", file=sys.stderr)
+        return 2

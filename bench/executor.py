@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -84,45 +86,85 @@ def _tail(path: Path, n: int = 1500) -> str:
     return text[-n:].strip()
 
 
-def _die_with_parent() -> None:
-    import ctypes
+TMP_PREFIX = "archbench-cell-"
+# The worker reads this fd; EOF means its driver is gone (bench.worker then removes its temp
+# folder and kills its own process group).
+PARENT_FD_ENV = "ARCHBENCH_PARENT_FD"
 
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+def worker_env(cell: Cell, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a cell's worker runs with."""
+    env = {**(os.environ if base is None else base), "PYTHONUNBUFFERED": "1"}
+    if not cell.options.get("download"):
+        # A missing weight must fail at once, never wait on a network; `download: true` may fetch.
+        env["HF_HUB_OFFLINE"] = "1"
+    if cell.options.get("malloc", "steady") == "steady":
+        for var, value in STEADY_MALLOC_ENV.items():
+            env.setdefault(var, value)  # a user's own setting wins
+    if cell.threads:
+        # Set before torch loads so OpenMP/MKL pools are sized right from the start.
+        env["OMP_NUM_THREADS"] = str(cell.threads)
+        env["MKL_NUM_THREADS"] = str(cell.threads)
+    return env
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_dirs(tmp_root: str | None = None) -> list[Path]:
+    """Temp folders of drivers that no longer exist (named archbench-cell-<pid>-…): removed."""
+    removed = []
+    root = Path(tmp_root or tempfile.gettempdir())
+    try:
+        entries = list(root.glob(f"{TMP_PREFIX}*"))
+    except OSError:
+        return removed
+    for d in entries:
+        m = re.match(rf"{TMP_PREFIX}(\d+)-", d.name)
+        if m and d.is_dir() and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
+_MEMORY_HINTS = ("memoryerror", "cannot allocate memory", "out of memory", "bad_alloc", "can't allocate")
 
 
 class LocalProcessExecutor(Executor):
-    def __init__(self, python: str | None = None, extra_env: dict[str, str] | None = None, die_with_parent: bool = False):
+    def __init__(self, python: str | None = None, extra_env: dict[str, str] | None = None):
         self.python = python or sys.executable
         self.extra_env = extra_env or {}
-        # A parent that can be SIGKILLed (a Ray task cancelled with force) takes its worker with it.
-        self.die_with_parent = die_with_parent
         self._proc: subprocess.Popen | None = None
+        remove_stale_temp_dirs()
 
     def run(self, cell: Cell, log_path: Path) -> CellOutcome:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="archbench-cell-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=f"{TMP_PREFIX}{os.getpid()}-") as tmp:
             job = Path(tmp) / "job.json"
             out = Path(tmp) / "out.json"
             job.write_text(json.dumps({"cell": cell.to_dict()}))
-            env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **self.extra_env}
-            if cell.options.get("malloc", "steady") == "steady":
-                for var, value in STEADY_MALLOC_ENV.items():
-                    env.setdefault(var, value)  # a user's own setting wins
-            if cell.threads:
-                # Set before torch loads so OpenMP/MKL pools are sized right from the start.
-                env["OMP_NUM_THREADS"] = str(cell.threads)
-                env["MKL_NUM_THREADS"] = str(cell.threads)
+            watch_r, watch_w = os.pipe()  # non-inheritable; only the read end is passed on
+            env = {**worker_env(cell), **self.extra_env, PARENT_FD_ENV: str(watch_r)}
             started = time.time()
             with open(log_path, "wb") as log:
-                self._proc = subprocess.Popen(
-                    [self.python, "-m", "bench.worker", str(job), str(out)],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    start_new_session=True,  # so a timeout can kill the worker's whole group
-                    preexec_fn=_die_with_parent if self.die_with_parent else None,
-                )
+                try:
+                    self._proc = subprocess.Popen(
+                        [self.python, "-m", "bench.worker", str(job), str(out)],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=env,
+                        pass_fds=(watch_r,),
+                        start_new_session=True,  # so a timeout can kill the worker's whole group
+                    )
+                finally:
+                    os.close(watch_r)
                 try:
                     rc = self._proc.wait(timeout=cell.timeout_s)
                 except subprocess.TimeoutExpired:
@@ -132,10 +174,11 @@ class LocalProcessExecutor(Executor):
                          "duration_s": round(time.time() - started, 3)}
                     )
                 except BaseException:
-                    self._kill()  # Ctrl-C: leave no orphan worker behind
+                    self._kill()  # Ctrl-C, SIGTERM: leave no orphan worker behind
                     raise
                 finally:
                     self._proc = None
+                    os.close(watch_w)
             if out.is_file():
                 try:
                     rec = json.loads(out.read_text())
@@ -151,6 +194,10 @@ class LocalProcessExecutor(Executor):
             else:
                 status, reason = "crashed", f"worker exited with code {rc} without a result"
             tail = _tail(log_path)
+            if cell.memory_limit_mb and (any(h in tail.lower() for h in _MEMORY_HINTS) or rc == -signal.SIGABRT):
+                # Under a suite's memory cap, a worker that dies allocating ran out of memory.
+                status = "oom"
+                reason = f"out of memory under memory_limit_mb={cell.memory_limit_mb}: " + reason
             if tail:
                 reason += f"; last output: {tail[-600:]}"
             return CellOutcome({"status": status, "error": reason, "duration_s": round(time.time() - started, 3)})

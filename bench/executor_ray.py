@@ -13,7 +13,7 @@ Ray places the cells; archbench keeps its own measurement rules:
   or gets torch's default, as it would locally.
 - **No silent re-timing, timeouts from the driver.** ``max_retries=0``; a cell's timeout
   counts from the moment its task reports that it started, and the driver cancels it with
-  force (the worker process dies with its parent). A node or worker that dies → ``crashed``.
+  force (bench.worker sees its parent gone and ends its process group). A node or worker that dies → ``crashed``.
 - **Results stay safe.** Outcomes come back to the driver, which yields them as they finish;
   the runner writes each record atomically, so stopping the driver keeps finished cells and
   ``--resume`` completes the rest, on the cluster or locally.
@@ -111,7 +111,7 @@ def run_cell_on_node(cell_dict: dict[str, Any], grace_s: float):
     with tempfile.TemporaryDirectory(prefix="archbench-ray-") as tmp:
         log = Path(tmp) / "cell.log"
         t0 = time.time()
-        outcome = LocalProcessExecutor(die_with_parent=True).run(replace(cell, timeout_s=cell.timeout_s + grace_s), log)
+        outcome = LocalProcessExecutor().run(replace(cell, timeout_s=cell.timeout_s + grace_s), log)
         t1 = time.time()
         text = log.read_text(errors="replace") if log.is_file() else ""
     outcome.row.update(node, cell_start_unix_s=t0, cell_end_unix_s=t1)
@@ -148,6 +148,7 @@ class _Job:
     cell: Cell
     started: float | None = None  # driver's monotonic clock when the task reported its start
     started_at: str | None = None
+    started_unix: float | None = None
     node: dict[str, Any] | None = None
 
 
@@ -243,7 +244,10 @@ class RayExecutor(Executor):
         def finish(gen: Any, outcome: CellOutcome) -> tuple[Cell, CellOutcome]:
             job = in_flight.pop(gen)
             if job.started_at:
+                # A cell the driver cancelled or lost: its span as the driver saw it.
                 outcome.row.setdefault("started_at", job.started_at)
+                outcome.row.setdefault("cell_start_unix_s", job.started_unix)
+                outcome.row.setdefault("cell_end_unix_s", time.time())
             if job.node:
                 for k in NODE_COLUMNS:
                     outcome.row.setdefault(k, job.node.get(k))
@@ -272,6 +276,7 @@ class RayExecutor(Executor):
                         yield finish(gen, self._lost(job, RuntimeError("task ended without a result")))
                     elif item["event"] == "started":
                         job.started, job.started_at, job.node = time.monotonic(), _now_iso(), item["node"]
+                        job.started_unix = time.time()
                         on_start(job.cell)
                     else:
                         if item.get("log"):
@@ -280,7 +285,7 @@ class RayExecutor(Executor):
                 now = time.monotonic()
                 for gen, job in list(in_flight.items()):
                     if job.started is not None and now - job.started > job.cell.timeout_s:
-                        ray.cancel(gen, force=True)  # kills the Ray worker; its cell process dies with it
+                        ray.cancel(gen, force=True)  # kills the Ray worker; the cell process sees it gone and exits
                         yield finish(gen, CellOutcome({
                             "status": "timeout", "duration_s": round(now - job.started, 3),
                             "error": f"cell exceeded its timeout of {job.cell.timeout_s:g} s; the driver cancelled its "

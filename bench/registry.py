@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -85,9 +86,11 @@ class ModelSpec:
     builder: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
 
-# Models defined inside archbench. Other modules add to this with register().
+# Models defined inside archbench (bench/models/catalog.py, loaded on first use) and any a
+# caller adds with register().
 _LOCAL: dict[str, ModelSpec] = {}
-_BUILTINS_LOADED = False
+_LOAD_LOCK = threading.Lock()
+_CATALOG_LOADED = False
 
 
 def register(
@@ -98,32 +101,35 @@ def register(
     num_classes: int = 1000,
     description: str = "",
 ) -> ModelSpec:
+    """Add a local model. Registering a name again with the same builder is a no-op; with a
+    different one it is an error (two models must never hide behind one name)."""
     source, _, arch = name.partition(":")
     if not arch or source in ("tv", "timm"):
         raise ValueError(f"local model names look like 'test:x' or 'archbench:x', got {name!r}")
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
     spec = ModelSpec(name, source, arch, family, default_img_size, num_classes, description, builder)
+    old = _LOCAL.get(name)
+    if old is not None and (old.builder is not builder or old != spec):
+        raise ValueError(f"model {name!r} is already registered ({old.description or old.builder})")
     _LOCAL[name] = spec
     return spec
 
 
-def _register_builtin() -> None:
-    global _BUILTINS_LOADED
-    _BUILTINS_LOADED = True  # set first: the modules imported below call register() themselves
-    from bench.models import tiny
+def _load_catalog() -> None:
+    """Register every entry of bench/models/catalog.py once; a duplicate name is an error."""
+    import importlib
 
-    register("test:cnn", tiny.TinyCNN, "cnn", 32, 10, "tiny conv/BN/ReLU/max-pool stack")
-    register("test:mobile", tiny.TinyMobile, "mobile", 32, 10, "tiny inverted-residual, depthwise convs")
-    register("test:vit", tiny.TinyViT, "vit", 32, 10, "tiny ViT, patch 8, 2 blocks, SDPA attention")
-    register("test:hybrid", tiny.TinyHybrid, "hybrid", 32, 10, "tiny conv stem + one attention block")
-    from bench.models.faults import FaultModel
+    from bench.models.catalog import CATALOG
 
-    register("fault:model", FaultModel, "cnn", 32, 10, "misbehaves on purpose (mode=raise|kill|hang|tuple|alloc)")
-    import bench.models.internimage  # noqa: F401  (registers archbench:internimage_*)
-    from bench.accuracy.small_models import register_small_models
-
-    register_small_models()  # small-image variants used by the scratch-accuracy tasks
+    seen: set[str] = set()
+    for e in CATALOG:
+        if e.name in seen:
+            raise ValueError(f"bench/models/catalog.py lists {e.name!r} twice")
+        seen.add(e.name)
+        module, _, attr = e.builder.partition(":")
+        builder = getattr(importlib.import_module(module), attr)
+        register(e.name, builder, e.family, e.default_img_size, e.num_classes, e.description)
 
 
 @functools.lru_cache(maxsize=1)
@@ -141,8 +147,12 @@ def _timm_names() -> tuple[str, ...]:
 
 
 def _local_specs() -> dict[str, ModelSpec]:
-    if not _BUILTINS_LOADED:
-        _register_builtin()
+    global _CATALOG_LOADED
+    if not _CATALOG_LOADED:
+        with _LOAD_LOCK:
+            if not _CATALOG_LOADED:
+                _load_catalog()
+                _CATALOG_LOADED = True
     return _LOCAL
 
 

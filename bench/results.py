@@ -17,94 +17,32 @@ truth; the tables are derived from them and can always be rebuilt (``consolidate
 from __future__ import annotations
 
 import json
-import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from bench import schema
+from bench.atomic import (_tmp_beside, file_mode, naming_target, write_bytes_atomic, write_json_atomic,  # noqa: F401
+                          write_text_atomic)
 from bench.errors import UserError
 
 SCHEMA_VERSION = 1
 
-# Column order of results.parquet; metrics a cell did not compute are left empty (NaN).
-KEY_COLUMNS = [
-    "run_id", "cell_key", "suite", "task", "model", "registry_name", "family", "device", "precision",
-    "runtime", "batch_size", "img_size", "threads",
-]
-METRIC_COLUMNS = [
-    "status", "error",
-    "params", "params_m", "trainable_params", "weight_mb",
-    "gmacs", "gflops", "gmacs_check", "flops_counter", "flops_check_counter", "flops_disagree", "uncounted_ops", "uncounted_matmul_ops",
-    "latency_ms_p50", "latency_ms_mean", "latency_ms_p90", "latency_ms_p99", "latency_ms_min", "latency_ms_max",
-    "latency_ms_std", "latency_ms_iqr", "latency_cv", "latency_rel_iqr", "n_samples", "timing_target_met",
-    "timing_stop_reason", "warmup_iters", "warmup_s",
-    "throughput_ips", "peak_mem_mb", "mem_method", "peak_reserved_mb", "weights_mem_mb",
-    "onnx_opset", "onnx_exporter", "onnx_export_note", "export_s", "onnx_file_mb", "execution_provider",
-    "runtime_version", "runtime_threads", "graph_opt_level", "runtime_config", "runtime_load_s",
-    "acc_source", "acc_dataset", "top1", "top5", "top1_std", "acc_n_images",
-    "threads_actual", "malloc", "batch_size_actual", "build_s", "duration_s", "started_at", "finished_at",
-    # issue 9: variants, parity, hardware ceiling, timing provenance
-    "compile_s", "parity_max_abs_err", "parity_max_rel_err", "parity_top1_agree", "parity_tol",
-    "achieved_gflops", "ceiling_gflops", "efficiency", "weights_share", "warmup_stable", "timing_clock",
-]
-
-
-def _tmp_beside(path: Path) -> tuple[int, str]:
-    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _tmp_beside(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "item"):
-        return o.item()
-    if isinstance(o, (set, tuple)):
-        return list(o)
-    if isinstance(o, Path):
-        return str(o)
-    return str(o)
-
-
-def _clean_json(o: Any) -> Any:
-    # JSON has no NaN/inf: store them as null so other tools can read the files.
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, dict):
-        return {k: _clean_json(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean_json(v) for v in o]
-    return o
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    text = json.dumps(_clean_json(obj), indent=2, default=_json_default, ensure_ascii=False)
-    write_bytes_atomic(Path(path), text.encode("utf-8"))
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    write_bytes_atomic(Path(path), text.encode("utf-8"))
+# Column order of results.parquet (bench/schema.py); metrics a cell did not compute are left
+# empty (NaN), and a column the schema does not list is kept after them rather than lost.
+KEY_COLUMNS = schema.KEY_COLUMNS
+METRIC_COLUMNS = schema.METRIC_COLUMNS
 
 
 def write_table_atomic(df: pd.DataFrame, path: Path) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _tmp_beside(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _tmp_beside(path)
+    except OSError as err:
+        raise naming_target(err, path) from None
     os.close(fd)
     try:
         if path.suffix == ".parquet":
@@ -112,6 +50,9 @@ def write_table_atomic(df: pd.DataFrame, path: Path) -> None:
         else:
             df.to_csv(tmp, index=False)
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise naming_target(err, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -121,13 +62,41 @@ def cells_dir(run_dir: Path) -> Path:
     return Path(run_dir) / "cells"
 
 
-def read_cell_records(run_dir: Path) -> list[dict[str, Any]]:
+def record_problem(rec: Any) -> str | None:
+    """Why ``rec`` is not a cell record ({"cell": {...,"key": str}, "row": {...}, "samples_ms": [numbers]}), or None."""
+    if not isinstance(rec, dict):
+        return f"a record is a JSON object, not {type(rec).__name__}"
+    cell, row, samples = rec.get("cell"), rec.get("row"), rec.get("samples_ms", [])
+    if not isinstance(cell, dict) or not isinstance(cell.get("key"), str) or not cell["key"]:
+        return "'cell' must be an object with a non-empty 'key'"
+    if not isinstance(cell.get("model", ""), str):
+        return "'cell.model' must be text"
+    if not isinstance(row, dict):
+        return "'row' must be an object"
+    if not isinstance(row.get("status", ""), str):
+        return "'row.status' must be text"
+    if samples is not None and (not isinstance(samples, list) or
+                                not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in samples)):
+        return "'samples_ms' must be a list of numbers"
+    return None
+
+
+def read_cell_records(run_dir: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
+    """The run's valid cell records. A record is only ever replaced whole, so an unreadable or
+    malformed one is treated as missing (``--resume`` measures it again); each is named in ``problems``."""
     out = []
     for p in sorted(cells_dir(run_dir).glob("*.json")):
         try:
-            out.append(json.loads(p.read_text()))
-        except (OSError, json.JSONDecodeError):
-            continue  # a record is only ever replaced whole; an unreadable one is treated as missing
+            rec = json.loads(p.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+            why = f"unreadable ({type(err).__name__})"
+        else:
+            why = record_problem(rec)
+            if why is None:
+                out.append(rec)
+                continue
+        if problems is not None:
+            problems.append(f"{p}: {why}; ignored")
     return out
 
 
@@ -143,15 +112,16 @@ def records_to_frames(records: list[dict[str, Any]], run_id: str) -> tuple[pd.Da
     records = sorted(records, key=lambda r: (r.get("row", {}).get("started_at") or "", r["cell"]["key"]))
     for rec in records:
         cell = rec["cell"]
-        row = {k: cell.get(k) for k in KEY_COLUMNS if k in cell}
+        row = {k: cell.get(k) for k in KEY_COLUMNS if k in cell and not isinstance(cell.get(k), (dict, list))}
         row["run_id"] = run_id
         row["cell_key"] = cell["key"]
-        row.update({k: v for k, v in rec.get("row", {}).items() if k != "traceback"})
+        row.update({k: v for k, v in rec.get("row", {}).items() if k not in schema.RECORD_ONLY})
         if row.get("gmacs") is not None:
             row["gflops"] = 2 * row["gmacs"]
         rows.append(row)
         for i, ms in enumerate(rec.get("samples_ms") or []):
-            samples.append({"run_id": run_id, "cell_key": cell["key"], "model": cell["model"], "iteration": i, "latency_ms": ms})
+            samples.append({"run_id": run_id, "cell_key": cell["key"], "model": cell.get("model"), "iteration": i,
+                            "latency_ms": ms})
     df = pd.DataFrame(rows)
     extra = [c for c in df.columns if c not in KEY_COLUMNS + METRIC_COLUMNS]
     df = df.reindex(columns=KEY_COLUMNS + METRIC_COLUMNS + extra)
@@ -163,11 +133,36 @@ def records_to_frames(records: list[dict[str, Any]], run_id: str) -> tuple[pd.Da
     return df, sdf
 
 
-def consolidate(run_dir: Path) -> pd.DataFrame:
-    """Rebuild results.parquet, results.csv and samples.parquet from the cell records."""
+def frames_from_records(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The run's tables built in memory from its cell records; writes nothing."""
     run_dir = Path(run_dir)
     meta = read_run_meta(run_dir)
-    df, sdf = records_to_frames(read_cell_records(run_dir), meta.get("run_id", run_dir.name))
+    return records_to_frames(read_cell_records(run_dir), meta.get("run_id", run_dir.name))
+
+
+def _stored_rows(run_dir: Path) -> int:
+    for name in ("results.parquet", "results.csv"):
+        p = run_dir / name
+        if p.is_file():
+            try:
+                return len(pd.read_parquet(p, columns=["cell_key"]) if p.suffix == ".parquet" else pd.read_csv(p, usecols=["cell_key"]))
+            except Exception:
+                continue
+    return 0
+
+
+def consolidate(run_dir: Path) -> pd.DataFrame:
+    """Rebuild results.parquet, results.csv and samples.parquet from the cell records.
+
+    Called by the runner (the one writer of a run folder). Never replaces a table that has rows
+    with one built from fewer records (a baseline keeps its tables but no cells/): then the stored
+    table is returned untouched.
+    """
+    run_dir = Path(run_dir)
+    df, sdf = frames_from_records(run_dir)
+    stored = _stored_rows(run_dir)
+    if len(df) < stored:
+        return load_results(run_dir)
     write_table_atomic(df, run_dir / "results.parquet")
     write_table_atomic(df, run_dir / "results.csv")
     write_table_atomic(sdf, run_dir / "samples.parquet")
@@ -182,9 +177,16 @@ def read_run_meta(run_dir: Path) -> dict[str, Any]:
         meta = json.loads(p.read_text())
     except json.JSONDecodeError as err:
         raise UserError(f"{p}: corrupt run.json ({err.msg} at line {err.lineno})") from None
+    except (UnicodeDecodeError, RecursionError) as err:
+        raise UserError(f"{p}: corrupt run.json ({type(err).__name__})") from None
     if not isinstance(meta, dict) or meta.get("schema_version") != SCHEMA_VERSION:
         got = meta.get("schema_version") if isinstance(meta, dict) else None
         raise UserError(f"{p}: results schema version {got!r} is not supported (this archbench reads {SCHEMA_VERSION})")
+    if meta.get("status") == "running":
+        from bench.runlock import DRIVER_GONE, is_locked
+
+        if not is_locked(Path(run_dir)):  # no live driver: it was killed before it could say so
+            meta = {**meta, "status": "interrupted", "status_note": DRIVER_GONE}
     return meta
 
 
@@ -199,12 +201,15 @@ def load_results(path: str | Path) -> pd.DataFrame:
     if not p.exists():
         raise UserError(f"{p}: no such run folder or results file")
     if p.is_dir():
+        # A read never writes: the tables as stored, else built in memory from the cell records.
         if (p / "results.parquet").is_file():
             p = p / "results.parquet"
+        elif (p / "results.csv").is_file():
+            p = p / "results.csv"
         elif (p / "run.json").is_file():
-            return consolidate(p)
+            return frames_from_records(p)[0]
         else:
-            raise UserError(f"{p}: not a run folder (no results.parquet or run.json)")
+            raise UserError(f"{p}: not a run folder (no results.parquet, results.csv or run.json)")
     try:
         if p.suffix == ".parquet":
             return pd.read_parquet(p)
@@ -219,6 +224,8 @@ def load_samples(path: str | Path) -> pd.DataFrame:
     run_dir = _run_dir_of(Path(path))
     p = run_dir / "samples.parquet"
     if not p.is_file():
+        if cells_dir(run_dir).is_dir() and (run_dir / "run.json").is_file():
+            return frames_from_records(run_dir)[1]
         return pd.DataFrame(columns=["run_id", "cell_key", "model", "iteration", "latency_ms"])
     try:
         return pd.read_parquet(p)

@@ -35,6 +35,7 @@ from typing import Any, Callable
 import torch
 
 from bench.env import cpu_flags
+from bench.errors import Unsupported  # noqa: F401  (part of this module's API)
 
 # Tolerance on max|out - ref| / max|ref| against fp32 eager, by the variant's precision.
 # fp32 variants only reorder floating-point work (NHWC kernels, fused code), so they must agree
@@ -48,10 +49,6 @@ PARITY_RULE = (
 )
 
 DEPLOYED_RUNTIMES = ("onnxruntime", "openvino")
-
-
-class Unsupported(Exception):
-    """This cell's device/precision/runtime combination cannot run here (a reason, not a bug)."""
 
 
 def cpu_has_native_bf16() -> bool:

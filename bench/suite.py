@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
 from bench.errors import UserError
 
@@ -36,7 +36,7 @@ class ModelEntry(_Strict):
     name: str = Field(min_length=1)
     alias: str | None = None  # how the model is named in tables when kwargs change it
     kwargs: dict[str, Any] = Field(default_factory=dict)
-    img_size: int | None = Field(default=None, gt=0)  # overrides the suite's sizes for this model
+    img_size: StrictInt | None = Field(default=None, gt=0)  # overrides the suite's sizes for this model
     family: Literal["cnn", "mobile", "vit", "hybrid"] | None = None
     # Giant models: below this much GPU memory (and always on CPU) the cell reports params and
     # GMACs computed on the meta device, and skips latency/memory with the reason.
@@ -46,10 +46,10 @@ class ModelEntry(_Strict):
 class TimingSpec(_Strict):
     """Warm-up and adaptive measurement budget (see bench.metrics.timing)."""
 
-    warmup_min_iters: int = Field(default=3, ge=0)
+    warmup_min_iters: StrictInt = Field(default=3, ge=0)
     warmup_max_s: float = Field(default=10.0, gt=0)
-    min_samples: int = Field(default=10, ge=1)
-    max_samples: int = Field(default=500, ge=1)
+    min_samples: StrictInt = Field(default=10, ge=1)
+    max_samples: StrictInt = Field(default=500, ge=1)
     max_time_s: float = Field(default=5.0, gt=0)
     target_rel_iqr: float = Field(default=0.05, gt=0)
     # Seconds per (device, precision, threads) to measure the hardware ceiling at run start
@@ -68,15 +68,16 @@ class Suite(_Strict):
     description: str = ""
     models: list[ModelEntry | str] = Field(min_length=1)
     devices: list[Device] = Field(default_factory=lambda: ["cpu"], min_length=1)
-    batch_sizes: list[int] = Field(default_factory=lambda: [1], min_length=1)
-    img_sizes: list[int | None] = Field(default_factory=lambda: [None], min_length=1)
+    # StrictInt: YAML's `true` is not batch 1, nor "8" or 8.0 a batch of 8.
+    batch_sizes: list[StrictInt] = Field(default_factory=lambda: [1], min_length=1)
+    img_sizes: list[StrictInt | None] = Field(default_factory=lambda: [None], min_length=1)
     precisions: list[Precision] = Field(default_factory=lambda: ["fp32"], min_length=1)
     runtimes: list[Runtime] = Field(default_factory=lambda: ["eager"], min_length=1)
-    threads: list[int | None] = Field(default_factory=lambda: [None], min_length=1)
+    threads: list[StrictInt | None] = Field(default_factory=lambda: [None], min_length=1)
     metrics: list[Metric] = Field(default_factory=lambda: ["params", "flops", "latency", "memory"], min_length=1)
     timing: TimingSpec = Field(default_factory=TimingSpec)
     timeout_s: float = Field(default=600.0, gt=0)
-    memory_limit_mb: int | None = Field(default=None, gt=0)
+    memory_limit_mb: StrictInt | None = Field(default=None, gt=0)
     # "steady": workers run with glibc's mmap/trim thresholds raised (bench/executor.py), so
     # tensors freed and re-allocated every call are not returned to the kernel and faulted in
     # again; "system": glibc's defaults, as a plain `python` process gets them.
@@ -172,7 +173,9 @@ class Cell:
     def slug(self) -> str:
         """Filesystem-safe, unique name for the cell's result file."""
         digest = hashlib.sha1(self.key.encode()).hexdigest()[:10]
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.model)[:60]
+        from bench.names import safe_filename
+
+        safe = safe_filename(self.model, 60, "model")
         return f"{safe}-{self.device}-{self.precision}-{self.runtime}-b{self.batch_size}-{self.img_size}-{digest}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -216,13 +219,73 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
         raise UserError(_format_validation_error(source, err)) from None
 
 
+MAX_DEPTH = 50  # a suite is a few levels deep; PyYAML's composer recurses once per level
+MAX_NODES = 100_000  # values after aliases are expanded; a real suite has hundreds
+
+
+class InputTooLarge(ValueError):
+    """A YAML document nested too deeply, or whose aliases expand past MAX_NODES values."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses documents nested deeper than MAX_DEPTH (a 50,000-deep ``[[[``
+    would exhaust Python's stack) and counts every value as aliases expand it, so an alias bomb
+    (a few hundred bytes naming a list of lists of the same list …) is refused while loading
+    instead of being expanded later by validation, hashing or JSON."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}  # id(node) → values it stands for, aliases expanded
+        self._total = 0
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise InputTooLarge(f"nested more than {MAX_DEPTH} levels deep (line {mark.line + 1})")
+            is_alias = self.check_event(yaml.AliasEvent)
+            node = super().compose_node(parent, index)
+            if is_alias:
+                # The alias repeats the whole anchored value wherever it appears.
+                self._total += self._sizes.get(id(node), 1)
+            else:
+                size = 1
+                if isinstance(node, yaml.SequenceNode):
+                    size += sum(self._sizes.get(id(v), 1) for v in node.value)
+                elif isinstance(node, yaml.MappingNode):
+                    size += sum(self._sizes.get(id(k), 1) + self._sizes.get(id(v), 1) for k, v in node.value)
+                self._sizes[id(node)] = size
+                self._total += 1
+            if self._total > MAX_NODES or self._sizes.get(id(node), 1) > MAX_NODES:
+                raise InputTooLarge(f"expands to more than {MAX_NODES:,} values (YAML aliases repeating "
+                                    "aliases?); write the suite out plainly")
+            return node
+        finally:
+            self._depth -= 1
+
+
+def load_yaml(text: str) -> Any:
+    """Parse one YAML document safely: no Python objects, bounded depth and expanded size."""
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    except RecursionError:
+        raise InputTooLarge(f"nested too deeply (more than Python's stack allows)") from None
+    finally:
+        loader.dispose()
+
+
 def load_suite(path: str | Path) -> Suite:
     """Read and validate a suite file; every problem becomes a UserError naming file and field."""
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{p}: suite file not found")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = load_yaml(p.read_text(encoding="utf-8"))
+    except InputTooLarge as err:
+        raise UserError(f"{p}: {err}") from None
     except yaml.YAMLError as err:
         where = ""
         mark = getattr(err, "problem_mark", None)

@@ -67,20 +67,7 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
     model.eval()
     row["build_s"] = round(time.perf_counter() - t0, 3)
 
-    if "params" in cell.metrics:
-        from bench.metrics.params import count_params, weight_size_mb
-
-        pc = count_params(model)
-        row.update(params=pc.total, params_m=pc.total / 1e6, trainable_params=pc.trainable,
-                   weight_mb=weight_size_mb(model, cell.precision))
-    if "flops" in cell.metrics:
-        from bench.metrics.flops import count_flops
-
-        fr = count_flops(model, img_size=cell.img_size, batch_size=1)
-        row.update(gmacs=fr.gmacs, gmacs_check=fr.gmacs_check, flops_counter=fr.counter,
-                   flops_check_counter=fr.check_counter, flops_disagree=fr.disagree,
-                   uncounted_ops=",".join(fr.uncounted_ops),
-                   uncounted_matmul_ops=",".join(fr.uncounted_matmul_ops))
+    row.update(_counted_row(model, cell))
 
     if not ({"latency", "memory"} & set(cell.metrics)):
         return []
@@ -94,10 +81,7 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
     row.update(info)
 
     if "memory" in cell.metrics:
-        mem = measure_memory(step, cell.device, weights_bytes=weights_bytes)
-        row.update(peak_mem_mb=mem.peak_mem_mb, mem_method=mem.method, mem_baseline_mb=mem.baseline_mem_mb,
-                   peak_reserved_mb=mem.peak_reserved_mb, weights_mem_mb=mem.weights_mem_mb,
-                   weights_share=mem.weights_share)
+        row.update(measure_memory(step, cell.device, weights_bytes=weights_bytes).as_row())
     out = step()
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"model output is a {type(out).__name__}, not a tensor; archbench times classifiers returning logits")
@@ -125,6 +109,21 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
     return samples
 
 
+def _counted_row(model: Any, cell: Cell, device: str = "cpu", always_params: bool = False) -> dict[str, Any]:
+    """The deterministic columns: parameter counts, weight size and GMACs (batch 1, input made on
+    ``device``, where the model lives)."""
+    out: dict[str, Any] = {}
+    if always_params or "params" in cell.metrics:
+        from bench.metrics.params import size_row
+
+        out.update(size_row(model, cell.precision))
+    if "flops" in cell.metrics:
+        from bench.metrics.flops import count_flops
+
+        out.update(count_flops(model, img_size=cell.img_size, batch_size=1, device=device).as_row())
+    return out
+
+
 def _gpu_mem_gb(device: str) -> float:
     import torch
 
@@ -136,20 +135,13 @@ def _gpu_mem_gb(device: str) -> float:
 def _measure_on_meta(cell: Cell, row: dict[str, Any]) -> list[float]:
     """A giant model where it cannot run: params and GMACs without allocating its weights
     (meta device, FlopCounterMode), then the cell is ``skipped`` for latency/memory."""
-    from bench.metrics.flops import count_flops, create_model_on_meta
-    from bench.metrics.params import count_params, weight_size_mb
+    from bench.metrics.flops import create_model_on_meta
+    from bench.metrics.params import weight_size_mb
 
     model = create_model_on_meta(cell.registry_name, cell.img_size, **cell.model_kwargs)
-    pc = count_params(model)
     fp32_gib = weight_size_mb(model, "fp32") / 1024
-    row.update(params=pc.total, params_m=pc.total / 1e6, trainable_params=pc.trainable,
-               weight_mb=weight_size_mb(model, cell.precision))
-    if "flops" in cell.metrics:
-        fr = count_flops(model, img_size=cell.img_size, batch_size=1, device="meta")
-        row.update(gmacs=fr.gmacs, gmacs_check=fr.gmacs_check, flops_counter=fr.counter,
-                   flops_check_counter=fr.check_counter, flops_disagree=fr.disagree,
-                   uncounted_ops=",".join(fr.uncounted_ops),
-                   uncounted_matmul_ops=",".join(fr.uncounted_matmul_ops))
+    # Parameters are counted whatever the suite's metrics: the skip reason quotes them.
+    row.update(_counted_row(model, cell, device="meta", always_params=True))
     need = cell.options["min_gpu_mem_gb"]
     where = "no CUDA device here" if _gpu_mem_gb(cell.device) == 0 else f"this GPU has {_gpu_mem_gb(cell.device):.0f} GB"
     row.update(status="skipped", error=(
@@ -190,10 +182,35 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     return {"row": row, "samples_ms": samples}
 
 
+def watch_parent(fd: int, tmp_dir: Path) -> None:
+    """Die with the driver: a daemon thread blocks on a pipe whose write end only the driver
+    holds. EOF (the driver exited, or was killed with -9) → remove the job's temp folder and
+    SIGKILL this worker's process group (the worker leads it). Costs no polling while measuring."""
+    import shutil
+    import signal
+    import threading
+
+    def wait() -> None:
+        try:
+            while os.read(fd, 4096):
+                pass
+        except OSError:
+            return  # not a pipe we can watch (started by hand): nothing to die with
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=wait, name="archbench-parent-watch", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
     job_path, out_path = Path(argv[0]), Path(argv[1])
+    fd = os.environ.pop("ARCHBENCH_PARENT_FD", None)
+    if fd is not None:
+        watch_parent(int(fd), job_path.parent)
     job = json.loads(job_path.read_text())
     cell = Cell.from_dict(job["cell"])
+    if not cell.options.get("download"):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub from inside a measurement
     _apply_memory_limit(cell.memory_limit_mb)
     record = run_cell(cell)
     write_json_atomic(out_path, record)
@@ -201,5 +218,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub from inside a measurement
     sys.exit(main(sys.argv[1:]))

@@ -6,7 +6,7 @@ import pytest
 
 from bench import registry
 from bench.accuracy import expand_accuracy, override_data_dir, parse_tasks
-from bench.accuracy.small_models import SMALL_MODELS, ensure_registered
+from bench.accuracy.small_models import SMALL_MODELS
 from bench.errors import UserError
 from bench.suite import parse_suite
 
@@ -140,7 +140,6 @@ def test_data_override_replaces_data_dir_only_where_data_is_read_from_disk():
 def test_small_variants_are_registered_with_families_and_build():
     import torch
 
-    ensure_registered()
     assert set(SMALL_MODELS) <= set(registry.list_names("archbench:*"))
     assert registry.get_spec("test:cnn").family == "cnn"  # built-ins still there
     families = {n: registry.get_spec(n).family for n in SMALL_MODELS}

@@ -18,7 +18,7 @@ import pytest
 from bench.cli import main as cli_main
 from bench.runner import run_suite
 from tests.conftest import ROOT, run_cli
-from tests.test_compare import InProcessExecutor, speed_suite
+from tests.inprocess import InProcessExecutor, speed_suite
 
 A_MODELS = {"net": ("test:cnn", {"width": 16}), "x<b>same</b>": ("test:vit", {})}
 B_MODELS = {"net": ("test:cnn", {"width": 20}), "x<b>same</b>": ("test:vit", {})}
@@ -63,7 +63,7 @@ def test_markdown_names_the_changed_cell_first(pair, capsys):
     assert rc == 1
     assert out.startswith("### archbench compare · cmp · ❌ regression")
     table = out.split("<details>")[0]
-    assert "`net cpu fp32 eager b1 32px t1`" in table and "**regressed (FAIL)**" in table
+    assert "<code>net cpu fp32 eager b1 32px t1</code>" in table and "**regressed (FAIL)**" in table
     params_row = next(line for line in table.splitlines() if "| params |" in line)
     # TinyCNN: 27w + 2w (conv1, BN) + 18w² + 4w (conv2, BN) + 20w + 10 (head) → 5,466 at w=16, 8,270 at w=20
     assert "5,466" in params_row and "8,270" in params_row and "+2,804 (+51.3%)" in params_row
@@ -289,7 +289,9 @@ def test_pytest_benchmark_front_end_saves_and_compares(tmp_path):
     assert len(bench) == 1 and bench[0]["extra_info"]["params"] == 5466
     assert bench[0]["extra_info"]["cell_key"] == "ci|speed|test:cnn|cpu|fp32|eager|b1|32px|t1"
     assert bench[0]["stats"]["rounds"] >= 20
-    second = subprocess.run(base + ["--benchmark-compare", "--benchmark-compare-fail=median:1000%"], cwd=ROOT,
+    # No --benchmark-compare-fail here: a threshold on this machine's timings would be a
+    # wall-clock assertion (issue #13); what is tested is that the saved run is found and compared.
+    second = subprocess.run(base + ["--benchmark-compare"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "0001" in second.stdout  # the saved run it compared against

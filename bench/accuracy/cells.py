@@ -11,27 +11,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from bench import schema
 from bench.accuracy.datasets import Unavailable
 from bench.errors import UserError
 from bench.suite import Cell
 
-# Every accuracy row has these columns, so tables line up whatever the source.
-ROW_FIELDS = (
-    "acc_source",
-    "acc_dataset",
-    "top1",
-    "top5",
-    "top1_std",
-    "top1_seeds",
-    "acc_n_images",
-    "acc_n_corrupt",
-    "acc_n_train",
-    "train_time_s",
-    "train_fraction",
-    "acc_weights",
-    "acc_img_size",
-    "acc_ref",
-)
+# Every accuracy row has these columns (bench/schema.py), so tables line up whatever the source.
+ROW_FIELDS = tuple(schema.task_fields("accuracy"))
 
 
 def _scratch(cell: Cell, progress: bool) -> dict[str, Any]:

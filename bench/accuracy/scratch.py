@@ -175,9 +175,7 @@ def train_once(
 ) -> SeedResult:
     """One training run from random init; returns held-out accuracy and the training time."""
     from bench import registry
-    from bench.accuracy.small_models import ensure_registered
 
-    ensure_registered()
     device = settings.device
     g = torch.Generator().manual_seed(seed)
     subset = stratified_fraction(data.train.y, fraction, seed)

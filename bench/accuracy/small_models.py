@@ -22,6 +22,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from bench.models.catalog import CATALOG
+
 
 class _BasicBlock(nn.Module):
     """Two 3×3 conv-BN layers with an identity (or 1×1 projection) shortcut."""
@@ -111,45 +113,5 @@ def vit_small_patch4(
     )
 
 
-# name → (builder, family, default image size, description)
-SMALL_MODELS = {
-    "archbench:resnet18_small": (
-        SmallResNet18,
-        "cnn",
-        32,
-        "ResNet-18 layout for small images: 3x3 stride-1 stem, no max-pool, widths 16-32-64-128",
-    ),
-    "archbench:mobilenetv2_small": (
-        mobilenetv2_small,
-        "mobile",
-        32,
-        "torchvision MobileNetV2, width 0.5, stride-1 stem (32x32 -> 2x2 before the head)",
-    ),
-    "archbench:vit_small_patch4": (
-        vit_small_patch4,
-        "vit",
-        32,
-        "timm ViT with 4-pixel patches on 32x32 (64 tokens + class), dim 64, depth 4, 4 heads",
-    ),
-}
-
-
-def register_small_models() -> None:
-    """Add the small-image variants to the model registry (idempotent)."""
-    from bench import registry
-
-    for name, (builder, family, size, description) in SMALL_MODELS.items():
-        registry.register(name, builder, family, size, 10, description)
-
-
-def ensure_registered() -> None:
-    """Make sure both the built-in models and these variants are registered.
-
-    Registers through the registry's own lazy start first: registering into an empty
-    registry would make it skip its built-in models (it only fills itself when empty).
-    """
-    from bench import registry
-
-    registry.list_names("test:*")
-    if not all(name in registry._LOCAL for name in SMALL_MODELS):
-        register_small_models()
+# The names these builders are registered under, as bench/models/catalog.py lists them.
+SMALL_MODELS: tuple[str, ...] = tuple(e.name for e in CATALOG if e.builder.startswith(f"{__name__}:"))

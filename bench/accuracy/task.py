@@ -204,10 +204,8 @@ def _task_entries(suite: Suite, task: AccuracyTask) -> list[AccuracyModel]:
 
 
 def _resolve(suite: Suite, index: int, entries: list[AccuracyModel]) -> list[tuple[AccuracyModel, str]]:
-    from bench.accuracy.small_models import ensure_registered
     from bench.suite import resolve_entries
 
-    ensure_registered()
     return resolve_entries(entries, lambda j: f"suite {suite.name!r}: accuracy[{index}].models[{j}]")
 
 

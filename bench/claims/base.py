@@ -27,9 +27,11 @@ Every experiment is a module ``bench.claims.cNN_slug`` with
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import textwrap
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -157,3 +159,15 @@ def check_scale(scale: str) -> str:
     if scale not in SCALES:
         raise UserError(f"unknown claims scale {scale!r}; allowed: {', '.join(SCALES)}")
     return scale
+
+
+def load_run(run_dir: Path) -> dict[str, Any]:
+    """claims.json of a claims run folder (read by the report and the README table)."""
+    path = Path(run_dir) / "claims.json"
+    if not path.is_file():
+        raise UserError(f"{path} not found: not a claims run folder (expected results/claims/<run_id>/)")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for c in data.get("claims", []):
+        if c.get("verdict") not in (*VERDICTS, None):
+            raise UserError(f"{path}: claim {c.get('id')} has an unknown verdict {c.get('verdict')!r}")
+    return data

@@ -60,10 +60,8 @@ def data_efficiency(scale: str, seed: int) -> dict:
     """Train both models at every fraction; cached so claim 13 reuses the same runs."""
     from bench.accuracy.datasets import load_digits
     from bench.accuracy.scratch import TrainSettings, train_once
-    from bench.accuracy.small_models import ensure_registered
     from bench.metrics.flops import create_model_on_meta
 
-    ensure_registered()
     data = load_digits(img_size=IMG)
     settings = TrainSettings(epochs=EPOCHS[scale], batch_size=64, lr=3e-3, weight_decay=0.05, budget="steps")
     out: dict = {"fractions": FRACTIONS[scale], "acc": {}, "train_time_s": {}, "params": {}, "gmacs": {}, "n_train": []}

@@ -12,26 +12,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.claims.base import CAVEAT, FAILS, HOLDS
+from bench import templating
+from bench.claims.base import CAVEAT, FAILS, HOLDS, load_run
+from bench.formatting import fmt_number
+from bench.results import write_bytes_atomic
 
 VERDICT_CLASS = {HOLDS: "holds", CAVEAT: "caveat", FAILS: "fails", None: "error"}
 
 
 def fmt(v: Any) -> str:
-    """Numbers for people: ints with separators, floats to 4 significant digits."""
+    """Numbers for people (bench.formatting, 4 significant digits); lists and dicts item by item."""
     if isinstance(v, bool) or v is None:
         return str(v)
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        if v != v:
-            return "nan"
-        return f"{v:,.0f}" if abs(v) >= 1e5 else f"{v:.4g}"
     if isinstance(v, (list, tuple)):
         return ", ".join(fmt(x) for x in v)
     if isinstance(v, dict):
         return "; ".join(f"{k}: {fmt(x)}" for k, x in v.items())
-    return str(v)
+    return fmt_number(v, sig=4, missing="nan")
 
 
 @dataclass
@@ -83,20 +80,12 @@ def _figure_data_uri(run_dir: Path, name: str | None) -> str | None:
 
 
 def _environment(run_dir: Path) -> Any:
-    import jinja2
-
-    here = Path(__file__).parent / "templates"
-    main = Path(__file__).parent.parent / "report" / "templates"
-    return jinja2.Environment(
-        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(here)), jinja2.FileSystemLoader(str(main))]),
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-    )
+    # claims templates first, then the main report's (its stylesheet)
+    return templating.environment("bench.claims", "bench.report", trim=True)
 
 
 def render_report(run_dir: Path, link_index: bool = False, link_latest: bool = False) -> str:
     """The claims page for one run folder; ``link_*`` add links to the main report's pages."""
-    from bench.claims.runner import load_run
-
     run_dir = Path(run_dir)
     data = load_run(run_dir)
     claims = []
@@ -119,13 +108,11 @@ def render_report(run_dir: Path, link_index: bool = False, link_latest: bool = F
 
 
 def write_report(run_dir: Path, out_path: Path) -> Path:
-    from bench.claims.runner import _atomic_write_bytes
-
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     html = render_report(run_dir, link_index=(out_path.parent / "index.html").is_file(),
                          link_latest=(out_path.parent / "latest.html").is_file())
-    _atomic_write_bytes(out_path, html.encode("utf-8"))
+    write_bytes_atomic(out_path, html.encode("utf-8"))
     return out_path
 
 
@@ -135,8 +122,6 @@ def _md_cell(text: str) -> str:
 
 def claims_table_markdown(run_dir: Path) -> str:
     """Markdown table for the README: claim | verdict | headline number."""
-    from bench.claims.runner import load_run
-
     data = load_run(Path(run_dir))
     lines = ["| # | Claim (lecture notes) | Verdict | Headline number |", "|---|---|---|---|"]
     for c in data["claims"]:

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from bench.claims.base import EXPERIMENTS, VERDICTS, Claim, check_scale, load
+from bench.claims.base import EXPERIMENTS, Claim, check_scale, load, load_run  # noqa: F401  (load_run: public here)
 from bench.errors import UserError
 
 SEED = 0
@@ -223,14 +223,3 @@ def run_claims(
     write_json(run_dir / "claims.json", payload)
     write_report(run_dir, Path(reports_dir) / "claims.html")
     return run_dir
-
-
-def load_run(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / "claims.json"
-    if not path.is_file():
-        raise UserError(f"{path} not found: not a claims run folder (expected results/claims/<run_id>/)")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    for c in data.get("claims", []):
-        if c.get("verdict") not in (*VERDICTS, None):
-            raise UserError(f"{path}: claim {c.get('id')} has an unknown verdict {c.get('verdict')!r}")
-    return data

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bench import schema
 from bench.errors import UserError
 
 Kind = Literal["status", "exact", "timing", "threshold", "accuracy"]
@@ -40,17 +41,26 @@ class MetricSpec:
     label: str
 
 
+def _spec(name: str, column: str, kind: Kind) -> MetricSpec:
+    """Label, unit and direction come from the column's entry in bench/schema.py; timing and
+    memory columns are the environment-sensitive ones."""
+    col = schema.column(column)
+    # status has no direction; "higher is better" there only keeps the dataclass total.
+    better = True if col.higher_is_better is None else col.higher_is_better
+    return MetricSpec(name, column, kind, col.unit, better, col.kind in ("timing", "memory"), col.title)
+
+
 # Order here is the order of rows within a cell in every output.
 METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("status", "status", "status", "", True, False, "status"),
-    MetricSpec("params", "params", "exact", "", False, False, "params"),
-    MetricSpec("gmacs", "gmacs", "exact", "GMACs", False, False, "GMACs"),
-    MetricSpec("weight_mb", "weight_mb", "exact", "MB", False, False, "weights (MB)"),
-    MetricSpec("latency", "latency_ms_p50", "timing", "ms", False, True, "latency p50 (ms)"),
-    MetricSpec("throughput", "throughput_ips", "timing", "img/s", True, True, "throughput (img/s)"),
-    MetricSpec("memory", "peak_mem_mb", "threshold", "MB", False, True, "peak memory (MB)"),
-    MetricSpec("top1", "top1", "accuracy", "%", True, False, "top-1 (%)"),
-    MetricSpec("top5", "top5", "accuracy", "%", True, False, "top-5 (%)"),
+    _spec("status", "status", "status"),
+    _spec("params", "params", "exact"),
+    _spec("gmacs", "gmacs", "exact"),
+    _spec("weight_mb", "weight_mb", "exact"),
+    _spec("latency", "latency_ms_p50", "timing"),
+    _spec("throughput", "throughput_ips", "timing"),
+    _spec("memory", "peak_mem_mb", "threshold"),
+    _spec("top1", "top1", "accuracy"),
+    _spec("top5", "top5", "accuracy"),
 )
 BY_NAME = {m.name: m for m in METRICS}
 # Names people naturally type for the same metric.

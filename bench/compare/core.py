@@ -378,6 +378,7 @@ class _Judge:
     def __init__(self, cfg: CompareConfig, timing_block: str | None):
         self.cfg = cfg
         self.timing_block = timing_block
+        self.damaged_new = False  # set per metric by compare_runs: NEW ok, metric expected, value absent
 
     def result(self, key: str, model: str, spec: MetricSpec, decision: str, reason: str, **kw: Any) -> MetricResult:
         failed = kw.pop("failed", None)
@@ -391,6 +392,11 @@ class _Judge:
             return None
         if b is None:
             return self.result(key, model, spec, NEW, "not measured in BASE", new=n)
+        if self.damaged_new:
+            # NEW says "ok" and was asked for this metric, yet has no value: a damaged or
+            # hand-edited table must not pass the gate as merely "missing".
+            return self.result(key, model, spec, MISSING, f"NEW row is ok but has no {spec.label}: damaged results",
+                               base=b, failed=spec.name in self.cfg.fail_on)
         return self.result(key, model, spec, MISSING, "not measured in NEW", base=b)
 
     def status(self, key: str, model: str, brow: pd.Series, nrow: pd.Series) -> MetricResult:
@@ -545,6 +551,18 @@ def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: Comp
     return None
 
 
+_SUITE_METRIC = {"params": "params", "weight_mb": "params", "gmacs": "flops", "latency": "latency",
+                 "throughput": "latency", "memory": "memory"}
+
+
+def _expected_metrics(run: RunData) -> set[str]:
+    """Comparison metrics the run's suite asked for (all of them when its suite is unknown)."""
+    asked = (((run.meta or {}).get("suite") or {}).get("content") or {}).get("metrics")
+    if not isinstance(asked, list):
+        return set(_SUITE_METRIC)
+    return {m for m, s in _SUITE_METRIC.items() if s in asked}
+
+
 def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = None) -> Comparison:
     """Judge every metric of every cell; see the module docstring for the rules."""
     cfg = config or build_config()
@@ -562,8 +580,11 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
         load_warning = (meta.get("load") or {}).get("warning")
         if load_warning:
             warnings.append(f"{run.label}: {load_warning}")
+
+    for run in (base, new):
         if len(run.table) == 0:
-            warnings.append(f"{run.label} has no cells")
+            raise UserError(f"{run.label} {run.path}: has no cells (zero rows); there is nothing to compare")
+    expected_new = _expected_metrics(new)
 
     strip = bool(base.suite_name and new.suite_name and base.suite_name != new.suite_name)
     join_note = None
@@ -572,6 +593,9 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
     brows = {_join_key(str(r["cell_key"]), strip): r for _, r in base.table.iterrows()}
     nrows = {_join_key(str(r["cell_key"]), strip): r for _, r in new.table.iterrows()}
     order = list(nrows) + [k for k in brows if k not in nrows]
+    if not set(brows) & set(nrows):
+        raise UserError(f"BASE {base.path} and NEW {new.path} have no cell in common (BASE e.g. {next(iter(brows))!r}, "
+                        f"NEW e.g. {next(iter(nrows))!r}); they measure different things, so nothing can be judged")
 
     cells: list[CellComparison] = []
     for jk in order:
@@ -596,6 +620,8 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
         both_ok = _text(brow, "status") == "ok" and _text(nrow, "status") == "ok"
         sc: SampleComparison | str | None = None
         for spec in METRICS[1:]:
+            judge.damaged_new = (both_ok and spec.name in expected_new and spec.column in new.table.columns
+                                 and _num(brow, spec.column) is not None and _num(nrow, spec.column) is None)
             if spec.kind == "exact":
                 r = judge.exact(key, model, spec, _num(brow, spec.column), _num(nrow, spec.column))
             elif spec.kind == "timing":

@@ -10,17 +10,13 @@ from pathlib import Path
 
 import jinja2
 
-from bench import results
+from bench import results, templating
 from bench.compare.core import Comparison
 from bench.compare.render import _env_lines, _env_verdict, fmt_ci, fmt_change, fmt_decision, fmt_p, fmt_value
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("bench.compare", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-    )
+    return templating.environment("bench.compare")
 
 
 def render_html(cmp: Comparison) -> str:

@@ -11,8 +11,11 @@ import json
 import math
 from typing import Any
 
+from bench import schema
+from bench.compare.config import BY_NAME
 from bench.compare.core import (IMPROVED, MISSING, NEW, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison,
                                 MetricResult)
+from bench.formatting import fmt_number
 
 MARK = {REGRESSED: "🔴", IMPROVED: "🟢", UNCHANGED: "⚪", NEW: "🆕", MISSING: "➖", NOT_COMPARABLE: "⚠️"}
 RICH_STYLE = {REGRESSED: "bold red", IMPROVED: "green", UNCHANGED: "dim", NEW: "cyan", MISSING: "yellow",
@@ -20,24 +23,10 @@ RICH_STYLE = {REGRESSED: "bold red", IMPROVED: "green", UNCHANGED: "dim", NEW: "
 
 
 def fmt_value(r: MetricResult, v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if isinstance(v, str):
-        return v
-    if r.metric == "params":
-        return f"{v:,.0f}"
-    if r.metric == "gmacs":
-        return f"{v:.4g}"
-    if r.metric in ("top1", "top5"):
-        return f"{v:.2f}"
-    a = abs(v)
-    if a >= 1000:
-        return f"{v:,.0f}"
-    if a >= 10:
-        return f"{v:.1f}"
-    if a >= 1:
-        return f"{v:.2f}"
-    return f"{v:.3g}"
+    """The shared number format, at the significant digits bench/schema.py gives the column."""
+    spec = BY_NAME.get(r.metric)
+    sig = schema.column(spec.column).sig if spec else 3
+    return fmt_number(v, sig=sig, missing="–")
 
 
 def fmt_change(r: MetricResult) -> str:
@@ -143,17 +132,21 @@ def render_terminal(cmp: Comparison, show_all: bool = False, console: Any = None
     import sys
 
     # Piped output (CI logs) gets a wide fixed width instead of rich's 80-column fallback.
+    from rich.markup import escape as esc
+    from rich.text import Text
+
+    # Run ids, machine names, model aliases, errors and reasons are data: escaped, never markup.
     con = console or Console(width=None if sys.stdout.isatty() else 160)
     b, n = cmp.base, cmp.new
-    con.print(f"[bold]archbench compare[/]  BASE {b.run_id}  →  NEW {n.run_id}")
-    con.print(f"  BASE: {b.info()['machine']}   NEW: {n.info()['machine']}", style="dim")
+    con.print(f"[bold]archbench compare[/]  BASE {esc(b.run_id)}  →  NEW {esc(n.run_id)}")
+    con.print(Text(f"  BASE: {b.info()['machine']}   NEW: {n.info()['machine']}", style="dim"))
     env = _env_lines(cmp)
     if env:
-        con.print(Panel("\n".join(env) + "\n" + _env_verdict(cmp), title="environment differs", border_style="yellow"))
+        con.print(Panel(Text("\n".join(env) + "\n" + _env_verdict(cmp)), title="environment differs", border_style="yellow"))
     for w in cmp.warnings:
-        con.print(f"[yellow]warning:[/] {w}")
+        con.print(f"[yellow]warning:[/] {esc(w)}")
     if cmp.join_note:
-        con.print(f"[yellow]note:[/] {cmp.join_note}")
+        con.print(f"[yellow]note:[/] {esc(cmp.join_note)}")
     shown, hidden = visible_results(cmp, show_all)
     if shown:
         t = Table(show_lines=False)
@@ -164,20 +157,31 @@ def render_terminal(cmp: Comparison, show_all: bool = False, console: Any = None
         for r in shown:
             cell = r.cell if r.cell_key != last else ""
             last = r.cell_key
-            t.add_row(cell, r.label, fmt_value(r, r.base), fmt_value(r, r.new), fmt_change(r), fmt_ci(r), fmt_p(r),
-                      f"[{RICH_STYLE[r.decision]}]{fmt_decision(r)}[/]", r.reason)
+            t.add_row(*(Text(str(v)) for v in (cell, r.label, fmt_value(r, r.base), fmt_value(r, r.new), fmt_change(r),
+                                               fmt_ci(r), fmt_p(r))),
+                      Text(fmt_decision(r), style=RICH_STYLE[r.decision]), Text(str(r.reason)))
         con.print(t)
     if hidden:
         con.print(f"{hidden_summary(cmp, hidden)} not listed (show them with --all)", style="dim")
     style = "bold red" if cmp.exit_code else "bold green"
-    con.print(f"[{style}]{cmp.summary_line()}[/]")
+    con.print(Text(cmp.summary_line(), style=style))
 
 
 # ---------------------------------------------------------------------------- markdown
 
 
+_MD_SPECIAL = str.maketrans({c: f"&#{ord(c)};" for c in "&<>`|*[]\\"})
+
+
 def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Data as inert Markdown text: HTML, code spans, emphasis, links and table pipes all escaped
+    as character references (which GitHub renders as the characters themselves)."""
+    return str(text).translate(_MD_SPECIAL).replace("\r", " ").replace("\n", " ")
+
+
+def _md_code(text: Any) -> str:
+    """Data shown as code: <code> with escaped content (a backtick inside cannot end it)."""
+    return f"<code>{_md(text)}</code>"
 
 
 def _md_table(rows: list[MetricResult]) -> list[str]:
@@ -185,7 +189,7 @@ def _md_table(rows: list[MetricResult]) -> list[str]:
            "|---|---|---:|---:|---:|---:|---:|---|---|"]
     last = None
     for r in rows:
-        cell = f"`{_md(r.cell)}`" if r.cell_key != last else ""
+        cell = _md_code(r.cell) if r.cell_key != last else ""
         last = r.cell_key
         dec = f"{MARK[r.decision]} **{fmt_decision(r)}**" if r.decision in (REGRESSED, IMPROVED) or r.failed else \
             f"{MARK[r.decision]} {r.decision}"
@@ -206,8 +210,8 @@ def render_markdown(cmp: Comparison) -> str:
     head = "❌ regression" if cmp.exit_code else "✅ no regression"
     out = [f"### archbench compare · {_md(n.suite_name or '?')} · {head}", ""]
     bi, ni = b.info(), n.info()
-    out.append(f"BASE `{bi['run_id']}`" + (f" (commit `{str(bi['git_commit'])[:10]}`)" if bi["git_commit"] else "") +
-               f" → NEW `{ni['run_id']}`" + (f" (commit `{str(ni['git_commit'])[:10]}`)" if ni["git_commit"] else ""))
+    out.append(f"BASE {_md_code(bi['run_id'])}" + (f" (commit {_md_code(str(bi['git_commit'])[:10])})" if bi["git_commit"] else "") +
+               f" → NEW {_md_code(ni['run_id'])}" + (f" (commit {_md_code(str(ni['git_commit'])[:10])})" if ni["git_commit"] else ""))
     out.append("")
     out.append(f"**{_md(cmp.summary_line())}**")
     env = _env_lines(cmp)

@@ -7,7 +7,7 @@ loaded the model), session creation/compilation, and building the input feed. ``
 one inference and returns the logits as a ``torch.Tensor`` so the worker's parity check against
 fp32 eager treats every runtime alike.
 
-Scope: fp32 on CPU. Other precisions and devices raise :class:`bench.runtimes.Unsupported`
+Scope: fp32 on CPU. Other precisions and devices raise :class:`bench.errors.Unsupported`
 (recorded as ``skipped`` with the reason); so does a runtime package that is not installed,
 with the ``pip install 'archbench[...]'`` line that installs it. A model that cannot be exported
 or loaded raises an ordinary exception (recorded as ``failed`` with the reason).
@@ -49,7 +49,7 @@ def _backend(runtime: str):
 
 def check_cell(runtime: str, device: str, precision: str):
     """Raise Unsupported unless this runtime can run this cell here; return the backend module."""
-    from bench.runtimes import Unsupported
+    from bench.errors import Unsupported
 
     rt = _backend(runtime)
     rt.require()

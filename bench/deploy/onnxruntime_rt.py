@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import torch
 
-from bench.runtimes import Unsupported
+from bench.errors import Unsupported
 
 EXTRA_MESSAGE = "onnxruntime is not installed: pip install 'archbench[onnx]'"
 GRAPH_OPT_LEVEL = "ORT_ENABLE_ALL"

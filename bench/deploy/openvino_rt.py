@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from bench.runtimes import Unsupported
+from bench.errors import Unsupported
 
 EXTRA_MESSAGE = "openvino is not installed: pip install 'archbench[openvino]'"
 PLUGIN = "CPU"

@@ -177,6 +177,13 @@ class FlopReport:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "gflops": self.gflops, "rel_diff": self.rel_diff}
 
+    def as_row(self) -> dict[str, Any]:
+        """Results columns (bench/schema.py); ``gflops`` is derived when the table is built."""
+        return {"gmacs": self.gmacs, "gmacs_check": self.gmacs_check, "flops_counter": self.counter,
+                "flops_check_counter": self.check_counter, "flops_disagree": self.disagree,
+                "uncounted_ops": ",".join(self.uncounted_ops),
+                "uncounted_matmul_ops": ",".join(self.uncounted_matmul_ops)}
+
 
 # --------------------------------------------------------------------------- formulas
 # Pure shape arithmetic shared by both counters. Each returns MACs.

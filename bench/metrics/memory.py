@@ -37,6 +37,12 @@ class MemoryResult:
     weights_mem_mb: float | None = None
     weights_share: float | None = None  # weights_mem_mb / peak_mem_mb (CUDA)
 
+    def as_row(self) -> dict[str, Any]:
+        """Results columns (bench/schema.py)."""
+        return {"peak_mem_mb": self.peak_mem_mb, "mem_method": self.method, "mem_baseline_mb": self.baseline_mem_mb,
+                "peak_reserved_mb": self.peak_reserved_mb, "weights_mem_mb": self.weights_mem_mb,
+                "weights_share": self.weights_share}
+
 
 def _proc_status_kb(field: str) -> int | None:
     try:

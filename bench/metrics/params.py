@@ -41,6 +41,10 @@ class ParamCount:
     def to_dict(self) -> dict:
         return {**asdict(self), "params_m": self.params_m}
 
+    def as_row(self) -> dict[str, float]:
+        """Results columns (bench/schema.py)."""
+        return {"params": self.total, "params_m": self.params_m, "trainable_params": self.trainable}
+
 
 def count_params(model: nn.Module) -> ParamCount:
     """Count the unique parameters of ``model``; shared tensors are counted once."""
@@ -78,3 +82,8 @@ def weight_size_mb(model: nn.Module, precision: str = "fp32") -> float:
     # buffers(), like parameters(), yields a shared tensor once.
     numel += sum(b.numel() for b in model.buffers() if b.is_floating_point())
     return numel * nbytes_per / MIB
+
+
+def size_row(model: nn.Module, precision: str) -> dict[str, float]:
+    """The size columns of a cell: parameter counts and the weights at the cell's precision."""
+    return {**count_params(model).as_row(), "weight_mb": weight_size_mb(model, precision)}

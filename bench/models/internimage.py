@@ -434,31 +434,3 @@ def total_sampling_macs(model: InternImage, img_size: int) -> int:
         total += len(stage.blocks) * dcnv3_sampling_macs(dim, side, side)
         side = (side + 1) // 2
     return total
-
-
-def _register() -> None:
-    from bench import registry
-
-    # If this module is imported before the registry has loaded its built-ins, load them
-    # first: the registry only does so while its local table is empty. During the
-    # registry's own loading the table already holds the test models, so this is a no-op.
-    registry._local_specs()
-    # "hybrid": InternImage keeps a CNN's layout (conv stem, strided-conv downsampling,
-    # 4-stage pyramid, 3×3 windows) but its core op is attention-like: input-dependent
-    # sampling positions with softmax-normalised, data-dependent weights, inside
-    # pre-norm transformer blocks (LN, MLP ratio 4, GELU).
-    registry.register(
-        "archbench:internimage_t", internimage_t, "hybrid", 224, 1000,
-        "InternImage-T, plain-PyTorch DCNv3 (grid_sample); paper: 30M params, 5G FLOPs @224",
-    )
-    registry.register(
-        "archbench:internimage_h", internimage_h, "hybrid", 224, 1000,
-        "InternImage-H, plain-PyTorch DCNv3; paper: 1.08B params, 188G FLOPs @224 (GPU/meta only)",
-    )
-    registry.register(
-        "test:internimage", internimage_test, "hybrid", 32, 10,
-        "tiny InternImage (C=4, 1 block per stage), DCNv3 via grid_sample",
-    )
-
-
-_register()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,9 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from bench import results
+from bench import results, schema, templating
+from bench.formatting import fmt_number as fmt  # noqa: F401  (re-exported: the report's formatter)
+from bench.formatting import is_missing as _missing
 from bench.report.data import FAMILIES, ReportData, ceiling_entries, hardware_label, not_met, short_name
 from bench.report.figures import FAMILY_COLORS, FAMILY_LABELS, build_figures
 
@@ -33,39 +33,25 @@ class Column:
     title: str = ""  # tooltip: what the number is
 
 
+def col(key: str, header: str = "") -> Column:
+    """A report column as bench/schema.py describes it (``header`` overrides its table header)."""
+    c = schema.column(key)
+    title = "" if c.kind in ("key", "provenance") else c.description
+    return Column(key, header or c.table_header, c.numeric, c.scale, title)
+
+
 # The full results table; a column no row filled is left out, and a key column with one
 # value for every row is shown once above the table instead.
-TABLE_COLUMNS = [
-    Column("hardware", "hardware", False, title="the machine (CPU, or GPU for CUDA rows) the cell ran on"),
-    Column("model", "model", False),
-    Column("family", "family", False),
-    Column("device", "device", False),
-    Column("precision", "precision", False),
-    Column("runtime", "runtime", False),
-    Column("batch_size", "batch"),
-    Column("img_size", "input (px)"),
-    Column("threads_actual", "threads"),
-    Column("params_m", "params (M)", title="parameters, millions"),
-    Column("gmacs", "GMACs / img", title="1e9 multiply-accumulates per image, forward pass"),
-    Column("latency_ms_p50", "latency p50 (ms)", title="median latency of one forward pass of the whole batch"),
-    Column("latency_ms_p90", "p90 (ms)"),
-    Column("latency_ms_p99", "p99 (ms)"),
-    Column("latency_rel_iqr", "IQR / p50 (%)", scale=100, title="spread of the samples: interquartile range over the median"),
-    Column("n_samples", "samples (n)"),
-    Column("throughput_ips", "throughput (img/s)", title="batch size / median latency"),
-    Column("peak_mem_mb", "peak mem (MB)", title="peak inference memory above the loaded model"),
-    Column("efficiency", "efficiency (% of matmul)", scale=100,
-           title="achieved GFLOP/s (2 x GMACs x img/s) over the device's measured matmul GFLOP/s"),
-    Column("top1", "top-1 (%)"),
-    Column("acc_source", "acc. source", False),
-]
+# "hardware" is derived for the report (bench.report.data.hardware_label), not a results column.
+TABLE_COLUMNS = [Column("hardware", "hardware", False, title="the machine (CPU, or GPU for CUDA rows) the cell ran on")] + [
+    col(k) for k in (
+    "model", "family", "device", "precision", "runtime", "batch_size", "img_size", "threads_actual",
+    "params_m", "gmacs", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_rel_iqr", "n_samples",
+    "throughput_ips", "peak_mem_mb", "efficiency", "top1", "acc_source")]
 CONSTANT_SHOWN_ONCE = {"hardware", "device", "precision", "runtime", "img_size", "threads_actual", "batch_size"}
 
-ACC_COLUMNS = [
-    Column("model", "model", False), Column("family", "family", False), Column("acc_source", "source", False),
-    Column("acc_dataset", "dataset", False), Column("img_size", "input (px)"), Column("top1", "top-1 (%)"),
-    Column("top1_std", "± std (pp)"), Column("top5", "top-5 (%)"), Column("acc_n_images", "images (n)"),
-]
+ACC_COLUMNS = [col("model"), col("family"), col("acc_source", "source"), col("acc_dataset"), col("img_size"),
+               col("top1"), col("top1_std"), col("top5"), col("acc_n_images")]
 
 ENV_KEYS = [
     ("hostname", "host"), ("cpu_model", "CPU"), ("cpu_count", "CPU cores"), ("gpu_name", "GPU"),
@@ -78,39 +64,7 @@ ENV_KEYS = [
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("bench.report", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True, default=True),
-        undefined=jinja2.StrictUndefined,
-    )
-
-
-def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or v == ""
-
-
-def fmt(v: Any) -> str:
-    """Numbers with three significant digits (thousands separated); empty for missing."""
-    if _missing(v):
-        return ""
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
-        v = int(v)
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        a = abs(v)
-        if a >= 100:
-            return f"{v:,.0f}"
-        if a >= 10:
-            return f"{v:.1f}"
-        if a >= 1:
-            return f"{v:.2f}"
-        if a >= 0.001:
-            return f"{v:.3f}"
-        return f"{v:.2g}"
-    return str(v)
+    return templating.environment("bench.report")
 
 
 def _number(v: Any) -> float | None:
@@ -188,20 +142,23 @@ def summary_table(d: ReportData) -> dict[str, Any]:
     has_acc = any(not math.isnan(s.top1) for s in srows)
     has_eff = any(not math.isnan(s.efficiency) for s in srows)
     multi = len({s.device for s in srows}) > 1
+    def h(key: str, tip: str) -> tuple[str, str]:  # headers from bench/schema.py, tooltips say which batch
+        return schema.column(key).short_header, tip
+
     header = [("model", ""), ("family", "")] + ([("device", "")] if multi else []) + [
-        ("params (M)", "parameters, millions"), ("GMACs / img", "1e9 multiply-accumulates per image"),
-        ("p50 (ms)", "median latency at the smallest batch"), ("p99 (ms)", "99th-percentile latency"),
-        ("IQR / p50 (%)", "spread of the timing samples"), ("img/s", "throughput at the largest batch"),
-        ("peak mem (MB)", "peak inference memory at the largest batch")] + (
-        [("eff. (%)", "achieved GFLOP/s at the largest batch over the measured matmul GFLOP/s")] if has_eff else []) + (
-        [("top-1 (%)", ""), ("acc. source", "measured / scratch / reported")] if has_acc else [])
+        h("params_m", "parameters, millions"), h("gmacs", "1e9 multiply-accumulates per image"),
+        h("latency_ms_p50", "median latency at the smallest batch"), h("latency_ms_p99", "99th-percentile latency"),
+        h("latency_rel_iqr", "spread of the timing samples"), h("throughput_ips", "throughput at the largest batch"),
+        h("peak_mem_mb", "peak inference memory at the largest batch")] + (
+        [h("efficiency", "achieved GFLOP/s at the largest batch over the measured matmul GFLOP/s")] if has_eff else []) + (
+        [h("top1", ""), h("acc_source", "measured / scratch / reported")] if has_acc else [])
     rows = []
     for s in srows:
         nums: list[tuple[Any, bool]] = [(s.params_m, True), (s.gmacs, True), (s.latency_ms_p50, True),
-                                        (s.latency_ms_p99, True), (s.latency_rel_iqr * 100, True),
+                                        (s.latency_ms_p99, True), (s.latency_rel_iqr * schema.column("latency_rel_iqr").scale, True),
                                         (s.throughput_ips, True), (s.peak_mem_mb, True)]
         if has_eff:
-            nums.append((s.efficiency * 100, True))
+            nums.append((s.efficiency * schema.column("efficiency").scale, True))
         if has_acc:
             nums += [(s.top1, True), (s.acc_source, False)]
         cells = [{"text": s.model, "v": None, "numeric": False, "key": "model"},
@@ -377,8 +334,9 @@ def _when(stamp: object) -> str:
 
 def page_name(run_id: str) -> str:
     """The report's file name for a run: its id, reduced to characters safe in a path."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", str(run_id)).lstrip(".") or "run"
-    return f"{safe}.html"
+    from bench.names import safe_filename
+
+    return f"{safe_filename(run_id, 120, 'run')}.html"
 
 
 def index_entries(results_root: Path, reports_dir: Path) -> list[dict[str, Any]]:
@@ -416,9 +374,8 @@ def update_index(results_root: Path, reports_dir: Path, rerender: bool = False) 
             render_run_report(e["run_dir"], page)
     if entries:
         newest = reports_dir / entries[0]["href"]
-        tmp = reports_dir / ".latest.html.tmp"
-        shutil.copyfile(newest, tmp)
-        tmp.replace(reports_dir / "latest.html")
+        # Unique temp name (mkstemp): two index rebuilds at once must not share one.
+        results.write_bytes_atomic(reports_dir / "latest.html", newest.read_bytes())
     return index
 
 __all__ = ["render_run_report", "update_index", "fmt", "results_table", "summary_table", "failed_cells", "short_name"]
