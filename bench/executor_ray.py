@@ -191,7 +191,8 @@ class RayExecutor(Executor):
             probe = ray.remote(max_retries=0)(probe_node)
             refs = [probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
                     .remote() for n in alive]
-            envs = ray.get(refs)
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=600)  # a stuck node must not stall the run
+            envs = [ray.get(r) if r in ready else {"probe_error": "the node did not answer within 600 s"} for r in refs]
             for n, env in zip(alive, envs):
                 res = n.get("Resources", {})
                 env.update(node_id=n["NodeID"], timing_slots=res.get(TIMING_RESOURCE, 0), ray_cpus=res.get("CPU", 0),
@@ -279,8 +280,7 @@ class RayExecutor(Executor):
                         job.started_unix = time.time()
                         on_start(job.cell)
                     else:
-                        if item.get("log"):
-                            write_text_atomic(log_path(job.cell), item["log"])
+                        write_text_atomic(log_path(job.cell), item.get("log") or "")  # as locally: always a log
                         yield finish(gen, CellOutcome(item["row"], item.get("samples_ms") or []))
                 now = time.monotonic()
                 for gen, job in list(in_flight.items()):
