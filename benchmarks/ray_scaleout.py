@@ -4,7 +4,7 @@ Runs a suite twice with the real runner (bench.runner.run_suite, real run folder
 worker process per cell): once with the local executor, once on a local Ray cluster started
 for the purpose (its start-up is timed apart from the run). Prints both wall times, Ray's
 overhead on one node, and — from the per-cell spans Ray recorded — the wall time a cluster of
-N identical nodes would need: timed cells packed one at a time per node (longest first), cells
+N identical nodes would need: batch sweeps of timed cells packed one at a time per node (longest first), cells
 that time nothing spread over every node's free CPUs, plus the measured fixed cost of the run
 (environment, load check, hardware ceiling). A measurement on the machine it runs on:
 evidence, not a gate; nothing here is asserted.
@@ -60,10 +60,19 @@ def project(df, suite, run_wall: float, nodes: list[int], cpus_per_node: int) ->
     from bench.executor_ray import is_timing_cell
     from bench.runner import all_cells
 
-    timed_keys = {c.key for c in all_cells(suite) if is_timing_cell(c)}
-    span = (df["cell_end_unix_s"] - df["cell_start_unix_s"]).astype(float)
-    timed = [s for k, s in zip(df["cell_key"], span) if k in timed_keys]
-    light = [s for k, s in zip(df["cell_key"], span) if k not in timed_keys]
+    from bench.runner import sweep_group
+
+    cells = {c.key: c for c in all_cells(suite)}
+    span = dict(zip(df["cell_key"], (df["cell_end_unix_s"] - df["cell_start_unix_s"]).astype(float)))
+    # A batch sweep runs its cells one after another (RayExecutor), so it is packed as one job.
+    chains: dict[tuple, float] = {}
+    light: list[float] = []
+    for key, s in span.items():
+        if is_timing_cell(cells[key]):
+            chains[sweep_group(cells[key])] = chains.get(sweep_group(cells[key]), 0.0) + s
+        else:
+            light.append(s)
+    timed = list(chains.values())
     spare = max(1, cpus_per_node - 1)  # CPUs a node has besides the one its timed cell holds
 
     def cells_wall(n: int) -> float:

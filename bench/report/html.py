@@ -42,12 +42,13 @@ def col(key: str, header: str = "") -> Column:
 
 # The full results table; a column no row filled is left out, and a key column with one
 # value for every row is shown once above the table instead.
-# "hardware" is derived for the report (bench.report.data.hardware_label), not a results column.
-TABLE_COLUMNS = [Column("hardware", "hardware", False, title="the machine (CPU, or GPU for CUDA rows) the cell ran on")] + [
-    col(k) for k in (
+TABLE_COLUMNS = [col(k) for k in (
     "model", "family", "device", "precision", "runtime", "batch_size", "img_size", "threads_actual",
     "params_m", "gmacs", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_rel_iqr", "n_samples",
     "throughput_ips", "peak_mem_mb", "efficiency", "top1", "acc_source")]
+# Derived for the report (bench.report.data.hardware_label), not a results column: the machine a
+# row ran on, shown once above the table unless the run spans different machines.
+HARDWARE_COLUMN = Column("hardware", "hardware", False, title="the machine (CPU, or GPU for CUDA rows) the cell ran on")
 CONSTANT_SHOWN_ONCE = {"hardware", "device", "precision", "runtime", "img_size", "threads_actual", "batch_size"}
 
 ACC_COLUMNS = [col("model"), col("family"), col("acc_source", "source"), col("acc_dataset"), col("img_size"),
@@ -121,7 +122,7 @@ def results_table(d: ReportData) -> dict[str, Any]:
     sp["hardware"] = [hardware_label(r) for _, r in sp.iterrows()] if len(sp) else []
     sp = sp.sort_values(["hardware", "family", "model", "device", "runtime", "precision", "img_size", "batch_size"],
                         key=lambda s: s.map({f: i for i, f in enumerate(FAMILIES)}).fillna(9) if s.name == "family" else s)
-    cols, constants = _visible(sp, TABLE_COLUMNS, CONSTANT_SHOWN_ONCE)
+    cols, constants = _visible(sp, [HARDWARE_COLUMN, *TABLE_COLUMNS], CONSTANT_SHOWN_ONCE)
     rows = [{"family": r["family"], "device": r["device"], "cells": _cells(r, cols),
              "noisy": not_met(r.get("timing_target_met"))}
             for _, r in sp.iterrows()]
