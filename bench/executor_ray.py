@@ -167,8 +167,12 @@ class RayExecutor(Executor):
             except Exception as err:  # ConnectionError and Ray's own errors: bad input, not a crash
                 raise UserError(f"--ray-address {self.address}: cannot connect to a Ray cluster ({err})") from None
         else:
-            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, resources={TIMING_RESOURCE: 1}, include_dashboard=False,
-                     log_to_driver=False, runtime_env=local_runtime_env())
+            try:
+                ray.init(num_cpus=num_cpus or os.cpu_count() or 1, resources={TIMING_RESOURCE: 1},
+                         include_dashboard=False, log_to_driver=False, runtime_env=local_runtime_env())
+            except Exception as err:  # e.g. its raylet timed out starting on an overloaded machine
+                raise UserError(f"--executor ray: could not start a local Ray cluster ({str(err)[:300]}); "
+                                "try again, or give --ray-address of a running cluster") from None
             self._owns_cluster = True
         totals = ray.cluster_resources()
         if totals.get(TIMING_RESOURCE, 0) < 1:
