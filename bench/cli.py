@@ -21,43 +21,9 @@ DEFAULT_REPORTS = Path("reports")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
+    from bench.listing import cmd_list as run
 
-    from bench import registry
-
-    pattern = args.pattern or "*"
-    specs = registry.list_models(pattern) if args.pattern else [s for s in registry.list_models("test:*")] + registry.list_models("archbench:*")
-    if not specs:
-        raise UserError(f"no registered model matches {pattern!r}")
-    from rich.markup import escape
-
-    table = Table(title=escape(f"models matching {pattern!r}") if args.pattern else "archbench's own models (give a PATTERN to search tv: and timm:)")
-    for col in ("name", "family", "source", "default img", "params (M)"):
-        table.add_column(col, justify="right" if col in ("default img", "params (M)") else "left")
-    for spec in specs[: args.limit]:
-        params = ""
-        if not args.no_params:
-            params = _meta_params(spec.name)
-        table.add_row(spec.name, spec.family, spec.source, str(spec.default_img_size), params)
-    Console().print(table)
-    if len(specs) > args.limit:
-        print(f"… {len(specs) - args.limit} more; narrow the pattern or raise --limit")
-    return 0
-
-
-def _meta_params(name: str) -> str:
-    """Parameter count without allocating weights (meta device)."""
-    import torch
-
-    from bench import registry
-
-    try:
-        with torch.device("meta"):
-            model = registry.create_model(name)
-        return f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}"
-    except Exception:
-        return "?"
+    return run(args)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -66,9 +32,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from bench.runner import ensure_writable
 
-    suite = load_suite(args.suite)
+    suite = load_suite(args.suite, overrides=args.set)
     if args.data:
         suite = _override_data(suite, args.data)
+    if args.dry_run:
+        from bench.plan import estimate, format_plan
+        from bench.runner import all_cells
+
+        print(format_plan(estimate(all_cells(suite), Path(args.results_dir), suite.name)))
+        return 0
     if not args.no_report:
         ensure_writable(Path(args.reports_dir))  # before the first cell, not after the whole run
     executor = make_executor(args.executor or suite.executor, args.ray_address)
@@ -83,8 +55,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"results: {summary.run_dir}/results.parquet (+ results.csv, samples.parquet, run.json)")
     if not args.no_report:
         from bench.report import render_run_report, update_index
+        from bench.report.html import page_name
 
-        page = render_run_report(summary.run_dir, Path(args.reports_dir) / f"{summary.run_id}.html")
+        page = render_run_report(summary.run_dir, Path(args.reports_dir) / page_name(summary.run_id))
         update_index(Path(args.results_dir), Path(args.reports_dir))
         print(f"report:  {page}  (newest run also at {Path(args.reports_dir) / 'latest.html'})")
     ok = summary.counts.get("ok", 0)
@@ -116,6 +89,12 @@ def _override_data(suite, data: str):
         raise UserError(f"--data {data}: no accuracy task of suite {suite.name!r} reads a dataset from disk "
                         "(only measured/scratch tasks on imagefolder, imagenet or cifar10 do)")
     return new
+
+
+def cmd_time(args: argparse.Namespace) -> int:
+    from bench.timecmd import time_command
+
+    return time_command(args)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -157,18 +136,26 @@ def cmd_flops(args: argparse.Namespace) -> int:
 
 
 def cmd_best(args: argparse.Namespace) -> int:
-    from bench.best import best_for_run, format_best
+    from bench.best import best_command
 
-    print(format_best(best_for_run(Path(args.run_dir))))
-    return 0
+    return best_command(args)
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
     from bench.claims import claims_table_markdown, parse_only, run_claims
 
+    if args.run_dir is not None:  # render a finished run, run nothing
+        if args.format != "md":
+            raise UserError("a RUN folder is given: only --format md renders one (the README table)")
+        print(claims_table_markdown(Path(args.run_dir)), end="")
+        return 0
     run_dir = run_claims(parse_only(args.only), Path(args.results_dir), Path(args.reports_dir), scale=args.scale,
-                         progress=not args.quiet)
-    print(claims_table_markdown(run_dir))
+                         progress=not args.quiet, jobs=args.jobs)
+    print(claims_table_markdown(run_dir, args.reports_dir))
+    if args.scale == "tiny":
+        from bench.claims.report import TINY_WARNING
+
+        print(f"archbench: note: {TINY_WARNING}", file=sys.stderr)
     print(f"claims: {run_dir}  report: {Path(args.reports_dir) / 'claims.html'}")
     return 0
 
@@ -177,6 +164,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from bench.compare.command import compare_command
 
     return compare_command(args)
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    from bench.ab import ab_command
+
+    return ab_command(args)
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
@@ -193,10 +186,9 @@ def add_executor_args(s: argparse.ArgumentParser) -> None:
                    help="Ray cluster to use (default: $RAY_ADDRESS, else a local cluster started for the run)")
 
 
-MAX_IMG_SIZE = 4096  # a 4096² input is already 200 MB per image in fp32; larger ones exhaust memory
-
-
 def _img_size(text: str) -> int:
+    from bench.suite import MAX_IMG_SIZE
+
     try:
         v = int(text)
     except ValueError:
@@ -207,63 +199,90 @@ def _img_size(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bench import __version__
+
     p = argparse.ArgumentParser(prog="archbench", description="Benchmark vision architectures side by side.")
+    p.add_argument("--version", action="version", version=f"archbench {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("list", help="list registered models (name, family, source, params)")
-    s.add_argument("pattern", nargs="?", help="fnmatch glob, e.g. 'timm:vit_*_patch16_224' or 'resnet*'")
-    s.add_argument("--limit", type=int, default=200)
-    s.add_argument("--no-params", action="store_true", help="skip building models for their parameter count")
+    s = sub.add_parser("list", help="list registered models (name, family, source, params); builds nothing")
+    s.add_argument("pattern", nargs="?", help="fnmatch glob, e.g. 'timm:vit_*_patch16_224' or 'resnet*' (default: archbench's own models)")
+    s.add_argument("--family", choices=["cnn", "mobile", "vit", "hybrid"], help="only models of this family")
+    s.add_argument("--params", action="store_true",
+                   help="count parameters of models without published metadata (builds each on the meta device; slow)")
+    s.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     s.set_defaults(func=cmd_list)
 
     s = sub.add_parser("run", help="run a suite file")
     s.add_argument("suite", help="suite YAML file, e.g. suites/default.yaml")
     s.add_argument("--resume", metavar="RUN_DIR", help="complete only the missing cells of an earlier run")
-    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
-    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
+    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS), help="folder of run folders (default results)")
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS), help="folder for HTML reports (default reports)")
     s.add_argument("--data", help="dataset path for the suite's measured-accuracy tasks (overrides data_dir)")
-    s.add_argument("--no-report", action="store_true")
-    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a suite field, validated like the file (repeatable): batch_sizes=[1,8], "
+                        "timing.max_time_s=2, runtimes=onnxruntime")
+    s.add_argument("--dry-run", action="store_true", help="print the cell matrix and a time estimate; measure nothing")
+    s.add_argument("--no-report", action="store_true", help="do not write the HTML report")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     add_executor_args(s)
     s.set_defaults(func=cmd_run)
 
+    from bench.timecmd import add_time_parser
+
+    add_time_parser(sub, cmd_time)
+
     s = sub.add_parser("report", help="write the HTML (or Markdown) report of a run")
-    s.add_argument("run_dir")
+    s.add_argument("run_dir", help="run folder, e.g. results/20260101-120000-default-ab12")
     s.add_argument("-o", "--output", help="output file (default reports/<run_id>.html, or stdout for md)")
-    s.add_argument("--format", choices=["html", "md"], default="html")
-    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
+    s.add_argument("--format", choices=["html", "md"], default="html",
+                   help="html: self-contained page; md: GitHub-flavoured summary for terminals and CI job summaries")
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS), help="folder for HTML reports (default reports)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("index", help="rebuild reports/index.html and reports/latest.html")
-    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
-    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
+    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS), help="folder of run folders (default results)")
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS), help="folder for HTML reports (default reports)")
     s.add_argument("--rerender", action="store_true", help="re-render every run's page")
     s.set_defaults(func=cmd_index)
 
     s = sub.add_parser("flops", help="parameters and GMACs of one model, with the cross-check")
-    s.add_argument("model")
-    s.add_argument("--img-size", type=_img_size)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("model", help="registry name, e.g. tv:resnet50 or timm:vit_tiny_patch16_224")
+    s.add_argument("--img-size", type=_img_size, help="input size in pixels (default: the model's native size)")
+    s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.add_argument("--device", default="cpu", choices=["cpu", "cuda", "meta"],
                    help="meta: no weights in memory (FlopCounterMode only), for billion-parameter models")
     s.set_defaults(func=cmd_flops)
 
-    s = sub.add_parser("best", help="per model and device, the fastest variant whose outputs match fp32 eager")
-    s.add_argument("run_dir")
+    s = sub.add_parser("best", help="per model, the fastest runtime/precision/threads whose outputs match fp32 eager; "
+                                    "or the most accurate model within a latency/memory budget")
+    s.add_argument("run_dir", help="run folder (or its results.parquet)")
+    s.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    s.add_argument("--budget-ms", type=float, metavar="MS", help="latency budget: p50 at most this many milliseconds")
+    s.add_argument("--budget-mb", type=float, metavar="MIB", help="memory budget: activation peak (act_peak_mb) at most this many MiB")
+    s.add_argument("--batch", type=int, help="batch size the budget applies to (default: the run's smallest)")
     s.set_defaults(func=cmd_best)
 
     s = sub.add_parser("claims", help="measure the lecture notes' claims (writes reports/claims.html)")
+    s.add_argument("run_dir", nargs="?", default=None,
+                   help="a finished run folder results/claims/<run_id>: print its README table (--format md)")
+    s.add_argument("--format", choices=["md"], default=None, help="md: the README table of RUN")
+    s.add_argument("--jobs", type=int, default=2, help="rows run in this many processes, one thread each (default 2)")
     s.add_argument("--only", default=None, help="claim numbers, e.g. 1,5,7 or 3-6")
-    s.add_argument("--scale", choices=["tiny", "full"], default="full")
-    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
-    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
-    s.add_argument("-q", "--quiet", action="store_true")
+    s.add_argument("--scale", choices=["tiny", "full"], default="full",
+                   help="full: the real experiments; tiny: toy sizes that only smoke-test the code (verdicts mean nothing)")
+    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS), help="folder of run folders (default results)")
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS), help="folder for HTML reports (default reports)")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     s.set_defaults(func=cmd_claims)
 
     from bench.compare.command import add_baseline_parser, add_compare_parser
 
     add_compare_parser(sub, cmd_compare)
     add_baseline_parser(sub, cmd_baseline)
+    from bench.ab import add_ab_parser
+
+    add_ab_parser(sub, cmd_ab)
     return p
 
 

@@ -102,16 +102,22 @@ def _clean_thread_env() -> None:
         os.environ.pop(var, None)
 
 
+_LOCAL: LocalProcessExecutor | None = None  # one per Ray worker process: its template serves every task
+
+
 def run_cell_on_node(cell_dict: dict[str, Any], grace_s: float):
     """Body of the Ray task (a generator): report the start, then the finished record."""
+    global _LOCAL
     node = node_columns()
     yield {"event": "started", "node": node}
     _clean_thread_env()
+    if _LOCAL is None:
+        _LOCAL = LocalProcessExecutor()
     cell = Cell.from_dict(cell_dict)
     with tempfile.TemporaryDirectory(prefix="archbench-ray-") as tmp:
         log = Path(tmp) / "cell.log"
         t0 = time.time()
-        outcome = LocalProcessExecutor().run(replace(cell, timeout_s=cell.timeout_s + grace_s), log)
+        outcome = _LOCAL.run(replace(cell, timeout_s=cell.timeout_s + grace_s), log)
         t1 = time.time()
         text = log.read_text(errors="replace") if log.is_file() else ""
     outcome.row.update(node, cell_start_unix_s=t0, cell_end_unix_s=t1)

@@ -134,16 +134,16 @@ def _load_catalog() -> None:
 
 @functools.lru_cache(maxsize=1)
 def _tv_names() -> tuple[str, ...]:
-    import torchvision.models as tvm
+    from bench.model_index import library_index
 
-    return tuple(sorted(tvm.list_models(module=tvm)))
+    return tuple(sorted(library_index("tv")))
 
 
 @functools.lru_cache(maxsize=1)
 def _timm_names() -> tuple[str, ...]:
-    import timm
+    from bench.model_index import library_index
 
-    return tuple(sorted(timm.list_models()))
+    return tuple(sorted(library_index("timm")))
 
 
 def _local_specs() -> dict[str, ModelSpec]:
@@ -157,49 +157,99 @@ def _local_specs() -> dict[str, ModelSpec]:
 
 
 def _tv_spec(arch: str) -> ModelSpec:
-    img = 224
-    if arch.startswith("inception") or arch.startswith("googlenet"):
-        img = 299 if arch.startswith("inception") else 224
-    return ModelSpec(f"tv:{arch}", "tv", arch, family_for(arch), img)
+    from bench.model_index import library_index
+
+    return ModelSpec(f"tv:{arch}", "tv", arch, family_for(arch), library_index("tv")[arch]["img"])
 
 
 def _timm_spec(arch: str) -> ModelSpec:
-    import timm
+    from bench.model_index import library_index
 
-    # The model's own pretrained config knows its native resolution (DINOv2: 518, *_384: 384);
-    # it ships in timm's code, so reading it needs no download.
-    try:
-        size = timm.get_pretrained_cfg_value(arch, "input_size")
-    except Exception:
-        size = None
-    img = int(size[-1]) if size else 224
-    return ModelSpec(f"timm:{arch}", "timm", arch, family_for(arch), img)
+    return ModelSpec(f"timm:{arch}", "timm", arch, family_for(arch), library_index("timm")[arch]["img"])
+
+
+def published_params(name: str) -> int | None:
+    """A parameter count the library publishes as data (torchvision weight metadata), else None."""
+    from bench.model_index import library_index
+
+    source, _, arch = name.partition(":")
+    if source not in ("tv", "timm"):
+        return None
+    return (library_index(source).get(arch) or {}).get("params")
 
 
 def get_spec(name: str) -> ModelSpec:
-    """Look up one model by exact name; raises UserError naming close matches when unknown."""
-    local = _local_specs()
-    if name in local:
-        return local[name]
+    """Look up one model by name; raises UserError naming the closest names when unknown.
+
+    A bare architecture name (no ``source:`` prefix) that exactly one source knows resolves to
+    that model, and stderr says which; one that several sources know is refused with the choices.
+    """
     source, sep, arch = name.partition(":")
+    if source not in ("tv", "timm"):
+        local = _local_specs()
+        if name in local:
+            return local[name]
     if sep and source == "tv" and arch in _tv_names():
         return _tv_spec(arch)
     if sep and source == "timm" and arch in _timm_names():
         return _timm_spec(arch)
-    hint = ""
+    if not sep and name:
+        hits = [n for n in list_names(name) if n.split(":", 1)[1] == name]
+        if len(hits) == 1:
+            _say_resolved(name, hits[0])
+            return get_spec(hits[0])
+        if hits:
+            raise UserError(f"model {name!r} is ambiguous: {', '.join(hits)}. Names carry a source prefix: "
+                            "tv:NAME, timm:NAME, test:NAME, archbench:NAME.")
+    near = closest_names(name)
+    hint = f" Did you mean: {', '.join(near)}?" if near else ""
     if not sep:
-        hint = " Names carry a source prefix: tv:NAME, timm:NAME, test:NAME, archbench:NAME."
-    else:
-        near = [n for n in list_names(f"*{arch[:6]}*")][:5] if arch else []
-        if near:
-            hint = f" Did you mean: {', '.join(near)}?"
+        hint += " Names carry a source prefix: tv:NAME, timm:NAME, test:NAME, archbench:NAME."
     raise UserError(f"unknown model {name!r}.{hint} See `archbench list PATTERN`.")
+
+
+_SAID: set[str] = set()
+
+
+def _say_resolved(bare: str, full: str) -> None:
+    import sys
+
+    if bare not in _SAID:
+        _SAID.add(bare)
+        print(f"archbench: {bare!r} resolved to {full} (the only registered model of that name)", file=sys.stderr)
+
+
+def closest_names(name: str, n: int = 5) -> list[str]:
+    """Registered names closest in spelling to ``name``, across every source.
+
+    Compared both as full names and by architecture part, so ``resnet5`` finds ``tv:resnet50``
+    and ``timm:resnet50``, and ``tv:resnet5`` puts ``tv:resnet50`` first.
+    """
+    import difflib
+
+    if not name:
+        return []
+    names = list_names("*")
+    source, sep, arch = name.partition(":")
+    query = arch if sep else name
+    by_arch: dict[str, list[str]] = {}
+    for full in names:
+        by_arch.setdefault(full.split(":", 1)[1], []).append(full)
+    arch_hits = difflib.get_close_matches(query, list(by_arch), n=n, cutoff=0.6)
+    out: list[str] = []
+    for a in arch_hits:
+        fulls = by_arch[a]
+        # The source the user typed first, then the others.
+        fulls = sorted(fulls, key=lambda f: f.split(":", 1)[0] != source)
+        out += fulls
+    return out[:n]
 
 
 def list_names(pattern: str = "*") -> list[str]:
     """All registered names matching an fnmatch glob, local models first."""
-    names = list(_local_specs())
     source = pattern.split(":", 1)[0] if ":" in pattern else None
+    # archbench's own models import torch to register; a tv:/timm: pattern never needs them.
+    names = [] if source in ("tv", "timm") else list(_local_specs())
     if source in (None, "tv") or fnmatch.fnmatchcase("tv", source or "tv"):
         names += [f"tv:{a}" for a in _tv_names()]
     if source in (None, "timm") or fnmatch.fnmatchcase("timm", source or "timm"):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator, model_validator
 
 from bench.errors import UserError
 
@@ -26,8 +26,13 @@ Runtime = Literal["eager", "channels_last", "compile", "onnxruntime", "openvino"
 Metric = Literal["params", "flops", "latency", "memory"]
 
 
+MAX_IMG_SIZE = 4096  # a 4096² fp32 input is already 200 MB per image; larger ones only exhaust memory
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # No inf/nan (a `timeout_s: .inf` never times out), and numbers are numbers: YAML's `true`
+    # or "8" is an error, not 1 or 8.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ModelEntry(_Strict):
@@ -36,25 +41,45 @@ class ModelEntry(_Strict):
     name: str = Field(min_length=1)
     alias: str | None = None  # how the model is named in tables when kwargs change it
     kwargs: dict[str, Any] = Field(default_factory=dict)
-    img_size: StrictInt | None = Field(default=None, gt=0)  # overrides the suite's sizes for this model
+    img_size: StrictInt | None = Field(default=None, gt=0, le=MAX_IMG_SIZE)  # overrides the suite's sizes for this model
     family: Literal["cnn", "mobile", "vit", "hybrid"] | None = None
     # Giant models: below this much GPU memory (and always on CPU) the cell reports params and
     # GMACs computed on the meta device, and skips latency/memory with the reason.
-    min_gpu_mem_gb: float | None = Field(default=None, gt=0)
+    min_gpu_mem_gb: StrictFloat | None = Field(default=None, gt=0)
 
 
 class TimingSpec(_Strict):
     """Warm-up and adaptive measurement budget (see bench.metrics.timing)."""
 
     warmup_min_iters: StrictInt = Field(default=3, ge=0)
-    warmup_max_s: float = Field(default=10.0, gt=0)
+    warmup_max_s: StrictFloat = Field(default=10.0, gt=0)
     min_samples: StrictInt = Field(default=10, ge=1)
     max_samples: StrictInt = Field(default=500, ge=1)
-    max_time_s: float = Field(default=5.0, gt=0)
-    target_rel_iqr: float = Field(default=0.05, gt=0)
+    max_time_s: StrictFloat = Field(default=5.0, gt=0)
+    target_rel_iqr: StrictFloat = Field(default=0.05, gt=0)
+    # Least time of timed calls before the rule may stop (capped at max_time_s).
+    min_time_s: StrictFloat = Field(default=1.0, ge=0)
+    # Percentiles to report; sampling continues until each has 10 samples beyond it (p90 → 100
+    # samples, p99 → 1000) or the budget ends, and one without that support is left empty.
+    percentiles: list[StrictFloat] = Field(default_factory=lambda: [50.0, 90.0], min_length=1)
     # Seconds per (device, precision, threads) to measure the hardware ceiling at run start
     # (bench.metrics.hardware); 0 skips it, and rows then get no efficiency.
-    ceiling_s: float = Field(default=1.0, ge=0)
+    ceiling_s: StrictFloat = Field(default=1.0, ge=0)
+    # Least seconds of repeated calls per cell for energy_j_per_img (bench.metrics.energy), where
+    # NVML or RAPL can be read; 0 skips it.
+    energy_s: StrictFloat = Field(default=1.0, ge=0)
+
+    @field_validator("percentiles")
+    @classmethod
+    def _valid_percentiles(cls, v: list[float]) -> list[float]:
+        bad = [q for q in v if not 0 < q < 100]
+        if bad:
+            raise ValueError(f"percentiles must lie strictly between 0 and 100 (e.g. [50, 90, 99]), got {bad}")
+        return sorted(set(float(q) for q in v))
+    # Worker processes per cell (bench.rounds): each process settles at its own level, so the
+    # round, not the sample, is the unit of replication. 1 = no interval (process variation unknown).
+    rounds: StrictInt = Field(default=3, ge=1, le=50)
+    rounds_seed: StrictInt | None = Field(default=None, ge=0)  # order of cells within rounds; None = drawn per run
 
     @model_validator(mode="after")
     def _min_le_max(self) -> "TimingSpec":
@@ -76,7 +101,7 @@ class Suite(_Strict):
     threads: list[StrictInt | None] = Field(default_factory=lambda: [None], min_length=1)
     metrics: list[Metric] = Field(default_factory=lambda: ["params", "flops", "latency", "memory"], min_length=1)
     timing: TimingSpec = Field(default_factory=TimingSpec)
-    timeout_s: float = Field(default=600.0, gt=0)
+    timeout_s: StrictFloat = Field(default=600.0, gt=0)
     memory_limit_mb: StrictInt | None = Field(default=None, gt=0)
     # "steady": workers run with glibc's mmap/trim thresholds raised (bench/executor.py), so
     # tensors freed and re-allocated every call are not returned to the kernel and faulted in
@@ -85,8 +110,17 @@ class Suite(_Strict):
     # Where cells run: one worker process at a time on this machine, or on a Ray cluster
     # (bench.executor_ray; `archbench run --executor` overrides it).
     executor: Literal["local", "ray"] = "local"
+    # TF32 for fp32 matmuls and cuDNN convolutions on CUDA cells. Off by default, so an fp32
+    # CNN (cuDNN allows TF32 by default) and an fp32 ViT (matmuls do not) run the same math.
+    tf32: Literal["off", "on"] = "off"
     accuracy: list[dict[str, Any]] = Field(default_factory=list)  # accuracy tasks (bench.accuracy)
     compare: dict[str, Any] = Field(default_factory=dict)  # thresholds for bench.compare
+
+    @field_validator("tf32", mode="before")
+    @classmethod
+    def _tf32_words(cls, v: Any) -> Any:
+        # YAML 1.1 reads a bare on/off as a boolean.
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
 
     @field_validator("batch_sizes")
     @classmethod
@@ -99,9 +133,10 @@ class Suite(_Strict):
     @field_validator("img_sizes")
     @classmethod
     def _positive_sizes(cls, v: list[int | None]) -> list[int | None]:
-        bad = [s for s in v if s is not None and s <= 0]
+        bad = [s for s in v if s is not None and not 0 < s <= MAX_IMG_SIZE]
         if bad:
-            raise ValueError(f"image sizes must be positive integers (or null for the model's default), got {bad}")
+            raise ValueError(f"image sizes must be whole numbers from 1 to {MAX_IMG_SIZE} (or null for the model's "
+                             f"default), got {bad}")
         return v
 
     @field_validator("threads")
@@ -191,8 +226,36 @@ class Cell:
         return cls(**d)
 
 
-def validation_error_lines(err: ValidationError, prefix: str = "") -> list[str]:
-    """One indented line per pydantic error: the field's path (after ``prefix``) and what is wrong."""
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for a in typing.get_args(annotation) for m in _models_in(a)]
+
+
+def _fields_at(model: type[BaseModel] | None, loc: Sequence[Any]) -> list[str]:
+    """Field names of the model that holds ``loc[-1]``, walking ``loc`` from ``model`` down."""
+    candidates = [model] if model else []
+    for part in loc[:-1]:
+        if isinstance(part, int) or not candidates:
+            continue
+        by_name = [m for m in candidates if m.__name__ == part]  # pydantic names the union branch
+        if by_name:
+            candidates = by_name
+            continue
+        nxt = [m for c in candidates if part in c.model_fields for m in _models_in(c.model_fields[part].annotation)]
+        candidates = nxt
+    return sorted({f for c in candidates for f in c.model_fields})
+
+
+def validation_error_lines(err: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> list[str]:
+    """One indented line per pydantic error: the field's path (after ``prefix``) and what is wrong.
+
+    An unknown field names the closest allowed one when ``model`` (the validated class) is given.
+    """
+    import difflib
+
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"])
@@ -202,12 +265,18 @@ def validation_error_lines(err: ValidationError, prefix: str = "") -> list[str]:
             msg = f"{msg} (got {e.get('input')!r})"
         elif e["type"] == "extra_forbidden":
             msg = "unknown field"
+            allowed = _fields_at(model, e["loc"]) if e["loc"] else []
+            near = difflib.get_close_matches(str(e["loc"][-1]), allowed, n=1, cutoff=0.5) if allowed else []
+            if near:
+                msg += f" — did you mean {near[0]}?"
+            elif allowed:
+                msg += f" (allowed: {', '.join(allowed)})"
         lines.append(f"  {where}: {msg}")
     return lines
 
 
 def _format_validation_error(path: str, err: ValidationError) -> str:
-    return f"{path}: invalid suite\n" + "\n".join(validation_error_lines(err))
+    return f"{path}: invalid suite\n" + "\n".join(validation_error_lines(err, model=Suite))
 
 
 def parse_suite(data: Any, source: str = "<suite>") -> Suite:
@@ -277,8 +346,40 @@ def load_yaml(text: str) -> Any:
         loader.dispose()
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Read and validate a suite file; every problem becomes a UserError naming file and field."""
+
+def apply_overrides(data: dict[str, Any], sets: Sequence[str]) -> dict[str, Any]:
+    """``--set key=value`` on a suite's raw mapping, before validation (so it is checked like the file).
+
+    Keys may be dotted (``timing.max_time_s=2``); values are YAML (``batch_sizes=[1,8]``,
+    ``threads=[1, null]``). A single value for a list field becomes a one-item list
+    (``runtimes=onnxruntime``).
+    """
+    out = json.loads(json.dumps(data, default=str))
+    for item in sets:
+        key, eq, raw = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. timing.max_time_s=2 or batch_sizes=[1,8]")
+        try:
+            value = load_yaml(raw) if raw.strip() else None
+        except (yaml.YAMLError, InputTooLarge):
+            raise UserError(f"--set {item!r}: the value is not valid YAML") from None
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            if not isinstance(node.get(part, {}), dict):
+                raise UserError(f"--set {item!r}: {part!r} is not a section with fields")
+            node = node.setdefault(part, {})
+        if node is out and parts[-1] in Suite.model_fields and not isinstance(value, list):
+            ann = str(Suite.model_fields[parts[-1]].annotation)
+            if ann.startswith("list"):
+                value = [value]
+        node[parts[-1]] = value
+    return out
+
+
+def read_suite_data(path: str | Path) -> dict[str, Any]:
+    """The suite file's raw mapping (YAML problems become a UserError naming line and column)."""
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{p}: suite file not found")
@@ -295,7 +396,19 @@ def load_suite(path: str | Path) -> Suite:
         raise UserError(f"{p}: malformed YAML{where}: {problem}") from None
     except UnicodeDecodeError:
         raise UserError(f"{p}: not a UTF-8 text file") from None
-    return parse_suite(data, str(p))
+    return data
+
+
+def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> Suite:
+    """Read and validate a suite file (after any ``--set`` overrides); every problem becomes a
+    UserError naming file and field."""
+    data = read_suite_data(path)
+    if overrides:
+        if not isinstance(data, dict):
+            raise UserError(f"{path}: a suite must be a YAML mapping with at least 'name' and 'models'")
+        data = apply_overrides(data, overrides)
+        return parse_suite(data, f"{path} (with --set {' '.join(overrides)})")
+    return parse_suite(data, str(path))
 
 
 def suite_hash(suite: Suite) -> str:
@@ -321,10 +434,9 @@ def resolve_entries(entries: Sequence[Any], where: Callable[[int], str]) -> list
                 raise UserError(f"{where(i)}: pattern {entry.name!r} matches no registered model")
         else:
             try:
-                registry.get_spec(entry.name)
+                names = [registry.get_spec(entry.name).name]  # a bare unique name → its full name
             except UserError as err:
                 raise UserError(f"{where(i)}: {err}") from None
-            names = [entry.name]
         for n in names:
             display = entry.alias if (entry.alias and len(names) == 1) else n
             if display not in seen:
@@ -366,7 +478,8 @@ def expand(suite: Suite) -> list[Cell]:
                     threads=threads,
                     model_kwargs=dict(entry.kwargs),
                     options={k: v for k, v in (("min_gpu_mem_gb", entry.min_gpu_mem_gb),
-                                                ("malloc", "system" if suite.malloc == "system" else None)) if v},
+                                                ("malloc", "system" if suite.malloc == "system" else None),
+                                                ("tf32", suite.tf32 if device == "cuda" else None)) if v},
                     metrics=tuple(suite.metrics),
                     timing=suite.timing.model_dump(),
                     timeout_s=suite.timeout_s,

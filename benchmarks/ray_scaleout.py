@@ -105,14 +105,14 @@ def main() -> int:
     load = measure_load()
     print(f"machine: {os.cpu_count()} cores, load average {load.loadavg_1m:.1f}, other processes "
           f"{load.other_procs_cpu_percent:.0f}% CPU{' (BUSY: figures are unreliable)' if load.busy else ''}")
-    t0 = time.perf_counter()
-    ray_ex = RayExecutor()
-    print(f"local Ray cluster start: {time.perf_counter() - t0:.1f} s (once per `archbench run --executor ray`)")
     try:
         with tempfile.TemporaryDirectory(prefix="archbench-scaleout-") as tmp:
             for path, speed_only in suites:
                 suite = _suite(path, speed_only)
                 local_wall, _ = _run(suite, LocalProcessExecutor(), Path(tmp) / "local")
+                t0 = time.perf_counter()
+                ray_ex = RayExecutor()  # the runner shuts its cluster down at the end of the run
+                print(f"local Ray cluster start: {time.perf_counter() - t0:.1f} s (once per `archbench run --executor ray`)")
                 ray_wall, df = _run(suite, ray_ex, Path(tmp) / "ray")
                 name = f"{path.name}{' (CPU speed cells)' if speed_only else ''}"
                 print(f"\n{name}: {len(df)} cells")
@@ -123,7 +123,6 @@ def main() -> int:
                 for n, wall, speedup in project(df, suite, ray_wall, args.nodes, cpus):
                     print(f"    N={n:<3d} {wall:7.1f} s   speed-up x{speedup:.2f}")
     finally:
-        ray_ex.close()
         if ray.is_initialized():
             ray.shutdown()
     print(f"\nload after: average {measure_load().loadavg_1m:.1f} (the machine is shared: compare runs made at the same load)")

@@ -61,3 +61,79 @@ def test_text_table_and_cli(tmp_path, capsys):
     assert main([str(tmp_path / "missing")]) == 2
     assert "no such run folder" in capsys.readouterr().err
     assert main([]) == 2
+
+
+def _trow(runtime, threads, ms, iqr=0.1, met=True, model="m", batch=1, mem=50.0):
+    r = _row(runtime, "fp32", ms, err=None if runtime == "eager" else 1e-6, tol=None if runtime == "eager" else 1e-3,
+             model=model, batch=batch)
+    r.update(threads=threads, threads_actual=threads or 2, latency_ms_iqr=iqr, latency_rel_iqr=iqr / ms,
+             timing_target_met=met, act_peak_mb=mem, cell_key=f"{model}|{runtime}|t{threads}|b{batch}")
+    return r
+
+
+def test_best_chooses_across_threads_and_runtimes_and_flags_inversions_and_noise():
+    df = pd.DataFrame([
+        _trow("eager", None, 19.6), _trow("eager", 1, 12.0),  # 2 threads (all) slower than 1, beyond the IQR
+        _trow("onnxruntime", 1, 5.86, iqr=2.6, met=False), _trow("onnxruntime", None, 6.0),
+    ])
+    b = best_view(df).iloc[0]
+    assert (b["best_runtime"], b["best_threads"]) == ("onnxruntime", "1") and b["latency_ms_p50"] == 5.86
+    assert b["noisy"] is True or b["noisy"] == True  # noqa: E712
+    assert b["eager_fp32_latency_ms_p50"] == 19.6  # the reference: eager fp32 on all cores
+    assert "eager/fp32: all cores 19.6 ms, slower than 1 thread 12 ms" in b["thread_scaling"]
+    assert "onnxruntime" not in b["thread_scaling"]  # 6.0 vs 5.86 is inside the noise
+    text = format_best(best_view(df))
+    assert "| onnxruntime/fp32 | 1 |" in text and "noisy, threads inverted" in text
+
+
+def test_a_slower_count_inside_the_iqr_is_not_an_inversion():
+    df = pd.DataFrame([_trow("eager", 1, 10.0, iqr=1.0), _trow("eager", 2, 10.8, iqr=1.0)])
+    assert pd.isna(best_view(df).iloc[0]["thread_scaling"])
+
+
+def _acc(model, top1, source="reported", std=None):
+    return {"task": "accuracy", "model": model, "device": "cpu", "status": "ok", "top1": top1, "top1_std": std,
+            "acc_source": source, "acc_dataset": "imagenet", "family": "cnn", "batch_size": None, "img_size": 224,
+            "runtime": "eager", "precision": "fp32", "cell_key": f"{model}|acc"}
+
+
+def test_budget_picks_the_most_accurate_model_that_fits():
+    from bench.best import format_budget, within_budget
+
+    df = pd.DataFrame([
+        _trow("eager", 1, 8.0, model="small", mem=30), _trow("onnxruntime", 1, 3.0, model="small", mem=20),
+        _trow("eager", 1, 35.0, model="big", mem=300), _trow("onnxruntime", 1, 18.0, model="big", mem=250),
+        _trow("eager", 1, 60.0, model="huge", mem=900),
+        _trow("eager", 1, 2.0, model="noacc"),
+        _acc("small", 72.0), _acc("big", 80.9), _acc("huge", 85.0),
+    ])
+    samples = pd.DataFrame({"cell_key": ["big|onnxruntime|t1|b1"] * 21, "latency_ms": [17.0 + 0.1 * i for i in range(21)]})
+    picks = within_budget(df, samples, budget_ms=20)
+    assert [p.model for p in picks] == ["big", "small", "noacc"]
+    top = picks[0]
+    assert (top.runtime, top.latency_ms_p50, top.top1, top.acc_source) == ("onnxruntime", 18.0, 80.9, "reported")
+    lo, hi = top.latency_ms_ci95
+    assert lo < 18.0 < hi and lo >= 17.0 and hi <= 19.0
+    assert [p.model for p in within_budget(df, samples, budget_ms=20, budget_mb=100)] == ["small", "noacc"]
+    assert "most accurate within p50 ≤ 20 ms: big — top-1 80.90% (reported, imagenet)" in format_budget(picks, 20, None)
+    assert "no model fits" in format_budget(within_budget(df, samples, budget_ms=1), 1, None)
+
+
+def test_best_budget_cli_on_a_constructed_run(tmp_path):
+    from bench import results
+
+    run = tmp_path / "run"
+    results.write_json_atomic(run / "run.json", {"schema_version": results.SCHEMA_VERSION, "run_id": "r1"})
+    df = pd.DataFrame([_trow("eager", 1, 8.0, model="small"), _trow("eager", 1, 35.0, model="big"),
+                       _acc("small", 72.0), _acc("big", 80.9)])
+    results.write_table_atomic(df, run / "results.parquet")
+    from tests.conftest import run_cli
+
+    res = run_cli("best", str(run), "--budget-ms", "20")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("most accurate within p50 ≤ 20 ms: small — top-1 72.00%")
+    res = run_cli("best", str(run), "--budget-ms", "20", "--json")
+    out = __import__("json").loads(res.stdout)
+    assert out["pick"]["model"] == "small" and out["pick"]["acc_source"] == "reported"
+    assert run_cli("best", str(run), "--budget-ms", "1").returncode == 1
+    assert run_cli("best", str(run), "--budget-ms", "-3").returncode == 2

@@ -295,3 +295,16 @@ def test_pytest_benchmark_front_end_saves_and_compares(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "0001" in second.stdout  # the saved run it compared against
+
+
+def test_baseline_save_honours_results_dir_like_compare(pair, capsys, tmp_path):
+    results_dir = tmp_path / "elsewhere"
+    rc, out, _ = cli(capsys, "baseline", "save", str(pair["a"]), "ci", "--results-dir", str(results_dir))
+    assert rc == 0 and (results_dir / "baselines" / "ci" / "run.json").is_file(), out
+    assert cli(capsys, "baseline", "list", "--results-dir", str(results_dir))[1].split() == ["ci"]
+    other = tmp_path / "named"
+    rc, _, _ = cli(capsys, "baseline", "save", str(pair["b"]), "b", "--baselines-dir", str(other))
+    assert rc == 0 and (other / "b" / "run.json").is_file()
+    # compare finds the first by the same --results-dir rule
+    rc, out, _ = cli(capsys, "compare", "ci", str(pair["a"]), "--results-dir", str(results_dir), "--format", "json")
+    assert rc == 0, out

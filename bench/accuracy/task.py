@@ -170,7 +170,7 @@ class AccuracyTask(BaseModel):
 def _format_errors(suite_name: str, index: int, err: ValidationError) -> str:
     from bench.suite import validation_error_lines
 
-    lines = validation_error_lines(err, prefix=f"accuracy[{index}]")
+    lines = validation_error_lines(err, prefix=f"accuracy[{index}]", model=AccuracyTask)
     return f"suite {suite_name!r}: invalid accuracy task\n" + "\n".join(lines)
 
 

@@ -32,34 +32,46 @@ class SmallCNN(nn.Module):
     (the lecture's "학습 가능한 축소 방식").
     """
 
-    def __init__(self, widths=(16, 32, 32), down: str = "maxpool", in_chans: int = 1, num_classes: int = 10):
+    def __init__(self, widths=(16, 32, 32), down: str = "maxpool", in_chans: int = 1, num_classes: int = 10,
+                 head: str = "gap", img_size: int = 0, bn: bool = True):
         super().__init__()
         if down not in ("maxpool", "strided", "none"):
             raise ValueError(f"down must be maxpool, strided or none, got {down!r}")
+        if head not in ("gap", "flatten"):
+            raise ValueError(f"head must be gap or flatten, got {head!r}")
+        self.head_kind = head
         layers: list[nn.Module] = []
         cin = in_chans
+        side = img_size
+        conv = _conv_bn if bn else (lambda a, b, stride=1: nn.Sequential(nn.Conv2d(a, b, 3, stride, 1), nn.ReLU()))
         for i, w in enumerate(widths):
-            layers.append(_conv_bn(cin, w))
+            layers.append(conv(cin, w))
             if i < len(widths) - 1:
                 if down == "maxpool":
                     layers.append(nn.MaxPool2d(2))
+                    side //= 2
                 elif down == "strided":
-                    layers.append(_conv_bn(w, w, stride=2))
+                    layers.append(conv(w, w, stride=2))
+                    side = (side + 1) // 2
             cin = w
         self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(cin, num_classes)
+        if head == "flatten" and not img_size:
+            raise ValueError("a flatten head needs img_size")
+        self.head = nn.Linear(cin * side * side if head == "flatten" else cin, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x).mean(dim=(2, 3)))
+        f = self.features(x)
+        return self.head(f.flatten(1) if self.head_kind == "flatten" else f.mean(dim=(2, 3)))
 
 
-def sincos_2d(h: int, w: int, dim: int) -> torch.Tensor:
-    """Fixed 2-D sine/cosine encodings of integer patch coordinates: (h*w, dim)."""
+def sincos_2d(h: int, w: int, dim: int, oy: int = 0, ox: int = 0) -> torch.Tensor:
+    """Fixed 2-D sine/cosine encodings of integer patch coordinates (y − oy, x − ox): (h*w, dim)."""
     if dim % 4:
         raise ValueError("sinusoidal encoding needs dim divisible by 4")
     quarter = dim // 4
     omega = 1.0 / (10000 ** (torch.arange(quarter, dtype=torch.float32) / quarter))
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32) - oy, torch.arange(w, dtype=torch.float32) - ox,
+                            indexing="ij")
     ey, ex = ys.flatten()[:, None] * omega, xs.flatten()[:, None] * omega
     return torch.cat([ey.sin(), ey.cos(), ex.sin(), ex.cos()], dim=1)
 
@@ -95,6 +107,8 @@ class _Block(nn.Module):
         b, n, c = x.shape
         q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
         bias = self.rel(*hw)[None] if self.rel is not None else None
+        if bias is not None and n == hw[0] * hw[1] + 1:  # a class token: no offset, no bias
+            bias = F.pad(bias, (1, 0, 1, 0))
         a = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         x = x + self.proj(a.transpose(1, 2).reshape(b, n, c))
         return x + self.mlp(self.norm2(x))
@@ -105,12 +119,19 @@ class SmallViT(nn.Module):
 
     def __init__(
         self, img_size: int = 16, patch: int = 4, in_chans: int = 1, dim: int = 48, depth: int = 3,
-        heads: int = 3, mlp_ratio: int = 2, num_classes: int = 10, pos: str = "learnable",
+        heads: int = 3, mlp_ratio: int = 2, num_classes: int = 10, pos: str = "learnable", pool: str = "mean",
     ):
         super().__init__()
         if pos not in self.POS:
             raise ValueError(f"pos must be one of {self.POS}, got {pos!r}")
-        self.pos_kind, self.grid, self.dim = pos, img_size // patch, dim
+        if pool not in ("mean", "cls"):
+            raise ValueError(f"pool must be mean or cls, got {pool!r}")
+        self.pos_kind, self.grid, self.dim, self.pool = pos, img_size // patch, dim, pool
+        # At a larger grid: "stretch" resizes the learned table bicubically; "place" puts it on the
+        # centre tokens and repeats its edge outward; sinusoidal coordinates are centre-aligned
+        # when ``align`` (the trained tokens keep their coordinates), else start at 0.
+        self.larger_grid, self.align = "stretch", False
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim)) if pool == "cls" else None
         self.patch = nn.Conv2d(in_chans, dim, patch, stride=patch)
         self.pos = nn.Parameter(torch.randn(1, self.grid**2, dim) * 0.02) if pos == "learnable" else None
         rel = self.grid if pos == "relative" else None
@@ -123,10 +144,17 @@ class SmallViT(nn.Module):
             if (h, w) == (self.grid, self.grid):
                 return self.pos
             p = self.pos.reshape(1, self.grid, self.grid, self.dim).permute(0, 3, 1, 2)
-            p = F.interpolate(p, size=(h, w), mode="bicubic", align_corners=False)
+            if self.larger_grid == "place":
+                oy, ox = (h - self.grid) // 2, (w - self.grid) // 2
+                iy = (torch.arange(h) - oy).clamp(0, self.grid - 1)
+                ix = (torch.arange(w) - ox).clamp(0, self.grid - 1)
+                p = p[:, :, iy][:, :, :, ix]
+            else:
+                p = F.interpolate(p, size=(h, w), mode="bicubic", align_corners=False)
             return p.permute(0, 2, 3, 1).reshape(1, h * w, self.dim)
         if self.pos_kind == "sinusoidal":
-            return sincos_2d(h, w, self.dim)[None].to(self.patch.weight.device)
+            oy, ox = ((h - self.grid) // 2, (w - self.grid) // 2) if self.align else (0, 0)
+            return sincos_2d(h, w, self.dim, oy, ox)[None].to(self.patch.weight.device)
         return None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -136,9 +164,12 @@ class SmallViT(nn.Module):
         p = self._positions(h, w)
         if p is not None:
             t = t + p
+        if self.cls is not None:  # the class token has no position and is not part of the grid
+            t = torch.cat([self.cls.expand(t.shape[0], -1, -1), t], dim=1)
         for blk in self.blocks:
             t = blk(t, (h, w))
-        return self.head(self.norm(t).mean(dim=1))
+        t = self.norm(t)
+        return self.head(t[:, 0] if self.cls is not None else t.mean(dim=1))
 
 
 class DepthNet(nn.Module):
@@ -146,25 +177,33 @@ class DepthNet(nn.Module):
 
     ``residual=True`` groups the layers in pairs with an identity shortcut around each pair
     (``out = relu(F(x) + x)``, the ResNet basic block); the layers themselves are identical.
-    Convolutions use He (fan-out, ReLU) initialisation, as in ResNet.
+    Convolutions use He (fan-out, ReLU) initialisation, as in ResNet, unless ``he_init=False``;
+    ``bn=False`` drops the BatchNorm after each layer (the stem keeps its own).
     """
 
-    def __init__(self, depth: int, residual: bool, width: int = 16, in_chans: int = 1, num_classes: int = 10):
+    def __init__(self, depth: int, residual: bool, width: int = 16, in_chans: int = 1, num_classes: int = 10,
+                 bn: bool = True, he_init: bool = True):
         super().__init__()
         if depth % 2:
             raise ValueError("depth must be even (layers are paired into blocks)")
         self.residual = residual
         self.stem = _conv_bn(in_chans, width)
         self.convs = nn.ModuleList(nn.Conv2d(width, width, 3, 1, 1, bias=False) for _ in range(depth))
-        self.bns = nn.ModuleList(nn.BatchNorm2d(width) for _ in range(depth))
+        self.bns = nn.ModuleList((nn.BatchNorm2d(width) if bn else nn.Identity()) for _ in range(depth))
         self.head = nn.Linear(width, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        if he_init:  # otherwise PyTorch's default (kaiming-uniform, a=√5): activations shrink layer by layer
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    trace: list[torch.Tensor] | None = None  # set to [] to keep each block's input (with its gradient)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
         for i in range(0, len(self.convs), 2):
+            if self.trace is not None:
+                x.retain_grad()
+                self.trace.append(x)
             h = F.relu(self.bns[i](self.convs[i](x)))
             h = self.bns[i + 1](self.convs[i + 1](h))
             x = F.relu(h + x) if self.residual else F.relu(h)
@@ -239,7 +278,8 @@ class SeqRNN(nn.Module):
     ``init``: "default" (PyTorch's uniform ±1/sqrt(hidden)); "orthogonal" recurrent weights
     for the RNN (its standard remedy for vanishing/exploding gradients); "chrono" for the LSTM
     (Tallec & Ollivier, 2018: forget-gate bias log(U[1, horizon-1]), input-gate bias its
-    negative), which opens the forget gate so the cell starts out remembering.
+    negative), which opens the forget gate so the cell starts out remembering; "forget1" for the
+    LSTM: forget-gate bias 1 (Gers et al., 2000; Jozefowicz et al., 2015), the same for every T.
     """
 
     def __init__(self, kind: str, in_dim: int, num_classes: int, hidden: int = 32, init: str = "default",
@@ -257,9 +297,38 @@ class SeqRNN(nn.Module):
                 self.rnn.bias_hh_l0[hidden: 2 * hidden] = 0
                 self.rnn.bias_ih_l0[:hidden] = -bf
                 self.rnn.bias_hh_l0[:hidden] = 0
+            elif init == "forget1" and kind == "lstm":  # Gers et al. 2000 / Jozefowicz et al. 2015: bias 1, any T
+                self.rnn.bias_ih_l0[hidden: 2 * hidden] = 1.0
+                self.rnn.bias_hh_l0[hidden: 2 * hidden] = 0.0
             elif init != "default":
                 raise ValueError(f"init {init!r} does not apply to {kind}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.rnn(x)
         return self.head(out[:, -1])
+
+
+def vgg_stack(depth: int, width: int, bn: bool = True, in_chans: int = 1, num_classes: int = 10) -> nn.Sequential:
+    """VGG-style: two blocks of ``depth // 2`` 3×3 convs (ReLU; BatchNorm if ``bn``), a max-pool
+    between and after them, then global average pool and one linear layer (no FC stack, so the
+    parameters sit in the 3×3 stacks). Without BN, convs keep PyTorch's default init."""
+    if depth < 2 or depth % 2:
+        raise ValueError("depth must be an even number ≥ 2")
+    layers: list[nn.Module] = []
+    cin = in_chans
+    for block in range(2):
+        for _ in range(depth // 2):
+            layers += [nn.Conv2d(cin, width, 3, padding=1, bias=not bn)]
+            layers += [nn.BatchNorm2d(width), nn.ReLU(inplace=True)] if bn else [nn.ReLU(inplace=True)]
+            cin = width
+        layers.append(nn.MaxPool2d(2))
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def width_for_params(depth: int, target: int, bn: bool = True) -> int:
+    """The width at which :func:`vgg_stack` of ``depth`` has the parameter count closest to ``target``."""
+    def count(w: int) -> int:  # the same count as summing vgg_stack's parameters, without building it
+        per = (lambda cin: 9 * cin * w + (2 * w if bn else w))
+        return per(1) + (depth - 1) * per(w) + 10 * w + 10
+    return min(range(2, 257), key=lambda w: abs(count(w) - target))

@@ -7,94 +7,113 @@ English:
     → Output = F(x) + x
     → Prevents vanishing gradients; deep networks become trainable.
 Method:
-    Digits (8×8). Networks of equal depth D ∈ {8, 20, 56} 3×3 conv layers (tiny: {4, 12}),
-    16 channels, BatchNorm, ReLU, He initialisation, global average pool: "plain" stacks the
-    layers; "residual" wraps each pair in an identity shortcut (ResNet basic block). Same
-    layers, same data order, same budget: SGD (momentum 0.9, lr 0.05), batch 64, 300 steps
-    (tiny: 20), seed 0. Measured: at initialisation, the gradient norm of the first conv
-    layer's weights divided by that of the last one (one batch of 256, cross-entropy);
-    after training, the training loss (mean of the last 20 steps) and test accuracy.
+    Digits (8×8). Networks of equal depth (full: 32 3×3 conv layers; tiny: 12), 16 channels,
+    BatchNorm, ReLU, He initialisation, global average pool: "plain" stacks the layers;
+    "residual" wraps each pair in an identity shortcut (ResNet basic block). Same layers,
+    same budget: SGD (momentum 0.9, lr 0.05), batch 64 (full 200 steps, tiny 30), 3 seeds.
+    Effect per seed = training loss (mean of the last 20 steps) of the plain net minus that
+    of the residual net. Also measured at initialisation, in the plain net: the norm of the
+    loss gradient with respect to the first block's input over that with respect to the last
+    block's input (one batch of 256) — below 0.1 means the gradient vanishes on its way down.
 Verdict:
-    holds: at the greatest depth the plain net's gradients vanish (first/last ratio < 0.1) while the residual net's ratio is ≥ 10× larger (G), and the residual net trains clearly better (final loss ≤ half the plain net's and ≥ 0.05 lower) (T).
-    holds with caveat: only one of G or T holds (the caveat says which part was not seen).
-    does not hold here: neither G nor T holds at the greatest depth.
+    holds: the 95% interval of the loss effect (plain − residual) lies above 0, and the plain net's first/last gradient ratio at init (geometric mean over seeds) is below 0.1.
+    holds with caveat: the loss interval lies above 0 but the plain net's gradient did not vanish at init (ratio ≥ 0.1): the residual net trains better for another reason.
+    does not hold here: the interval lies at or below 0.
+    inconclusive: the interval straddles 0.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 
 from bench.claims import _train as T
+from bench.claims._exp import arm_seed, decide_effect, interval, mean, over_seeds
 from bench.claims._nets import DepthNet
 from bench.claims._plot import COLORS, figure
-from bench.claims.base import CAVEAT, FAILS, HOLDS, ClaimResult, Decision
+from bench.claims.base import CAVEAT, FAILS, HOLDS, INCONCLUSIVE, ClaimResult, Decision
+from bench.claims.stats import Interval
 
-DEPTHS = {"tiny": [4, 12], "full": [8, 20, 56]}
-STEPS = {"tiny": 20, "full": 300}
-
-
-def decide(plain_ratio: float, resid_ratio: float, plain_loss: float, resid_loss: float) -> Decision:
-    g = plain_ratio < 0.1 and resid_ratio >= 10 * plain_ratio
-    t = resid_loss <= 0.5 * plain_loss and plain_loss - resid_loss >= 0.05
-    if g and t:
-        return Decision(HOLDS)
-    if t:
-        how = (f"grew {plain_ratio:.2g}× from the last layer to the first — it exploded, as BatchNorm stacks do at init "
-               "(Yang et al., 2019)" if plain_ratio > 10 else f"kept a first/last-layer ratio of {plain_ratio:.2g}")
-        return Decision(CAVEAT, (f"the residual net trains far better (loss {resid_loss:.3f} vs {plain_loss:.3f}), but the "
-                                 f"plain net's gradient did not vanish at initialisation: it {how}"))
-    if g:
-        return Decision(CAVEAT, (f"the plain net's gradient vanishes at init (first/last {plain_ratio:.2g} vs residual "
-                                 f"{resid_ratio:.2g}), but in this budget it still trained about as well "
-                                 f"(loss {plain_loss:.3f} vs {resid_loss:.3f})"))
-    return Decision(FAILS, (f"no vanishing gradient (first/last {plain_ratio:.2g}) and no training gap "
-                            f"(loss plain {plain_loss:.3f}, residual {resid_loss:.3f}) at this depth"))
+KIND = "experiment"
+REACHABLE_VERDICTS = (HOLDS, CAVEAT, FAILS, INCONCLUSIVE)
+WHY_REACHABLE = {
+    HOLDS: "both nets without BatchNorm and with PyTorch's default init (bn=False, he_init=False): the plain net's "
+           "gradient vanishes toward the input and it trains worse",
+    CAVEAT: "the real configuration (BatchNorm, He init): the plain net trains worse, but its gradient grows toward "
+            "the input instead of vanishing",
+    FAILS: "residual arm replaced by a second plain net trained with 20× the budget of the 'plain' arm is not "
+           "needed: one block (depth=2), where a shortcut has nothing to rescue and the plain net fits as fast",
+    INCONCLUSIVE: "treatment = reference (residual=False on both arms): the arms differ only by seed",
+}
+DEPTH = {"tiny": 8, "full": 32}
+STEPS = {"tiny": 40, "full": 200}
 
 
-def _layer_grad_norms(model: DepthNet, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+def decide(effect: Interval, plain_grad_ratio_gmean: float) -> Decision:
+    d = decide_effect(effect, "training loss, plain minus residual", scale=1.0, unit="")
+    if d.verdict != HOLDS or plain_grad_ratio_gmean < 0.1:
+        return d
+    how = "grew toward the input (it exploded, as BatchNorm stacks do at init; Yang et al., 2019)" \
+        if plain_grad_ratio_gmean > 1 else "shrank less than 10×"
+    return Decision(CAVEAT, (f"the residual net trains better (loss effect {effect.text(1.0)}), but the plain net's "
+                             f"gradient did not vanish at init: first/last-layer ratio {plain_grad_ratio_gmean:.3g}, it {how}"))
+
+
+def _grad_ratio(model: DepthNet, x: torch.Tensor, y: torch.Tensor) -> float:
+    """‖∂L/∂(input of the first block)‖ / ‖∂L/∂(input of the last block)‖ at init: the gradient
+    that reaches the bottom of the stack relative to the top (the classic vanishing measure)."""
     model.train()  # BatchNorm in training mode, as in the first training step
     model.zero_grad(set_to_none=True)
+    model.trace = []
     F.cross_entropy(model(x), y).backward()
-    norms = [float(c.weight.grad.norm()) for c in model.convs]
+    norms = [float(t.grad.norm()) for t in model.trace]
+    model.trace = None
     model.zero_grad(set_to_none=True)
-    return norms
+    return norms[0] / max(norms[-1], 1e-30)
 
 
-def run(scale: str, seed: int) -> ClaimResult:
+def run(scale: str, seeds: tuple[int, ...], depth: int | None = None, bn: bool = True, he_init: bool = True,
+        residual_arm: bool = True, lr: float = 0.05) -> ClaimResult:
     data = T.digits_split()
     xg, yg = data.x_train[:256], data.y_train[:256]
-    rows, curves, grad_profiles = [], {}, {}
-    for depth in DEPTHS[scale]:
-        for residual in (False, True):
-            kind = "residual" if residual else "plain"
-            torch.manual_seed(seed)
-            model = DepthNet(depth, residual)
-            norms = _layer_grad_norms(model, xg, yg)
-            log = T.train(model, data.x_train, data.y_train, steps=STEPS[scale], lr=0.05, optimizer="sgd", seed=seed)
-            rows.append({"depth": depth, "kind": kind, "grad_first_over_last": norms[0] / norms[-1],
-                         "final_train_loss": log.final_loss(), "test_acc": T.accuracy(model, data.x_test, data.y_test)})
-            curves[(depth, kind)] = log.losses
-            grad_profiles[(depth, kind)] = norms
-    deepest = DEPTHS[scale][-1]
-    p = next(r for r in rows if r["depth"] == deepest and r["kind"] == "plain")
-    r = next(r for r in rows if r["depth"] == deepest and r["kind"] == "residual")
-    decision = decide(p["grad_first_over_last"], r["grad_first_over_last"], p["final_train_loss"], r["final_train_loss"])
+    depth = depth or DEPTH[scale]
+    arms = [("plain", False), ("residual" if residual_arm else "plain (as treatment)", residual_arm)]
+    curves: dict[str, list[float]] = {}
 
-    fig, (ax1, ax2) = figure(2)
-    for kind, c in [("plain", COLORS["other"]), ("residual", COLORS["cnn"])]:
-        ax1.semilogy(range(1, deepest + 1), grad_profiles[(deepest, kind)], ".-", color=c, label=kind)
-    ax1.set(xlabel="conv layer", ylabel="‖∂L/∂W‖ at init", title=f"Gradient by layer, depth {deepest}")
-    ax1.legend()
-    styles = ["-", "--", ":"]
-    for (depth, kind), losses in curves.items():
-        k = max(1, len(losses) // 30)  # smooth over ~30 points
+    def one(seed: int) -> dict:
+        row = {}
+        for i, (name, residual) in enumerate(arms):
+            torch.manual_seed(arm_seed(seed, i))
+            model = DepthNet(depth, residual, bn=bn, he_init=he_init)
+            row[f"grad_first_over_last_{i}"] = _grad_ratio(model, xg, yg)
+            log = T.train(model, data.x_train, data.y_train, steps=STEPS[scale], lr=lr, optimizer="sgd",
+                          seed=arm_seed(seed, i))
+            row[f"train_loss_{i}"] = log.final_loss()
+            row[f"test_acc_{i}"] = T.accuracy(model, data.x_test, data.y_test)
+            curves.setdefault(f"{name} seed {seed}", log.losses)
+        row["effect"] = row["train_loss_0"] - row["train_loss_1"]
+        return row
+
+    rows = over_seeds(seeds, one)
+    effect = interval(rows, "effect")
+    gmean = math.exp(sum(math.log(max(r["grad_first_over_last_0"], 1e-30)) for r in rows) / len(rows))
+    decision = decide(effect, gmean)
+
+    fig, ax = figure(1, width=5.0)
+    for label, losses in curves.items():
+        k = max(1, len(losses) // 30)
         sm = [sum(losses[i:i + k]) / len(losses[i:i + k]) for i in range(0, len(losses), k)]
-        ax2.plot([i * k for i in range(len(sm))], sm, styles[DEPTHS[scale].index(depth) % 3],
-                 color=COLORS["cnn"] if kind == "residual" else COLORS["other"], label=f"{kind} {depth}")
-    ax2.set(xlabel="step", ylabel="training loss", title="Training loss", yscale="log")
-    ax2.legend(fontsize=7)
-    headline = (f"depth {deepest}: first/last-layer gradient at init plain {p['grad_first_over_last']:.2g} vs residual "
-                f"{r['grad_first_over_last']:.2g}; loss after {STEPS[scale]} steps plain {p['final_train_loss']:.3f} vs "
-                f"residual {r['final_train_loss']:.3f} (test acc {p['test_acc']:.3f} vs {r['test_acc']:.3f})")
-    return ClaimResult({"runs": rows, "train_steps": STEPS[scale]}, headline, decision, fig)
+        ax.plot([i * k for i in range(len(sm))], sm, color=COLORS["other"] if label.startswith("plain") else COLORS["cnn"],
+                alpha=0.7, label=label)
+    ax.set(xlabel="step", ylabel="training loss", yscale="log", title=f"Depth {depth}, {len(rows)} seeds")
+    ax.legend(fontsize=6)
+    setup = f"depth {depth}{'' if bn else ', no BN'}{'' if he_init else ', default init'}"
+    headline = (f"{setup}: training loss plain − {arms[1][0]} {effect.text(1.0, digits=3)} over {effect.n} seeds "
+                f"(means {mean(rows, 'train_loss_0'):.3f} vs {mean(rows, 'train_loss_1'):.3f}, test acc "
+                f"{mean(rows, 'test_acc_0'):.3f} vs {mean(rows, 'test_acc_1'):.3f}); plain net's first/last-layer "
+                f"gradient at init {gmean:.3g} (geometric mean)")
+    numbers = {"depth": depth, "batchnorm": bn, "he_init": he_init, "effect": effect.as_dict(),
+               "plain_grad_first_over_last_gmean": gmean, "train_steps": STEPS[scale]}
+    return ClaimResult(numbers, headline, decision, fig, per_seed=rows)

@@ -1,4 +1,4 @@
-"""Claim 10: Learnable position encodings must be retrained when the resolution changes; sinusoidal ones are robust to it; relative ones encode distance.
+"""Claim 10: Learnable position encodings must be retrained when the input size changes; sinusoidal ones are robust to it; relative ones encode distance.
 
 Korean:
     학습형(learnable) | 데이터 특화, 재학습 필요
@@ -9,25 +9,24 @@ English:
     Sinusoidal: rule-based; robust to changes of resolution.
     Relative: reflects the distance between positions.
 Method:
-    Digits upsampled to 16×16; a ViT (patch 4 → 4×4 tokens, dim 48, depth 3, 3 heads,
-    mean-pooled head) trained four times with the same budget (AdamW lr 3e-3, batch 64,
-    600 steps; tiny: 40) differing only in position encoding: learnable absolute, 2-D
-    sinusoidal (fixed, integer patch coordinates), relative (a learned per-head bias for each
-    2-D offset, Swin-style), and none (control). Without any retraining, each model is then
-    evaluated at larger inputs with more tokens. Learnable positions are resized bicubically
-    (the usual fix: the trained table has the wrong size), sinusoidal ones are computed for
-    the new grid, relative offsets beyond the trained range are clipped.
-    Two ways to grow the input: (A, judged) a larger canvas — the same 16×16 digit centred
-    on 24×24 and 32×32 (6×6 and 8×8 tokens; tiny: 24 only), so every patch looks as in
-    training and only the positions change; (B, reported) the digit itself upsampled to
-    24×24 and 32×32, as when a ViT is run at a higher resolution. B also changes what each
-    patch contains, which is why it is not the judged test: a first version of this
-    experiment judged B and its no-position control lost 55 points, so B measures patch
-    content as much as position encoding.
+    Digits upsampled to 16×16; a ViT (patch 4 → 4×4 tokens, dim 48, depth 3, 3 heads) that
+    classifies from a class token (so blank tokens are not averaged into the prediction),
+    trained with the same budget (AdamW lr 3e-3, weight decay 0.05, batch 64; full 400
+    steps, tiny 60), 3 seeds, once per position encoding: learnable absolute, 2-D sinusoidal
+    (fixed, integer patch coordinates) and none (the control). Without retraining, each is
+    evaluated with the same digit centred on a 24×24 canvas (6×6 tokens): the trained tokens
+    keep their content and their coordinates — the learned table is placed on them (not
+    stretched) and its edge repeated onto the new ring; sinusoidal coordinates are
+    centre-aligned and simply extend to the ring. Drop = accuracy at 16 − accuracy at 24.
+    Effect per seed = drop(learnable) − drop(sinusoidal). The control must hold up: if the
+    model without any position encoding drops as much as the effect, the size change itself,
+    not the encoding, is what hurts. Reported (full): relative (a learned per-head bias per
+    2-D offset, offsets beyond the trained range clipped) and the learned table stretched
+    bicubically (the usual fix).
 Verdict:
-    holds: on the 24×24 canvas (A) the sinusoidal model loses ≤ 5 accuracy points and loses less than the learnable model.
-    holds with caveat: the sinusoidal model loses less than the learnable one, but more than 5 points.
-    does not hold here: the sinusoidal model loses as much as or more than the learnable one.
+    holds: the 95% interval of the effect (learnable drop − sinusoidal drop) lies above 0 and the control's mean drop is smaller than the effect's mean.
+    does not hold here: the interval lies at or below 0.
+    inconclusive: the interval straddles 0, or the control without position encoding drops as much as the effect.
 """
 
 from __future__ import annotations
@@ -36,64 +35,89 @@ import torch
 
 from bench.claims import _measure as M
 from bench.claims import _train as T
+from bench.claims._exp import arm_seed, decide_effect, interval, mean, over_seeds
 from bench.claims._nets import SmallViT
 from bench.claims._plot import COLORS, figure
-from bench.claims.base import CAVEAT, FAILS, HOLDS, ClaimResult, Decision
+from bench.claims.base import FAILS, HOLDS, INCONCLUSIVE, ClaimResult, Decision
+from bench.claims.stats import Interval
 
-STEPS = {"tiny": 40, "full": 600}
-CANVAS = {"tiny": [16, 24], "full": [16, 24, 32]}
-KINDS = ["learnable", "sinusoidal", "relative", "none"]
-
-
-def decide(drop: dict[str, float]) -> Decision:
-    """``drop`` = accuracy at 16×16 minus accuracy on the 24×24 canvas, per encoding."""
-    s, l = drop["sinusoidal"], drop["learnable"]
-    if s >= l:
-        control = ""
-        if "none" in drop and drop["none"] >= 0.5 * s:
-            control = (f"; the control without any position encoding lost {100 * drop['none']:.1f} points too, so at this "
-                       "scale the change of input size itself, not the kind of encoding, does most of the damage")
-        return Decision(FAILS, f"on a larger canvas sinusoidal positions lost {100 * s:.1f} points, learnable ones "
-                               f"{100 * l:.1f}{control}")
-    if s <= 0.05:
-        return Decision(HOLDS)
-    return Decision(CAVEAT, (f"sinusoidal positions lose less than learnable ones ({100 * s:.1f} vs {100 * l:.1f} points) "
-                             "but are not robust: positions beyond the trained grid are still new to the model"))
+KIND = "experiment"
+REACHABLE_VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
+WHY_REACHABLE = {
+    HOLDS: "the learned table stretched bicubically instead of placed (learnable_at_24='stretch'): its trained "
+           "tokens get new encodings and it loses more than sinusoidal",
+    FAILS: "sinusoidal coordinates not centre-aligned (align_sinusoidal=False): every trained token gets a new "
+           "coordinate, while the placed learned table keeps them",
+    INCONCLUSIVE: "mean pooling instead of a class token (pool='mean'): the blank ring is averaged into every "
+                  "prediction and the control without positions drops as much",
+}
+STEPS = {"tiny": 60, "full": 400}
+TRAIN_SIDE, TEST_SIDE = 16, 24
+KINDS = ["learnable", "sinusoidal", "none"]
 
 
-def run(scale: str, seed: int) -> ClaimResult:
+def decide(effect: Interval, control: Interval) -> Decision:
+    return decide_effect(effect, "accuracy drop on the 24×24 canvas, learnable minus sinusoidal",
+                         control=control, control_what="the drop without any position encoding")
+
+
+def _arms(scale: str, learnable_at_24: str) -> list[tuple[str, str, str]]:
+    arms = [("learnable", "learnable", learnable_at_24), ("sinusoidal", "sinusoidal", ""), ("none", "none", "")]
+    if scale == "full":
+        arms += [("relative", "relative", ""), ("learnable, stretched", "learnable", "stretch")]
+    return arms
+
+
+def run(scale: str, seeds: tuple[int, ...], learnable_at_24: str = "place", align_sinusoidal: bool = True,
+        pool: str = "cls") -> ClaimResult:
     data = T.digits_split()
     xtr = T.render(data.x_train, 2)
-    sizes = CANVAS[scale]
-    canvas = {s: T.render(data.x_test, 2, (s - 16) // 2) for s in sizes}
-    upscaled = {s: T.render(data.x_test, s // 8) for s in sizes}
-    acc_a: dict[str, dict[int, float]] = {}
-    acc_b: dict[str, dict[int, float]] = {}
-    params = {}
-    for kind in KINDS:
-        torch.manual_seed(seed)
-        model = SmallViT(img_size=16, patch=4, dim=48, depth=3, heads=3, pos=kind)
-        T.train(model, xtr, data.y_train, steps=STEPS[scale], lr=3e-3, weight_decay=0.05, seed=seed)
-        acc_a[kind] = {s: T.accuracy(model, x, data.y_test) for s, x in canvas.items()}
-        acc_b[kind] = {s: T.accuracy(model, x, data.y_test) for s, x in upscaled.items()}
-        params[kind] = M.params(model)
-    drop = {k: acc_a[k][16] - acc_a[k][24] for k in KINDS}
-    drop_b = {k: acc_b[k][16] - acc_b[k][24] for k in KINDS}
-    decision = decide(drop)
+    x16 = T.render(data.x_test, 2)
+    x24 = T.render(data.x_test, 2, (TEST_SIDE - TRAIN_SIDE) // 2)
+    arms = _arms(scale, learnable_at_24)
+    trained = sorted({kind for _, kind, _ in arms}, key=[a[1] for a in arms].index)
 
-    fig, (ax1, ax2) = figure(2)
-    colors = {"learnable": COLORS["vit"], "sinusoidal": COLORS["cnn"], "relative": COLORS["mobile"], "none": COLORS["other"]}
-    for ax, acc, title in [(ax1, acc_a, "(A) same digit, larger canvas"), (ax2, acc_b, "(B) digit upsampled")]:
-        for kind in KINDS:
-            ax.plot(sizes, [acc[kind][s] for s in sizes], "o-" if kind != "none" else "o:", color=colors[kind], label=kind)
-        ax.set(xticks=sizes, xlabel="test input side (px; trained at 16)", ylabel="test accuracy", title=title, ylim=(0, 1.02))
-    ax1.legend(fontsize=8)
-    headline = ("accuracy lost on a 24 px canvas: " + ", ".join(f"{k} {100 * drop[k]:.1f}" for k in KINDS)
-                + " pts; with the digit upsampled to 24 px: " + ", ".join(f"{k} {100 * drop_b[k]:.1f}" for k in KINDS) + " pts")
-    numbers = {
-        "test_acc_canvas": {k: {str(s): v for s, v in a.items()} for k, a in acc_a.items()},
-        "test_acc_upsampled": {k: {str(s): v for s, v in a.items()} for k, a in acc_b.items()},
-        "drop_canvas_16_to_24": drop, "drop_upsampled_16_to_24": drop_b,
-        "params": params, "train_steps": STEPS[scale],
-    }
-    return ClaimResult(numbers, headline, decision, fig)
+    def one(seed: int) -> dict:
+        row = {}
+        for i, kind in enumerate(trained):
+            torch.manual_seed(arm_seed(seed, i))
+            model = SmallViT(img_size=TRAIN_SIDE, patch=4, dim=48, depth=3, heads=3, pos=kind, pool=pool)
+            T.train(model, xtr, data.y_train, steps=STEPS[scale], lr=3e-3, weight_decay=0.05, seed=arm_seed(seed, i))
+            acc16 = T.accuracy(model, x16, data.y_test)
+            for name, k, mode in arms:
+                if k != kind:
+                    continue
+                model.larger_grid, model.align = mode or "place", align_sinusoidal
+                row[f"drop_{name}"] = acc16 - T.accuracy(model, x24, data.y_test)
+                row[f"acc16_{name}"] = acc16
+        row["effect"] = row["drop_learnable"] - row["drop_sinusoidal"]
+        return row
+
+    rows = over_seeds(seeds, one)
+    effect, control = interval(rows, "effect"), interval(rows, "drop_none")
+    decision = decide(effect, control)
+
+    fig, ax = figure(1, width=5.0)
+    names = [a[0] for a in arms]
+    colors = {"learnable": COLORS["vit"], "sinusoidal": COLORS["cnn"], "none": COLORS["other"], "relative": COLORS["mobile"]}
+    for i, name in enumerate(names):
+        ys = [100 * r[f"drop_{name}"] for r in rows]
+        ax.plot([i] * len(ys), ys, "o", color=colors.get(name, COLORS["hybrid"]), alpha=0.7)
+        ax.plot([i + 0.15], [sum(ys) / len(ys)], "s", color="k")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set(xticks=range(len(names)), xticklabels=[n.replace(", ", "\n") for n in names],
+           ylabel="accuracy lost 16 → 24 px canvas (points)", title=f"Per seed and mean ({pool} pooling)")
+    ax.tick_params(axis="x", labelsize=7)
+    setup = [] if learnable_at_24 == "place" else [f"learned table {learnable_at_24}ed"]
+    setup += [] if align_sinusoidal else ["sinusoidal coordinates from 0"]
+    setup += [] if pool == "cls" else [f"{pool} pooling"]
+    headline = (f"{'(' + ', '.join(setup) + ') ' if setup else ''}accuracy lost on a 24 px canvas, learnable − sinusoidal: "
+                f"{effect.text(100, unit=' pts')} over {effect.n} seeds; mean drops "
+                + ", ".join(f"{n} {100 * mean(rows, 'drop_' + n):.1f}" for n in names)
+                + f" pts (accuracy at 16 px: " + ", ".join(f"{n} {mean(rows, 'acc16_' + n):.3f}" for n in names[:3]) + ")")
+    numbers = {"arms": names, "effect": effect.as_dict(), "control_drop_none": control.as_dict(),
+               "train_steps": STEPS[scale], "pool": pool, "learnable_at_24": learnable_at_24,
+               "align_sinusoidal": align_sinusoidal,
+               "params": {k: M.params(SmallViT(img_size=16, patch=4, dim=48, depth=3, heads=3, pos=k, pool=pool))
+                          for k in trained}}
+    return ClaimResult(numbers, headline, decision, fig, per_seed=rows)

@@ -9,20 +9,21 @@ English:
     Can reflect order information | large training resources and memory.
     Excellent transfer learning | weaker than CNNs on small datasets.
 Method:
-    Data-efficiency curves with the project's from-scratch trainer
-    (bench.accuracy.scratch.train_once): digits at 16×16 (3 channels), training on 10%, 25%,
-    50% and 100% of the training split (stratified; tiny: 10% and 100%), the same number of
-    optimizer steps for every fraction (AdamW lr 3e-3, weight decay 0.05, cosine schedule,
-    batch 64, 20 epochs' worth of steps; tiny: 1), seed 0, test accuracy on the fixed
-    held-out split. Models of similar size: archbench:resnet18_small (width 8) and
-    archbench:vit_small_patch4 (patch 4, dim 64, depth 4, 4 heads). Parameters and GMACs are
-    counted; training time is reported, not judged. "Large data" itself is out of reach
-    offline: the test is whether the CNN's lead is largest on little data and shrinks (or
-    turns into a ViT lead) as data grows.
+    Also claim 13(b) and 13(c) (CNN strong on small data, ViT strong on large data), merged
+    here. Data-efficiency curves with the project's from-scratch trainer
+    (bench.accuracy.scratch.train_once): digits at 16×16 (3 channels), training on 10% and
+    100% of the training split (stratified, a different subset per seed), the same number
+    of optimizer steps for every fraction (AdamW lr 3e-3, weight decay 0.05, cosine
+    schedule, batch 64; full 8 epochs' worth of steps, tiny 1), 3 seeds, test accuracy on
+    the fixed held-out split. Models of similar size: archbench:resnet18_small (width 8) and
+    archbench:vit_small_patch4 (patch 4, dim 64, depth 4, 4 heads). Effect per seed = CNN
+    accuracy − ViT accuracy at 10%; second part = the ViT's gain from 10% to 100% minus the
+    CNN's. "Large data" itself is out of reach offline (1,437 training digits).
 Verdict:
-    holds: the CNN leads by ≥ 3 points at 10% and the ViT matches or beats it at 100%.
-    holds with caveat: the CNN leads by ≥ 3 points at 10% and its lead is smaller at 100% but still positive (no crossover within this dataset).
-    does not hold here: the CNN's lead at 10% is < 3 points, or it does not shrink at 100%.
+    holds: the 95% interval of the CNN's lead at 10% lies above 0, and the interval of (ViT gain − CNN gain) from 10% to 100% lies above 0.
+    holds with caveat: the lead's interval lies above 0 but the ViT is not shown to gain more from data than the CNN.
+    does not hold here: the lead's interval lies at or below 0.
+    inconclusive: the lead's interval straddles 0.
 """
 
 from __future__ import annotations
@@ -32,67 +33,95 @@ import functools
 import torch
 
 from bench.claims import _measure as M
+from bench.claims._exp import arm_seed, decide_effect, interval, mean, over_seeds
 from bench.claims._plot import COLORS, figure
-from bench.claims.base import CAVEAT, FAILS, HOLDS, ClaimResult, Decision
+from bench.claims.base import CAVEAT, FAILS, HOLDS, INCONCLUSIVE, ClaimResult, Decision
+from bench.claims.stats import ABOVE, Interval
 
-FRACTIONS = {"tiny": [0.1, 1.0], "full": [0.1, 0.25, 0.5, 1.0]}
-EPOCHS = {"tiny": 1, "full": 20}
+KIND = "experiment"
+REACHABLE_VERDICTS = (HOLDS, CAVEAT, FAILS, INCONCLUSIVE)
+WHY_REACHABLE = {
+    HOLDS: "the real configuration: ResNet-18-small vs ViT patch 4 at 10% and 100% of the digits",
+    CAVEAT: "no more data to gain from (fractions=(0.1, 0.1)): the CNN still leads, but the ViT cannot gain more",
+    FAILS: "a CNN cut to width 1 (cnn_width=1) against the same ViT: the 'CNN' arm no longer leads on little data",
+    INCONCLUSIVE: "the ViT arm replaced by the CNN (vit=cnn): the arms differ only by seed",
+}
+FRACTIONS = {"tiny": (0.1, 1.0), "full": (0.1, 1.0)}
+EPOCHS = {"tiny": 1, "full": 8}
 IMG = 16
-MODELS = {"cnn": ("archbench:resnet18_small", {"width": 8}), "vit": ("archbench:vit_small_patch4", {})}
+CNN = ("archbench:resnet18_small", {"width": 8})
+VIT = ("archbench:vit_small_patch4", {})
 
 
-def decide(acc_cnn: list[float], acc_vit: list[float]) -> Decision:
-    """Accuracies (fractions of 1) at increasing data fractions, first = smallest, last = 100%."""
-    lead_small, lead_full = acc_cnn[0] - acc_vit[0], acc_cnn[-1] - acc_vit[-1]
-    if lead_small < 0.03:
-        return Decision(FAILS, f"the CNN leads by only {100 * lead_small:.1f} points on the smallest split")
-    if lead_full >= lead_small:
-        return Decision(FAILS, f"the CNN's lead does not shrink with data ({100 * lead_small:.1f} → {100 * lead_full:.1f} points)")
-    if lead_full <= 0:
-        return Decision(HOLDS)
-    return Decision(CAVEAT, (f"the CNN's lead shrinks from {100 * lead_small:.1f} to {100 * lead_full:.1f} points as data grows, "
-                             f"but there is no crossover within the {1437:,} training digits; the large-data regime where "
-                             "ViT should win cannot be reached offline"))
+def decide(lead_small: Interval, gain_diff: Interval) -> Decision:
+    d = decide_effect(lead_small, "accuracy on 10% of the digits, CNN minus ViT")
+    if d.verdict != HOLDS or gain_diff.side(0.0) == ABOVE:
+        return d
+    return Decision(CAVEAT, (f"the CNN leads on little data (lead {lead_small.text(100, unit=' pts')}), but the ViT is "
+                             f"not shown to gain more from 10× the data: gain difference {gain_diff.text(100, unit=' pts')}; "
+                             "the large-data regime where a ViT should win cannot be reached offline"))
 
 
-@functools.lru_cache(maxsize=4)
-def data_efficiency(scale: str, seed: int) -> dict:
-    """Train both models at every fraction; cached so claim 13 reuses the same runs."""
+@functools.lru_cache(maxsize=8)
+def data_efficiency(scale: str, seeds: tuple[int, ...], fractions: tuple[float, ...] | None = None,
+                    cnn_width: int = 8, vit_is_cnn: bool = False) -> dict:
+    """Train both models at every fraction and seed; cached so a run computes it once."""
     from bench.accuracy.datasets import load_digits
     from bench.accuracy.scratch import TrainSettings, train_once
     from bench.metrics.flops import create_model_on_meta
 
+    fractions = tuple(fractions or FRACTIONS[scale])
     data = load_digits(img_size=IMG)
     settings = TrainSettings(epochs=EPOCHS[scale], batch_size=64, lr=3e-3, weight_decay=0.05, budget="steps")
-    out: dict = {"fractions": FRACTIONS[scale], "acc": {}, "train_time_s": {}, "params": {}, "gmacs": {}, "n_train": []}
-    for key, (name, kw) in MODELS.items():
+    models = {"cnn": (CNN[0], {**CNN[1], "width": cnn_width}), "vit": VIT}
+    if vit_is_cnn:
+        models["vit"] = models["cnn"]
+    out: dict = {"fractions": list(fractions), "models": {k: v[0] for k, v in models.items()}, "params": {}, "gmacs": {}}
+    for key, (name, kw) in models.items():
         meta = create_model_on_meta(name, img_size=IMG, num_classes=10, **kw)
         out["params"][key] = M.params(meta)
         out["gmacs"][key] = M.gmacs(meta, torch.empty(1, 3, IMG, IMG, device="meta"))
-        runs = [train_once(name, data, settings, seed, fraction=f, model_kwargs=kw) for f in FRACTIONS[scale]]
-        out["acc"][key] = [r.top1 / 100 for r in runs]
-        out["train_time_s"][key] = [r.train_time_s for r in runs]
-        out["n_train"] = [r.n_train for r in runs]
-        out["steps"] = runs[0].steps
+
+    def one(seed: int) -> dict:
+        row = {}
+        for i, (key, (name, kw)) in enumerate(models.items()):
+            for f in fractions:
+                r = train_once(name, data, settings, arm_seed(seed, i), fraction=f, model_kwargs=kw)
+                row[f"acc_{key}_{f:g}"] = r.top1 / 100
+                row[f"n_train_{f:g}"] = r.n_train
+                out["steps"] = r.steps
+        lo, hi = f"{fractions[0]:g}", f"{fractions[-1]:g}"
+        row["lead_small"] = row[f"acc_cnn_{lo}"] - row[f"acc_vit_{lo}"]
+        row["gain_diff"] = (row[f"acc_vit_{hi}"] - row[f"acc_vit_{lo}"]) - (row[f"acc_cnn_{hi}"] - row[f"acc_cnn_{lo}"])
+        return row
+
+    out["rows"] = over_seeds(seeds, one)
     return out
 
 
-def run(scale: str, seed: int) -> ClaimResult:
-    r = data_efficiency(scale, seed)
-    acc_c, acc_v = r["acc"]["cnn"], r["acc"]["vit"]
-    decision = decide(acc_c, acc_v)
-    fracs = r["fractions"]
+def run(scale: str, seeds: tuple[int, ...], fractions: tuple[float, ...] | None = None, cnn_width: int = 8,
+        vit: str = "vit") -> ClaimResult:
+    r = data_efficiency(scale, tuple(seeds), fractions, cnn_width, vit == "cnn")
+    rows, fr = r["rows"], r["fractions"]
+    lead, gain = interval(rows, "lead_small"), interval(rows, "gain_diff")
+    decision = decide(lead, gain)
+    lo, hi = f"{fr[0]:g}", f"{fr[-1]:g}"
 
     fig, ax = figure(1, width=5.0)
-    ax.plot(r["n_train"], acc_c, "o-", color=COLORS["cnn"],
-            label=f"ResNet-18 small ({r['params']['cnn'] / 1e3:.0f} k params, {1e3 * r['gmacs']['cnn']:.1f} MMACs)")
-    ax.plot(r["n_train"], acc_v, "s-", color=COLORS["vit"],
-            label=f"ViT patch 4 ({r['params']['vit'] / 1e3:.0f} k params, {1e3 * r['gmacs']['vit']:.1f} MMACs)")
-    ax.set(xscale="log", xticks=r["n_train"], xticklabels=[f"{n}\n({int(100 * f)}%)" for n, f in zip(r["n_train"], fracs)],
-           xlabel="training images", ylabel="test accuracy", title=f"Digits {IMG}×{IMG}, {r['steps']} steps each")
-    ax.legend(fontsize=7)
-    headline = (f"CNN vs ViT test accuracy with {int(100 * fracs[0])}% of the data: {acc_c[0]:.3f} vs {acc_v[0]:.3f}; "
-                f"with 100%: {acc_c[-1]:.3f} vs {acc_v[-1]:.3f}")
-    numbers = {"fractions": fracs, "n_train": r["n_train"], "test_acc": r["acc"], "params": r["params"],
-               "gmacs": r["gmacs"], "train_time_s": r["train_time_s"], "steps": r["steps"], "img_size": IMG}
-    return ClaimResult(numbers, headline, decision, fig)
+    for key, c, mk in (("cnn", COLORS["cnn"], "o"), ("vit", COLORS["vit"], "s")):
+        for row in rows:
+            ax.plot([row[f"n_train_{f:g}"] for f in fr], [row[f"acc_{key}_{f:g}"] for f in fr], mk + "-", color=c,
+                    alpha=0.35)
+        ax.plot([rows[0][f"n_train_{f:g}"] for f in fr], [mean(rows, f"acc_{key}_{f:g}") for f in fr], mk + "-", color=c,
+                lw=2, label=f"{r['models'][key]} ({r['params'][key] / 1e3:.0f} k params, {1e3 * r['gmacs'][key]:.1f} MMACs)")
+    ax.set(xscale="log", xlabel="training images", ylabel="test accuracy", title=f"Digits {IMG}×{IMG}, {r['steps']} steps each")
+    ax.legend(fontsize=6)
+    setup = [] if cnn_width == 8 else [f"CNN width {cnn_width}"]
+    setup += [] if vit == "vit" else ["ViT arm = CNN"]
+    headline = (f"{'(' + ', '.join(setup) + ') ' if setup else ''}CNN − ViT accuracy with {100 * fr[0]:g}% of the digits: "
+                f"{lead.text(100, unit=' pts')} over {lead.n} seeds (means {mean(rows, 'acc_cnn_' + lo):.3f} vs "
+                f"{mean(rows, 'acc_vit_' + lo):.3f}); with {100 * fr[-1]:g}%: {mean(rows, 'acc_cnn_' + hi):.3f} vs "
+                f"{mean(rows, 'acc_vit_' + hi):.3f}; ViT gain − CNN gain {gain.text(100, unit=' pts')}")
+    numbers = {"fractions": fr, "models": r["models"], "params": r["params"], "gmacs": r["gmacs"], "steps": r["steps"],
+               "lead_small": lead.as_dict(), "gain_diff": gain.as_dict(), "img_size": IMG}
+    return ClaimResult(numbers, headline, decision, fig, per_seed=rows)

@@ -13,10 +13,11 @@ Method:
     is the exponent b in cost ∝ area^b between the two largest sizes (1 = linear in area,
     2 = quadratic). CPU latency (1 thread, batch 1) at 224 and 448 px (tiny: 224) is
     reported only.
-Verdict:
-    holds: Swin's attention-core GMACs grow with exponent ≤ 1.1 while ViT's grow with exponent ≥ 1.8 (A), and Swin's peak activation memory grows with exponent ≤ 1.2 (B).
-    holds with caveat: A holds but B does not.
-    does not hold here: A fails.
+    Complexity exponents of counted MACs are arithmetic (computed, not judged); the
+    activation-memory exponent is exact at the tensor level and deterministic, so it is
+    shown the same way.
+Formula:
+    attention MACs: ViT 2·N²·d per block with N = HW/256 tokens (∝ area²); Swin 2·N·M²·d per block with M² = 49 tokens per window (∝ area); exponent b = log(c₂/c₁) / log(area₂/area₁) between the two largest sizes.
 """
 
 from __future__ import annotations
@@ -26,22 +27,15 @@ import torch
 
 from bench.claims import _measure as M
 from bench.claims._plot import COLORS, figure
-from bench.claims.base import CAVEAT, FAILS, HOLDS, ClaimResult, Decision
+from bench.claims.base import COMPUTED, ClaimResult, Decision
+
+KIND = "computed"
 
 SIZES = {"tiny": [224, 448], "full": [224, 448, 672, 896]}
 MEMORY_SIZES = {"tiny": [224, 448], "full": [224, 448, 672]}
 LATENCY_SIZES = {"tiny": [224], "full": [224, 448]}
 MODELS = {"vit": "vit_small_patch16_224", "swin": "swin_tiny_patch4_window7_224", "resnet": "resnet50"}
 LABELS = {"vit": "ViT-S/16", "swin": "Swin-T", "resnet": "ResNet-50"}
-
-
-def decide(attn_exp: dict[str, float], mem_exp: dict[str, float]) -> Decision:
-    if not (attn_exp["swin"] <= 1.1 and attn_exp["vit"] >= 1.8):
-        return Decision(FAILS, f"attention cost exponents: Swin {attn_exp['swin']:.2f}, ViT {attn_exp['vit']:.2f}")
-    if mem_exp["swin"] <= 1.2:
-        return Decision(HOLDS)
-    return Decision(CAVEAT, f"Swin's attention compute is linear in area, but its activation memory grows with exponent "
-                            f"{mem_exp['swin']:.2f}")
 
 
 def _build(key: str, size: int, device: str = "meta"):
@@ -51,7 +45,8 @@ def _build(key: str, size: int, device: str = "meta"):
     return timm.create_model(MODELS[key], **kw).eval()
 
 
-def run(scale: str, seed: int) -> ClaimResult:
+def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
+    seed = seeds[0]
     torch.manual_seed(seed)
     sizes, mem_sizes = SIZES[scale], MEMORY_SIZES[scale]
     areas, mem_areas = [s * s for s in sizes], [s * s for s in mem_sizes]
@@ -73,7 +68,6 @@ def run(scale: str, seed: int) -> ClaimResult:
     attn_exp = {k: exp(k, "attention_gmacs", areas) for k in ("vit", "swin")}
     gmac_exp = {k: exp(k, "gmacs", areas) for k in MODELS}
     mem_exp = {k: exp(k, "peak_act_mb", mem_areas) for k in MODELS}
-    decision = decide(attn_exp, mem_exp)
 
     fig, axes = figure(3, width=3.6)
     colors = {"vit": COLORS["vit"], "swin": COLORS["hybrid"], "resnet": COLORS["cnn"]}
@@ -85,7 +79,7 @@ def run(scale: str, seed: int) -> ClaimResult:
             axes[1].loglog(areas, [r["attention_gmacs"] for r in rows[key]], "o-", color=colors[key],
                            label=f"{LABELS[key]} (exp {attn_exp[key]:.2f})")
     for ax, t, yl, ss in [(axes[0], "Total GMACs", "GMACs", sizes), (axes[1], "Attention core (QKᵀ, AV)", "GMACs", sizes),
-                          (axes[2], "Peak activation memory (CPU)", "MB", mem_sizes)]:
+                          (axes[2], "Peak activation memory (CPU)", "MiB", mem_sizes)]:
         ax.set(title=t, ylabel=yl, xlabel="image area (px²)", xticks=[s * s for s in ss], xticklabels=[f"{s}²" for s in ss])
         ax.minorticks_off()
         ax.legend(fontsize=7)
@@ -96,4 +90,4 @@ def run(scale: str, seed: int) -> ClaimResult:
                 f"CPU activation memory grows as area^{mem_exp['vit']:.2f} (ViT-S) and area^{mem_exp['swin']:.2f} (Swin-T)")
     numbers = {"by_model": rows, "attention_exponent": attn_exp, "gmac_exponent": gmac_exp, "memory_exponent": mem_exp,
                "timm_names": MODELS}
-    return ClaimResult(numbers, headline, decision, fig)
+    return ClaimResult(numbers, headline, Decision(COMPUTED), fig)

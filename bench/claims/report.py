@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import templating
-from bench.claims.base import CAVEAT, FAILS, HOLDS, load_run
+from bench.claims.base import CAVEAT, COMPUTED, FAILS, HOLDS, INCONCLUSIVE, VERDICTS, load_run
 from bench.formatting import fmt_number
 from bench.results import write_bytes_atomic
 
-VERDICT_CLASS = {HOLDS: "holds", CAVEAT: "caveat", FAILS: "fails", None: "error"}
+VERDICT_CLASS = {HOLDS: "holds", CAVEAT: "caveat", FAILS: "fails", INCONCLUSIVE: "inconclusive", COMPUTED: "computed",
+                 None: "error"}
 
 
 def fmt(v: Any) -> str:
@@ -98,11 +99,11 @@ def render_report(run_dir: Path, link_index: bool = False, link_latest: bool = F
             "blocks": number_blocks(c.get("numbers") or {}),
             "rule_lines": [ln.strip() for ln in c["rule"].splitlines() if ln.strip()],
         })
-    counts = {v: sum(1 for c in claims if c["verdict"] == v) for v in (HOLDS, CAVEAT, FAILS)}
+    counts = {v: sum(1 for c in claims if c["verdict"] == v) for v in VERDICTS}
     errors = sum(1 for c in claims if c["verdict"] is None)
     env = data.get("environment", {})
     template = _environment(run_dir).get_template("claims.html.j2")
-    return template.render(run=data, claims=claims, counts=counts, errors=errors, env=env,
+    return template.render(run=data, claims=claims, fmt=fmt, counts=counts, errors=errors, env=env,
                            link_index=link_index, link_latest=link_latest,
                            has_base_css=(Path(__file__).parent.parent / "report" / "templates" / "base.css.j2").is_file())
 
@@ -120,14 +121,32 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def claims_table_markdown(run_dir: Path) -> str:
-    """Markdown table for the README: claim | verdict | headline number."""
+TINY_WARNING = ("scale tiny: a smoke test of the claim code on toy sizes; these verdicts say nothing about "
+                "the claims (run `archbench claims` without --scale tiny for the measured ones)")
+
+
+def claims_table_markdown(run_dir: Path, reports_dir: Path | str = "reports") -> str:
+    """The README table: claim | kind | verdict | number. A pure function of claims.json."""
     data = load_run(Path(run_dir))
-    lines = ["| # | Claim (lecture notes) | Verdict | Headline number |", "|---|---|---|---|"]
+    lines = []
+    if data.get("scale") == "tiny":
+        lines += [f"> **{TINY_WARNING}**", ""]
+    lines += ["| # | Claim (lecture notes) | Kind | Verdict | Number (computed: formula; experiment: mean [95% interval] over seeds) |",
+              "|---|---|---|---|---|"]
     for c in data["claims"]:
         verdict = c["verdict"] or "error (not measured)"
-        lines.append(f"| {c['id']} | {_md_cell(c['title'])} | **{verdict}** | {_md_cell(c.get('headline') or c.get('error') or '')} |")
+        number = c.get("headline") or c.get("error") or ""
+        if c.get("kind") == "computed" and c.get("headline"):
+            number += f"; formula: {c['rule']}"
+        lines.append(f"| {c['id']} | {_md_cell(c['title'])} | {c.get('kind', '')} | **{verdict}** | {_md_cell(number)} |")
     lines.append("")
-    lines.append(f"Run `{data['run_id']}` (scale {data['scale']}, seed {data['seed']}, "
-                 f"{data.get('total_s') or '?'} s); caveats and methods in `reports/claims.html`.")
+    env = data.get("environment", {})
+    load = env.get("load_before_run", {}).get("loadavg_1m")
+    seeds = ", ".join(str(s) for s in data.get("seeds", []))
+    end = data.get("loadavg_at_end") or ["?", "?", "?"]
+    lines.append(f"Run `{data['run_id']}` (scale {data['scale']}, seeds {seeds}, {env.get('torch_num_threads_used', 1)} "
+                 f"thread; {data.get('total_s') or '?'} s wall, {data.get('total_cpu_s') or '?'} s CPU; load average "
+                 f"{load} before the run, {end[2]} over the last 15 min at its end, on {env.get('cpu_count', '?')} cores); "
+                 f"per-seed points, caveats and methods in `results/claims/{data['run_id']}/claims.json` "
+                 f"and `{Path(reports_dir) / 'claims.html'}`.")
     return "\n".join(lines) + "\n"

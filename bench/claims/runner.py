@@ -2,14 +2,15 @@
 
 Layout of a run folder::
 
-    claims.json          run id, scale, seed, environment, one record per claim
+    claims.json          run id, scale, seeds, environment, one record per claim
     c01_fc_vs_conv_params.png ...   one figure per claim
 
 ``claims.json`` is rewritten (atomically) after every claim, with ``status: running``
 until the last one, so an interrupted run keeps what it measured. A claim whose
 experiment raises is recorded with ``error`` and no verdict; the others still run.
 
-Reproducibility: every experiment gets seed :data:`SEED` and runs with
+Reproducibility: every experiment gets the seeds :data:`bench.claims.base.SEEDS` (trained
+experiments run each one; computed rows use the first where they need random weights) and runs with
 :data:`THREADS` intra-op thread(s) — one thread, because on a shared 2-core machine the
 small models here train several times faster single-threaded, and because the thread
 count changes floating-point summation order and so the last digits of every trained
@@ -22,7 +23,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -30,12 +30,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from bench.claims.base import EXPERIMENTS, Claim, check_scale, load, load_run  # noqa: F401  (load_run: public here)
+from bench.atomic import write_bytes_atomic, write_json_atomic
+from bench.claims.base import EXPERIMENTS, SEEDS, Claim, check_scale, load, load_run  # noqa: F401  (load_run: public here)
 from bench.errors import UserError
 
-SEED = 0
 THREADS = 1
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: kinds (computed / experiment), seeds, per-seed points, reachable verdicts
 
 
 @dataclass
@@ -48,14 +48,19 @@ class ClaimRecord:
     quote_ko: list[str]
     quote_en: list[str]
     method: str
-    rule: str
+    rule: str  # experiment: verdict rules; computed: the formula
+    kind: str
+    reachable_verdicts: list[str]
+    why_reachable: dict[str, str]
     verdict: str | None  # one of VERDICTS, or None when the experiment failed to run
     caveat: str = ""
     headline: str = ""
     numbers: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    per_seed: list[dict[str, Any]] = field(default_factory=list)
     figure: str | None = None  # file name inside the run folder
     elapsed_s: float = 0.0
+    cpu_s: float = 0.0  # CPU time of this process: what the run costs, whatever else the machine is doing
     error: str | None = None
 
 
@@ -100,30 +105,8 @@ def fixed_threads(n: int = THREADS) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "item"):  # numpy / torch scalars
-        return o.item()
-    if isinstance(o, (set, tuple)):
-        return list(o)
-    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
-
-
 def write_json(path: Path, payload: dict) -> None:
-    text = json.dumps(payload, indent=1, ensure_ascii=False, default=_json_default, allow_nan=True)
-    _atomic_write_bytes(path, text.encode("utf-8"))
+    write_json_atomic(path, payload)
 
 
 def _save_figure(fig: Any, path: Path) -> None:
@@ -131,15 +114,16 @@ def _save_figure(fig: Any, path: Path) -> None:
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    _atomic_write_bytes(path, buf.getvalue())
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def _new_run_dir(results_root: Path, scale: str) -> tuple[str, Path]:
-    base = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + f"-{scale}"
+    from bench.runner import new_run_id
+
     root = Path(results_root) / "claims"
     root.mkdir(parents=True, exist_ok=True)
-    for i in range(100):
-        run_id = base if i == 0 else f"{base}-{i}"
+    for _ in range(20):
+        run_id = new_run_id(f"claims-{scale}")
         try:
             (root / run_id).mkdir()
             return run_id, root / run_id
@@ -165,7 +149,30 @@ def environment() -> dict[str, Any]:
 
 def _record(claim: Claim) -> ClaimRecord:
     return ClaimRecord(claim.id, claim.slug, claim.title, list(claim.quote_ko), list(claim.quote_en), claim.method,
-                       claim.rule, None)
+                       claim.rule, claim.kind, list(claim.reachable), dict(claim.why_reachable), None)
+
+
+def _run_one(claim_id: int, scale: str, seeds: tuple[int, ...], run_dir: str) -> dict[str, Any]:
+    """Run one row and save its figure; returns its record as a dict (picklable, for worker processes)."""
+    claim, module = load(claim_id)
+    rec = _record(claim)
+    t0, c0 = time.perf_counter(), time.process_time()
+    with fixed_threads():
+        try:
+            res = module.run(scale, tuple(seeds))
+            allowed = claim.reachable or ("computed",)
+            if res.verdict not in allowed:
+                raise RuntimeError(f"{claim.slug} returned {res.verdict!r}, which it does not declare reachable ({allowed})")
+            rec.verdict, rec.caveat, rec.headline = res.verdict, res.caveat, res.headline
+            rec.numbers, rec.notes, rec.per_seed = res.numbers, list(res.notes), list(res.per_seed)
+            if res.figure is not None:
+                rec.figure = f"{claim.slug}.png"
+                _save_figure(res.figure, Path(run_dir) / rec.figure)
+        except Exception as err:  # one broken experiment must not lose the others
+            rec.error = "".join(traceback.format_exception(type(err), err, err.__traceback__)[-6:])
+    rec.elapsed_s = round(time.perf_counter() - t0, 2)
+    rec.cpu_s = round(time.process_time() - c0, 2)
+    return asdict(rec)
 
 
 def run_claims(
@@ -174,52 +181,76 @@ def run_claims(
     reports_dir: Path,
     scale: str = "full",
     progress: bool = True,
+    seeds: tuple[int, ...] = SEEDS,
+    jobs: int = 1,
 ) -> Path:
-    """Run the selected claim experiments; write the run folder and ``reports_dir/claims.html``.
+    """Run the selected rows; write the run folder and ``reports_dir/claims.html``.
 
     Returns the run folder ``results_root/claims/<run_id>``. ``scale`` is ``"full"`` (the
     real run) or ``"tiny"`` (seconds per claim, for tests). ``progress`` prints one line per
-    claim to stderr.
+    claim to stderr. ``jobs`` > 1 runs rows in that many worker processes (one thread each,
+    so the numbers are the same as with ``jobs=1``); claims.json keeps the lecture's order.
     """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    import multiprocessing
+
     from bench.claims.report import write_report
 
     check_scale(scale)
+    if jobs < 1:
+        raise UserError(f"--jobs must be ≥ 1, got {jobs}")
     ids = select_claims(only)
-    loaded = [load(i) for i in ids]  # parse every docstring before spending time on runs
+    for i in ids:
+        load(i)  # parse every docstring and declaration before spending time on runs
     run_id, run_dir = _new_run_dir(Path(results_root), scale)
     started = datetime.now(timezone.utc)
     t_run = time.perf_counter()
+    usage0 = _cpu_s()
     payload: dict[str, Any] = {
-        "schema": SCHEMA_VERSION, "run_id": run_id, "scale": scale, "seed": SEED, "status": "running",
-        "started_utc": started.isoformat(timespec="seconds"), "finished_utc": None, "total_s": None,
-        "environment": environment(), "claims": [],
+        "schema": SCHEMA_VERSION, "run_id": run_id, "scale": scale, "seeds": list(seeds), "jobs": jobs,
+        "status": "running", "started_utc": started.isoformat(timespec="seconds"), "finished_utc": None,
+        "total_s": None, "environment": environment(), "claims": [],
     }
-    records: list[ClaimRecord] = []
-    with fixed_threads():
-        for n, (claim, module) in enumerate(loaded, 1):
-            rec = _record(claim)
-            if progress:
-                print(f"[claims {n}/{len(loaded)}] {claim.id}. {claim.title}", file=sys.stderr, flush=True)
-            t0 = time.perf_counter()
-            try:
-                res = module.run(scale, SEED)
-                rec.verdict, rec.caveat, rec.headline = res.verdict, res.caveat, res.headline
-                rec.numbers, rec.notes = res.numbers, list(res.notes)
-                if res.figure is not None:
-                    rec.figure = f"{claim.slug}.png"
-                    _save_figure(res.figure, run_dir / rec.figure)
-            except Exception as err:  # one broken experiment must not lose the others
-                rec.error = "".join(traceback.format_exception(type(err), err, err.__traceback__)[-6:])
-            rec.elapsed_s = round(time.perf_counter() - t0, 2)
-            if progress:
-                what = rec.verdict if rec.error is None else f"ERROR: {rec.error.strip().splitlines()[-1]}"
-                print(f"    → {what} ({rec.elapsed_s:.1f} s)", file=sys.stderr, flush=True)
-            records.append(rec)
-            payload["claims"] = [asdict(r) for r in records]
-            write_json(run_dir / "claims.json", payload)
+    done: dict[int, dict[str, Any]] = {}
+
+    def finish(cid: int, rec: dict[str, Any]) -> None:
+        done[cid] = rec
+        if progress:
+            what = rec["verdict"] if rec["error"] is None else f"ERROR: {rec['error'].strip().splitlines()[-1]}"
+            print(f"[claims {len(done)}/{len(ids)}] {cid}. {rec['title']}\n    → {what} "
+                  f"({rec['elapsed_s']:.1f} s wall, {rec['cpu_s']:.1f} s CPU)", file=sys.stderr, flush=True)
+        payload["claims"] = [done[i] for i in ids if i in done]
+        write_json(run_dir / "claims.json", payload)
+
+    if jobs == 1:
+        for cid in ids:
+            finish(cid, _run_one(cid, scale, tuple(seeds), str(run_dir)))
+    else:
+        ctx = multiprocessing.get_context("spawn")  # no forked torch state
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = {pool.submit(_run_one, cid, scale, tuple(seeds), str(run_dir)): cid for cid in ids}
+            for fut in as_completed(futures):
+                cid = futures[fut]
+                try:
+                    finish(cid, fut.result())
+                except Exception as err:  # the worker itself died
+                    claim, _ = load(cid)
+                    rec = asdict(_record(claim))
+                    rec["error"] = f"worker process failed: {err!r}"
+                    finish(cid, rec)
     payload["status"] = "complete"
     payload["finished_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     payload["total_s"] = round(time.perf_counter() - t_run, 1)
+    payload["total_cpu_s"] = round(_cpu_s() - usage0, 1)
+    payload["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]  # 1, 5, 15 min: how shared the run was
     write_json(run_dir / "claims.json", payload)
     write_report(run_dir, Path(reports_dir) / "claims.html")
     return run_dir
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (worker processes)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime

@@ -230,8 +230,13 @@ def render_markdown(cmp: Comparison) -> str:
     cfg = cmp.config
     thr = ", ".join(f"{k} {v:.0%}" for k, v in cfg.thresholds.items())
     guard = f", and the fastest calls (p{cfg.quiet_quantile * 100:g}) moved past it too" if cfg.noise_guard else ""
-    out += ["", f"<sub>Rules: latency/throughput change counts when past its threshold ({thr}), Mann–Whitney U "
-                f"p < {cfg.alpha:g}{guard}; CI = {cfg.confidence:.0%} bootstrap of the median ratio; accuracy limit "
+    test = ("a paired t-test on the rounds' log ratios (round i of both sides measured back to back)" if cmp.paired
+            else "Welch's t-test on the log round medians (one round = one worker process)")
+    out += ["", f"<sub>Rules: latency/throughput change counts when the ratio of medians of round medians passes its "
+                f"threshold ({thr}), {test} gives p < {cfg.alpha:g} and its {cfg.confidence:.0%} interval excludes no "
+                f"change{guard}; throughput follows latency's verdict; rounds with other processes above "
+                f"{cfg.max_other_cpu_pct:g}% of a core are left out; one-round runs: Mann–Whitney U on samples, "
+                f"bootstrap interval, threshold ≥ {cfg.one_round_threshold:.0%}; accuracy limit "
                 f"{cfg.accuracy_drop_points:g} points; deterministic metrics (params, GMACs, weights) must not change"
                 + (f" (allowed: {', '.join(cfg.allow_change)})" if cfg.allow_change else "") + ".</sub>"]
     return "\n".join(out) + "\n"

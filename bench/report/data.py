@@ -23,19 +23,21 @@ import numpy as np
 import pandas as pd
 
 FAMILIES = ("cnn", "mobile", "vit", "hybrid")
-ACC_SOURCES = ("measured", "scratch", "reported")
 
 NUMERIC_COLUMNS = [
     "batch_size", "img_size", "threads", "threads_actual", "params", "params_m", "gmacs", "gflops",
-    "latency_ms_p50", "latency_ms_mean", "latency_ms_p90", "latency_ms_p99", "latency_ms_min", "latency_ms_max",
-    "latency_ms_iqr", "latency_cv", "latency_rel_iqr", "n_samples", "throughput_ips", "peak_mem_mb",
+    "latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high", "latency_ms_mean", "latency_ms_p90", "latency_ms_p99", "latency_ms_min", "latency_ms_max",
+    "latency_ms_iqr", "latency_cv", "latency_rel_iqr", "n_samples", "throughput_ips", "throughput_ips_pipelined",
+    "act_peak_mb", "act_total_mb", "rss_peak_mb", "cuda_peak_alloc_mb", "cuda_peak_reserved_mb", "cuda_weights_mb",
     "weight_mb", "top1", "top5", "top1_std", "acc_n_images", "duration_s",
-    "achieved_gflops", "ceiling_gflops", "efficiency", "compile_s",
+    "achieved_gflops", "ceiling_gflops", "ceiling_theoretical_gflops", "efficiency", "compile_s", "energy_j_per_img",
 ]
 TEXT_COLUMNS = [
     "run_id", "cell_key", "suite", "task", "model", "family", "device", "precision", "runtime", "status", "error",
-    "acc_source", "acc_dataset", "timing_stop_reason", "mem_method",
+    "acc_source", "acc_dataset", "timing_stop_reason", "mem_method", "latency_note", "ceiling_kernel",
+    "efficiency_note", "energy_note", "tf32",
 ]
+
 
 
 def _text(v: Any) -> str:
@@ -65,15 +67,10 @@ def speed_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def accuracy_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """One accuracy per model: the ok accuracy rows with a top-1 (measured beats scratch
-    beats reported when a model has several)."""
-    acc = df[(df["status"] == "ok") & (df["task"] == "accuracy") & df["top1"].notna()].copy()
-    if acc.empty:
-        return acc
-    rank = {s: i for i, s in enumerate(ACC_SOURCES)}
-    acc["_rank"] = acc["acc_source"].map(lambda s: rank.get(s, len(rank)))
-    acc = acc.sort_values(["model", "_rank"]).drop_duplicates("model").drop(columns="_rank")
-    return acc
+    """One accuracy per model (bench.accuracy.summary.one_accuracy_per_model)."""
+    from bench.accuracy.summary import one_accuracy_per_model
+
+    return one_accuracy_per_model(df)
 
 
 def _prefer(group: pd.DataFrame, col: str, preferred: Any) -> pd.DataFrame:
@@ -100,6 +97,30 @@ def reference_rows(speed: pd.DataFrame, batch: str = "min") -> pd.DataFrame:
     return pd.DataFrame(out) if out else speed.iloc[0:0]
 
 
+def headline_rows(speed: pd.DataFrame, batch: str = "min") -> pd.DataFrame:
+    """One row per (model, device): the best configuration the run measured at the smallest input
+    size and the smallest batch ("min", fastest p50) or the largest batch ("max", most img/s).
+
+    Every measured axis competes (runtime, precision, threads); a non-reference variant only
+    when its output matched fp32 eager (bench.best.eligibility), so a wrong answer never heads
+    the table.
+    """
+    from bench.best import eligibility
+
+    speed = speed.dropna(subset=["latency_ms_p50"]) if "latency_ms_p50" in speed else speed
+    out = []
+    for _, g in speed.groupby(["model", "device"], sort=False):
+        g = g[[eligibility(r) is None for _, r in g.iterrows()]]
+        if g.empty:
+            continue
+        if g["img_size"].notna().any():
+            g = g[g["img_size"] == g["img_size"].min()]
+        g = g[g["batch_size"] == (g["batch_size"].min() if batch == "min" else g["batch_size"].max())]
+        pick = g["latency_ms_p50"].idxmin() if batch == "min" else g["throughput_ips"].fillna(-1).idxmax()
+        out.append(g.loc[pick])
+    return pd.DataFrame(out) if out else speed.iloc[0:0]
+
+
 def same_config(speed: pd.DataFrame, ref: pd.Series) -> pd.DataFrame:
     """Speed rows of ``ref``'s model and device in its runtime/precision/size/threads."""
     m = (speed["model"] == ref["model"]) & (speed["device"] == ref["device"])
@@ -119,13 +140,16 @@ def matmul_ceiling_gflops(hardware: Any, device: str, precision: str = "fp32",
     or ``{"matmul_gflops": x}``. Anything else, or a ceiling not measured, gives None.
     """
     if isinstance(hardware, list):
+        def rate(h: dict) -> float | None:  # the measured ceiling (max of matmul and conv); older runs: matmul
+            return _pick_rate(h.get("ceiling_gflops"), device, precision) or _pick_rate(h.get("matmul_gflops"), device, precision)
+
         hits = [h for h in hardware if isinstance(h, dict) and h.get("device") == device
-                and h.get("precision", precision) == precision and _pick_rate(h.get("matmul_gflops"), device, precision)]
+                and h.get("precision", precision) == precision and rate(h)]
         if not hits:
             return None
         same = [h for h in hits if threads_actual is not None and h.get("threads_actual") == threads_actual]
         best = (same or hits)
-        return max(_pick_rate(h.get("matmul_gflops"), device, precision) or 0.0 for h in best) or None
+        return max(rate(h) or 0.0 for h in best) or None
     if not isinstance(hardware, dict):
         return None
     scopes: list[dict] = []
@@ -172,17 +196,26 @@ class SummaryRow:
     params_m: float
     gmacs: float
     latency_ms_p50: float
-    latency_ms_p99: float
+    latency_ms_p90: float  # empty when fewer than 100 samples support it (latency_note)
     latency_rel_iqr: float
     noisy: bool
     batch_size: float
     throughput_ips: float
     throughput_batch: float
-    peak_mem_mb: float  # at the throughput (largest) batch, where activations dominate
+    act_peak_mb: float  # at the throughput (largest) batch, where activations dominate
     top1: float
     acc_source: str
-    efficiency: float = math.nan  # of the throughput row: achieved GFLOP/s / matmul GFLOP/s
+    efficiency: float = math.nan  # of the throughput row: achieved GFLOP/s / measured ceiling GFLOP/s
     pareto: bool = False
+    efficiency_note: str = ""  # why an efficiency above 100% can happen (bench.metrics.hardware)
+    p50_ci: tuple[float, float] | None = None  # 95% interval of the median from the rounds (bench.rounds)
+    latency_note: str = ""  # percentiles left empty for lack of samples
+    # The configuration that won the latency column (and the throughput column, when it differs).
+    runtime: str = ""
+    precision: str = ""
+    threads: str = ""
+    throughput_config: str = ""
+    thread_scaling: str = ""  # where more threads ran slower than fewer (bench.best.thread_inversions)
 
 
 @dataclass
@@ -199,8 +232,18 @@ class ReportData:
         self.acc = accuracy_rows(self.df)
         self.ref = reference_rows(self.speed, "min")
         self.ref_max = reference_rows(self.speed, "max")
+        self.head = headline_rows(self.speed, "min")
+        self.head_max = headline_rows(self.speed, "max")
         self.devices = sorted(d for d in self.df["device"].unique() if d)
         self.hardware = self.meta.get("hardware") if isinstance(self.meta, dict) else None
+
+    def varied_axes(self) -> list[str]:
+        """The configuration axes this run measured more than one value of (headline columns)."""
+        out = []
+        for c in ("runtime", "precision", "threads"):
+            if c in self.speed and self.speed[c].map(lambda v: "all" if pd.isna(v) else str(v)).nunique() > 1:
+                out.append(c)
+        return out
 
     @property
     def multi_device(self) -> bool:
@@ -222,16 +265,25 @@ class ReportData:
 
     def summary(self) -> list[SummaryRow]:
         """One row per (model, device), fastest first: the headline table."""
+        from bench.best import thread_inversions
+
         rows = []
-        tmax = {(r["model"], r["device"]): r for _, r in self.ref_max.iterrows()}
-        for _, r in self.ref.iterrows():
+        tmax = {(r["model"], r["device"]): r for _, r in self.head_max.iterrows()}
+        for _, r in self.head.iterrows():
             big = tmax.get((r["model"], r["device"]), r)
             top1, src = self.top1_of(r["model"])
             noisy = not_met(r.get("timing_target_met"))
+            same = self.speed[(self.speed["model"] == r["model"]) & (self.speed["device"] == r["device"])
+                              & (self.speed["batch_size"] == r["batch_size"]) & (self.speed["img_size"] == r["img_size"])]
             rows.append(SummaryRow(
                 r["model"], r["family"], r["device"], r["params_m"], r["gmacs"], r["latency_ms_p50"],
-                r["latency_ms_p99"], r["latency_rel_iqr"], noisy, r["batch_size"], big["throughput_ips"],
-                big["batch_size"], big["peak_mem_mb"], top1, src, big["efficiency"],
+                r["latency_ms_p90"], r["latency_rel_iqr"], noisy, r["batch_size"], big["throughput_ips"],
+                big["batch_size"], big["act_peak_mb"], top1, src, big["efficiency"],
+                efficiency_note=big["efficiency_note"], latency_note=r["latency_note"],
+                p50_ci=None if pd.isna(r["latency_ms_p50_ci_low"]) or pd.isna(r["latency_ms_p50_ci_high"])
+                else (float(r["latency_ms_p50_ci_low"]), float(r["latency_ms_p50_ci_high"])),
+                runtime=r["runtime"], precision=r["precision"], threads=threads_text(r),
+                throughput_config=config_text(big), thread_scaling="; ".join(thread_inversions(same)),
             ))
         # A model is on the front when no other model on its device is both faster and more accurate.
         for dev in {s.device for s in rows}:
@@ -259,6 +311,16 @@ def hardware_label(row: pd.Series | dict) -> str | None:
     if row.get("device") == "cuda" and isinstance(gpu, str) and gpu:
         return f"{gpu} (host {cpu})"
     return cpu
+
+
+def threads_text(r: pd.Series) -> str:
+    """A row's thread setting as the suite wrote it: a number, or "all" for all cores."""
+    t = r.get("threads")
+    return "all" if t is None or (isinstance(t, float) and math.isnan(t)) or t == "" else str(int(float(t)))
+
+
+def config_text(r: pd.Series) -> str:
+    return f"{r['runtime']}/{r['precision']}, threads {threads_text(r)}"
 
 
 def not_met(flag: Any) -> bool:

@@ -1,7 +1,7 @@
 """Markdown summary of a run for terminals and CI job summaries (GitHub-flavoured tables).
 
-The top table is the report's headline (one row per model in its reference configuration,
-fastest first), followed by the failed and skipped cells with their reasons. Text from
+The top table is the report's headline (one row per model in its best measured
+configuration, fastest first), followed by the failed and skipped cells with their reasons. Text from
 files is made table-safe: pipes escaped, newlines flattened, HTML-significant characters
 replaced by entities (job summaries render Markdown as HTML).
 """
@@ -38,20 +38,22 @@ def render_markdown(run_dir: Path) -> str:
     if tips:
         out += [""] + [f"- {_esc(t)}" for t in tips]
     summ = summary_table(d)
+    n_text = 2 + len(summ.get("axes", [])) + (1 if any(h == "device" for h, _ in summ["header"]) else 0)
     if summ["rows"]:
         out += ["", "| " + " | ".join(_esc(h) for h, _ in summ["header"]) + " |",
-                "|" + "|".join("---" if i < 2 else "--:" for i in range(len(summ["header"]))) + "|"]
+                "|" + "|".join("---" if i < n_text else "--:" for i in range(len(summ["header"]))) + "|"]
         for r in summ["rows"]:
             texts = [c["text"] for c in r["cells"]]
             flags = (" ★" if r["pareto"] else "") + (" (noisy)" if r["noisy"] else "")
             texts[0] = texts[0] + flags
             out.append("| " + " | ".join(_esc(t) for t in texts) + " |")
-        note = "Reference configuration per model: smallest batch for latency"
+        note = ("Best configuration per model (fastest whose output matches fp32 eager"
+                + (f", across {', '.join(summ['axes'])}" if summ.get("axes") else "") + "): smallest batch for latency")
         if summ["throughput_batches"]:
-            note += f"; throughput and peak memory at batch {', '.join(str(b) for b in summ['throughput_batches'])}"
+            note += f"; throughput and activation memory at batch {', '.join(str(b) for b in summ['throughput_batches'])}"
         if summ["has_acc"]:
             note += "; ★ = on the accuracy/latency Pareto front"
-        out += ["", note + "."]
+        out += ["", note + "."] + [f"\n{_esc(n)}" for n in summ.get("notes", [])]
     bad = failed_cells(d.df)
     if bad:
         out += ["", f"**Failed / skipped cells ({len(bad)})**", "", "| model | status | configuration | reason |", "|---|---|---|---|"]
