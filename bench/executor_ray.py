@@ -190,6 +190,7 @@ class RayExecutor(Executor):
         self.cluster_gpus = float(totals.get("GPU", 0))
         self._cell_task = ray.remote(max_retries=0)(run_cell_on_node)
         self._nodes: list[dict[str, Any]] | None = None
+        self._node_of: dict[str, str] = {}  # cell key → node that timed its first round
 
     def nodes(self) -> list[dict[str, Any]]:
         """Every alive node's environment and Ray resources (probed once, all nodes at once)."""
@@ -247,8 +248,13 @@ class RayExecutor(Executor):
                 if reason:
                     ready_now.append((cell, CellOutcome({"status": "skipped", "error": reason})))
                     continue
-                gen = self._cell_task.options(num_returns="streaming", **placement(cell, self.cluster_gpus)).remote(
-                    cell.to_dict(), self.grace_s)
+                opts = placement(cell, self.cluster_gpus)
+                pinned = self._node_of.get(cell.key) if cell.options.get("round", 0) else None
+                if pinned:  # later rounds of a cell run where its first round ran: one machine per row
+                    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+                    opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(pinned, soft=False)
+                gen = self._cell_task.options(num_returns="streaming", **opts).remote(cell.to_dict(), self.grace_s)
                 in_flight[gen] = _Job(cell)
                 return
 
@@ -260,6 +266,7 @@ class RayExecutor(Executor):
                 outcome.row.setdefault("cell_start_unix_s", job.started_unix)
                 outcome.row.setdefault("cell_end_unix_s", time.time())
             if job.node:
+                self._node_of.setdefault(job.cell.key, job.node["node_id"])
                 for k in NODE_COLUMNS:
                     outcome.row.setdefault(k, job.node.get(k))
             submit_next(sweep_group(job.cell))
