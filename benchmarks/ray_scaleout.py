@@ -12,6 +12,7 @@ evidence, not a gate; nothing here is asserted.
     .venv/bin/python benchmarks/ray_scaleout.py                       # suites/ci.yaml
     .venv/bin/python benchmarks/ray_scaleout.py --default-cpu         # also the default suite's CPU speed cells
     .venv/bin/python benchmarks/ray_scaleout.py --nodes 1 2 4 8 16
+    .venv/bin/python benchmarks/ray_scaleout.py --rounds 1               # one round per cell (quick)
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def main() -> int:
     ap.add_argument("--suite", default=str(ROOT / "suites" / "ci.yaml"))
     ap.add_argument("--default-cpu", action="store_true", help="also the default suite's CPU speed cells (minutes)")
     ap.add_argument("--nodes", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    ap.add_argument("--rounds", type=int, default=None, help="override the suite's timing.rounds (e.g. 1 for a quick look)")
     args = ap.parse_args()
 
     import os
@@ -109,6 +111,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="archbench-scaleout-") as tmp:
             for path, speed_only in suites:
                 suite = _suite(path, speed_only)
+                if args.rounds:
+                    suite = suite.model_copy(update={"timing": suite.timing.model_copy(update={"rounds": args.rounds})})
                 local_wall, _ = _run(suite, LocalProcessExecutor(), Path(tmp) / "local")
                 t0 = time.perf_counter()
                 ray_ex = RayExecutor()  # the runner shuts its cluster down at the end of the run
