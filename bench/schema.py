@@ -241,6 +241,13 @@ COLUMNS: tuple[Column, ...] = (
     _c("duration_s", "provenance", "float", "wall time of the whole cell in its worker", unit="s"),
     _c("started_at", "provenance", "datetime", "when the cell started (UTC)"),
     _c("finished_at", "provenance", "datetime", "when the cell finished (UTC)"),
+    # --- where the cell ran (RayExecutor; empty for local runs, whose machine is run.json's) -----------
+    _c("node_hostname", "provenance", "str", "host name of the cluster node that ran the cell"),
+    _c("node_id", "provenance", "str", "Ray node id; run.json's `nodes` holds each node's environment"),
+    _c("node_cpu_model", "provenance", "str", "CPU model of the node that ran the cell"),
+    _c("node_gpu_name", "provenance", "str", "first GPU of the node that ran the cell (empty: none)"),
+    _c("cell_start_unix_s", "provenance", "float", "node clock when the cell's worker process started", unit="s"),
+    _c("cell_end_unix_s", "provenance", "float", "node clock when the cell's worker process ended", unit="s"),
     # --- variants, parity, hardware ceiling, timing provenance (issue 9) ------------------------------
     _c("compile_s", "timing", "float", "torch.compile: wall time of the first call (tracing + code generation)",
        unit="s", higher_is_better=False),

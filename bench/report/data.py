@@ -301,6 +301,18 @@ class ReportData:
         return rows
 
 
+def hardware_label(row: pd.Series | dict) -> str | None:
+    """What a timing row ran on, for grouping runs that span machines (RayExecutor rows carry
+    node_*); None for rows measured by the local executor (the run's own machine)."""
+    cpu = row.get("node_cpu_model")
+    if not isinstance(cpu, str) or not cpu:
+        return None
+    gpu = row.get("node_gpu_name")
+    if row.get("device") == "cuda" and isinstance(gpu, str) and gpu:
+        return f"{gpu} (host {cpu})"
+    return cpu
+
+
 def threads_text(r: pd.Series) -> str:
     """A row's thread setting as the suite wrote it: a number, or "all" for all cores."""
     t = r.get("threads")
