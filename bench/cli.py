@@ -50,8 +50,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"results: {summary.run_dir}/results.parquet (+ results.csv, samples.parquet, run.json)")
     if not args.no_report:
         from bench.report import render_run_report, update_index
+        from bench.report.html import page_name
 
-        page = render_run_report(summary.run_dir, Path(args.reports_dir) / f"{summary.run_id}.html")
+        page = render_run_report(summary.run_dir, Path(args.reports_dir) / page_name(summary.run_id))
         update_index(Path(args.results_dir), Path(args.reports_dir))
         print(f"report:  {page}  (newest run also at {Path(args.reports_dir) / 'latest.html'})")
     ok = summary.counts.get("ok", 0)
@@ -159,10 +160,9 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return baseline_command(args)
 
 
-MAX_IMG_SIZE = 4096  # a 4096² input is already 200 MB per image in fp32; larger ones exhaust memory
-
-
 def _img_size(text: str) -> int:
+    from bench.suite import MAX_IMG_SIZE
+
     try:
         v = int(text)
     except ValueError:

@@ -331,6 +331,9 @@ class LocalProcessExecutor(Executor):
                     pass_fds=(watch_r,),
                     start_new_session=True,  # so a timeout can kill the worker's whole group
                 )
+            except BaseException:
+                os.close(watch_w)
+                raise
             finally:
                 os.close(watch_r)
             try:

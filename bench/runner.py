@@ -160,6 +160,12 @@ def run_suite(
         meta = results.read_run_meta(run_dir)
         _check_resumable(run_dir, meta, suite)
         lock = RunLock.acquire(run_dir)
+        try:  # read again under the lock: a driver that just finished may have rewritten it
+            meta = results.read_run_meta(run_dir)
+            _check_resumable(run_dir, meta, suite)
+        except BaseException:
+            lock.release()
+            raise
         run_id = meta["run_id"]
         meta.pop("status_note", None)
     else:
