@@ -2,8 +2,9 @@
 
 The estimate per cell is, in order of preference, what the same cell key took in the newest
 earlier run under the results folder (wall time from start to finish of its record), else a
-rule of thumb: worker start, model build and counting (:data:`CELL_OVERHEAD_S`), plus the
-timing budget (``timing.max_time_s``, an upper bound: adaptive sampling usually stops sooner),
+rule of thumb: per timing round (``timing.rounds`` worker processes), worker start, model build
+and counting (:data:`CELL_OVERHEAD_S`) plus the timing budget (``timing.max_time_s``, an upper
+bound: adaptive sampling usually stops sooner),
 plus an ONNX export once per model and input shape for deployed runtimes, plus compilation for
 ``compile``. Reported accuracy is a table lookup and costs nothing; scratch training is not
 estimated from rules (too model-dependent) unless an earlier run timed it.
@@ -81,7 +82,8 @@ def estimate(cells: list[Cell], results_root: Path, suite_name: str) -> list[Cel
             continue
         secs = CELL_OVERHEAD_S
         if "latency" in c.metrics:
-            secs += float(c.timing.get("max_time_s", 5.0))
+            # Each timing round is a fresh worker process (timing.rounds): overhead and budget per round.
+            secs = int(c.timing.get("rounds", 1) or 1) * (CELL_OVERHEAD_S + float(c.timing.get("max_time_s", 5.0)))
         if c.runtime in ("onnxruntime", "openvino"):
             shape = (c.model, c.img_size, c.batch_size, tuple(sorted(c.model_kwargs.items())))
             if shape not in exported:
