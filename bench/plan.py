@@ -34,15 +34,22 @@ class CellEstimate:
     basis: str  # "earlier run" | "rule of thumb" | "not estimated"
 
 
-def _record_seconds(rec: dict) -> float | None:
-    row = rec.get("row") or {}
+def _row_seconds(row: dict) -> float | None:
     try:
-        a = datetime.fromisoformat(row["started_at"])
-        b = datetime.fromisoformat(row["finished_at"])
-        return max(0.0, (b - a).total_seconds())
+        return max(0.0, (datetime.fromisoformat(row["finished_at"]) - datetime.fromisoformat(row["started_at"])).total_seconds())
     except (KeyError, TypeError, ValueError):
         d = row.get("duration_s")
         return float(d) if isinstance(d, (int, float)) else None
+
+
+def _record_seconds(rec: dict) -> float | None:
+    """Wall time a cell took: the sum of its rounds (rounds of different cells interleave, so the
+    combined row's start-to-finish would count other cells' work)."""
+    rounds = rec.get("rounds")
+    if rounds:
+        parts = [_row_seconds(r.get("row") or {}) for r in rounds]
+        return sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
+    return _row_seconds(rec.get("row") or {})
 
 
 def earlier_durations(results_root: Path, suite_name: str) -> dict[str, float]:
