@@ -30,7 +30,10 @@ from typing import Any
 from bench.errors import UserError
 
 AB_THRESHOLD = 0.05
-AB_MIN_ROUNDS = 6  # a paired t-test at alpha 0.01 needs a handful of pairs (t crit 4.0 at 6 pairs)
+# A paired t-test at alpha 0.01 needs enough pairs (t crit 3.2 at 10 pairs), and pairs whose
+# members saw different load are left out: on a machine where a neighbour switches on and off
+# every few seconds that is a quarter to a third of them.
+AB_MIN_ROUNDS = 10
 
 
 @dataclasses.dataclass
@@ -143,7 +146,8 @@ def run_ab(suite: Any, sides: tuple[Side, Side], rounds: int, results_root: Path
                     row["finished_at"] = _now()
                     per_round = [x for x in (rec or {}).get("rounds", []) if x["round"] != r]
                     per_round.append({"round": r, "row": row, "samples_ms": outcome.samples_ms})
-                    combined = combine_rounds(per_round, cell.batch_size, _planned_rounds(cell, rounds))
+                    combined = combine_rounds(per_round, cell.batch_size, _planned_rounds(cell, rounds),
+                                          cell.timing.get("percentiles") or (50.0, 90.0))
                     rec = {"cell": cell.to_dict(), "row": combined, "rounds": sorted(per_round, key=lambda x: x["round"])}
                     recs[cell.key] = rec
                     results.write_cell_record(dirs[side.label], cell.slug, rec)
@@ -177,7 +181,8 @@ def add_ab_parser(sub: Any, func: Any) -> argparse.ArgumentParser:
     s.add_argument("--threshold", action="append", metavar="METRIC=VALUE", default=[],
                    help=f"relative threshold, e.g. latency=3%% (default {AB_THRESHOLD:.0%} for latency and throughput)")
     s.add_argument("--alpha", type=float, help="significance level of the paired test (default 0.01)")
-    s.add_argument("--format", choices=["table", "md", "json"], default="table")
+    s.add_argument("--format", choices=["table", "md", "json"], default="table",
+                   help="table: terminal text; md: Markdown; json: machine-readable")
     s.add_argument("-o", "--output", help="write the --format output to this file instead of stdout")
     s.add_argument("--html", metavar="FILE", help="also write the side-by-side HTML report")
     s.add_argument("--all", action="store_true", dest="show_all", help="list unchanged metrics too (terminal table)")

@@ -100,8 +100,11 @@ def between_round_columns(round_medians: Sequence[float], batch_size: int, round
     return out
 
 
-def combine_rounds(rounds: list[dict[str, Any]], batch_size: int, rounds_planned: int) -> dict[str, Any]:
+def combine_rounds(rounds: list[dict[str, Any]], batch_size: int, rounds_planned: int,
+                   percentiles: Sequence[float] = (50.0, 90.0)) -> dict[str, Any]:
     """One row from the rows of a cell's rounds (``[{"round", "row", "samples_ms"}, …]``).
+    ``percentiles``: the suite's ``timing.percentiles``, reported where the pooled samples
+    support them (bench.metrics.stats).
 
     Round 0's row carries the deterministic columns; a round that failed makes the cell's
     status that failure (named by round) while the other rounds' timings are kept."""
@@ -117,7 +120,7 @@ def combine_rounds(rounds: list[dict[str, Any]], batch_size: int, rounds_planned
     timed = [r for r in rounds if r.get("samples_ms")]
     if timed:
         pooled = [x for r in timed for x in r["samples_ms"]]
-        row.update(summarize(pooled).as_row())
+        row.update(summarize(pooled, tuple(percentiles)).as_row())
         row.update(between_round_columns([float(np.median(r["samples_ms"])) for r in timed], batch_size, rounds_planned))
         row["timing_target_met"] = all(bool(r["row"].get("timing_target_met")) for r in timed)
     else:

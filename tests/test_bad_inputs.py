@@ -169,6 +169,14 @@ def batch_text(tmp, real, ctx):
     return ["run", _suite(tmp, "name: t\nmodels: [test:cnn]\nbatch_sizes: ['8']\n"), "--results-dir", str(ctx["results"])]
 
 
+def suite_with(line: str):
+    def setup(tmp, real, ctx):
+        ctx["results"] = tmp / "results"
+        return ["run", _suite(tmp, f"name: t\nmodels: [test:cnn]\n{line}\n"), "--results-dir", str(ctx["results"])]
+
+    return setup
+
+
 def python_tag(tmp, real, ctx):
     ctx["results"] = tmp / "results"
     return ["run", _suite(tmp, "name: !!python/object/apply:os.getcwd []\nmodels: [test:cnn]\n"),
@@ -262,6 +270,9 @@ CASES = [
     # 11. strict integers
     Case("batch_sizes: [true]", batch_true, 2, ("batch_sizes.0", "integer"), (), ("results",)),
     Case("batch_sizes: ['8']", batch_text, 2, ("batch_sizes.0", "integer"), (), ("results",)),
+    Case("timeout_s: .inf", suite_with("timeout_s: .inf"), 2, ("timeout_s", "finite")),
+    Case("timeout_s: true", suite_with("timeout_s: true"), 2, ("timeout_s", "valid number")),
+    Case("img_sizes: [100000]", suite_with("img_sizes: [100000]"), 2, ("img_sizes", "4096")),
     Case("run --data /nonexistent", data_missing, 2, ("--data", "no such file"), (), ("results",)),
     Case("run --data no task reads", data_unused, 2, ("--data", "no accuracy task"), (), ("results",)),
     # 7, 9. resume validates before writing; one driver per run folder

@@ -265,12 +265,30 @@ def test_memory_threshold_and_floor(quiet_pair):
              (17.04, 18.13, "unchanged"),  # two identical CLI runs of test:cnn b4 measured this
              (2.0, 7.0, "regressed")]
     for b_mb, n_mb, want in cases:
-        base.table.loc[base.table["cell_key"] == key, "peak_mem_mb"] = b_mb
-        new.table.loc[new.table["cell_key"] == key, "peak_mem_mb"] = n_mb
+        base.table.loc[base.table["cell_key"] == key, "rss_peak_mb"] = b_mb
+        new.table.loc[new.table["cell_key"] == key, "rss_peak_mb"] = n_mb
         cmp = compare_runs(base, new, build_config())
-        r = next(r for r in cmp.results if r.cell_key == key and r.metric == "memory")
+        r = next(r for r in cmp.results if r.cell_key == key and r.metric == "rss_memory")
         assert r.decision == want, (b_mb, n_mb, r.reason)
         assert r.failed == (want == "regressed")
+
+
+def test_activation_memory_is_compared_exactly_and_old_runs_are_not_comparable(quiet_pair):
+    base, new = quiet_pair
+    key = base.table["cell_key"].iloc[0]
+    # the same count on both sides (it is deterministic: tests/test_timing_rules.py)
+    for run in (base, new):
+        run.table.loc[run.table["cell_key"] == key, "act_peak_mb"] = 2.0
+    judged = {r.metric: r for r in compare_runs(base, new, build_config()).results if r.cell_key == key}
+    assert judged["memory"].decision == "unchanged"
+    # a deterministic count has no noise floor: 1 KiB more is a regression that fails
+    new.table.loc[new.table["cell_key"] == key, "act_peak_mb"] = 2.0 + 1 / 1024
+    r = next(r for r in compare_runs(base, new, build_config()).results if r.cell_key == key and r.metric == "memory")
+    assert r.decision == "regressed" and r.failed
+    # a BASE written before act_peak_mb existed (results schema 1) cannot be judged on it
+    base.table = base.table.drop(columns=["act_peak_mb"])
+    r = next(r for r in compare_runs(base, new, build_config()).results if r.cell_key == key and r.metric == "memory")
+    assert r.decision == "not comparable" and not r.failed and "act_peak_mb" in r.reason
 
 
 def test_accuracy_drop_in_points_and_reported_never_fails(quiet_pair):
@@ -350,3 +368,34 @@ def test_noise_guard_ignores_a_burst_of_load_but_not_a_real_slowdown(template, t
     assert guarded.decision == "unchanged" and "load on the machine" in guarded.reason
     unguarded = _latency(compare_runs(base, new, build_config(overrides={"noise_guard": False})), "slow25")
     assert unguarded.decision == "regressed"
+
+
+def test_the_committed_schema_1_baseline_still_reads_and_compares(tmp_path):
+    """results/baselines/ci was written before act_peak_mb (results schema 1): its peak_mem_mb
+    reads as rss_peak_mb (CPU rows) and compare maps it; act_peak_mb is not comparable."""
+    import shutil
+
+    from bench.results import load_results, read_run_meta
+
+    base_dir = Path(__file__).resolve().parent.parent / "results" / "baselines" / "ci"
+    assert read_run_meta(base_dir)["schema_version"] == 1
+    old = load_results(base_dir)
+    assert "peak_mem_mb" not in old.columns and old["rss_peak_mb"].notna().all()
+    raw = __import__("pandas").read_parquet(base_dir / "results.parquet")
+    assert list(old["rss_peak_mb"]) == list(raw["peak_mem_mb"])
+    # NEW: the same tables as a schema-2 run with an activation count
+    new_dir = tmp_path / "new"
+    shutil.copytree(base_dir, new_dir)
+    meta = json.loads((new_dir / "run.json").read_text())
+    meta["schema_version"] = 3
+    (new_dir / "run.json").write_text(json.dumps(meta))
+    table = old.assign(act_peak_mb=0.5)
+    table.to_parquet(new_dir / "results.parquet", index=False)
+    table.to_csv(new_dir / "results.csv", index=False)
+    cmp = compare_paths(base_dir, new_dir)
+    by = {}
+    for r in cmp.results:
+        by.setdefault(r.metric, []).append(r)
+    assert by["memory"] and all(r.decision == "not comparable" and not r.failed for r in by["memory"])
+    assert by["rss_memory"] and all(r.decision == "unchanged" for r in by["rss_memory"])
+    assert cmp.exit_code == 0

@@ -100,6 +100,7 @@ def _thresholds(items: list[str]) -> dict[str, Any] | None:
         if "=" in item:
             name, value = item.split("=", 1)
             metric = metric_name(name, "--threshold")
+            metric = "memory" if metric in ("rss_memory", "cuda_memory") else metric  # one memory threshold
             if metric not in ("latency", "throughput", "memory"):
                 raise UserError(f"--threshold {item}: thresholds apply to latency, throughput and memory")
             out[metric] = parse_fraction(value, f"--threshold {item}")

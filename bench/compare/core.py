@@ -25,9 +25,12 @@ Per metric and cell the decision is one of :data:`DECISIONS`:
   ``one_round_threshold``, and the reason says so.
 - throughput is batch / median latency: one set of samples, one verdict — its decision
   follows latency's for the cell; its ratio is the inverse and "worse" means lower.
-- memory (peak) — relative change past the threshold and larger than a floor:
-  ``memory_floor_mb`` for CUDA (allocator counts), ``cpu_memory_floor_mb`` for CPU, whose
-  peak resident-set delta moves by about a megabyte between identical runs.
+- memory — ``act_peak_mb`` (metric ``memory``) is a tensor-level count, deterministic, so it is
+  judged like the other deterministic metrics. The resident-set peak (``rss_memory``, CPU) and
+  the CUDA allocator peak (``cuda_memory``) count only past the ``memory`` threshold and a
+  floor: ``memory_floor_mb`` for CUDA, ``cpu_memory_floor_mb`` for CPU, whose resident-set
+  delta moves by about a megabyte between identical runs. A run written before a column
+  existed (results schema 1 had no ``act_peak_mb``) makes that metric ``not comparable``.
 - accuracy (top-1/top-5) — an absolute drop of more than ``accuracy_drop_points``; figures
   whose ``acc_source`` is ``reported`` (copied from the literature) are shown but never fail.
 
@@ -116,6 +119,18 @@ class RunData:
     def env(self) -> dict[str, Any] | None:
         return (self.meta or {}).get("environment")
 
+    @property
+    def nodes(self) -> dict[str, dict[str, Any]]:
+        """Cluster nodes the run's cells ran on (RayExecutor runs), by node id."""
+        return {str(n.get("node_id")): n for n in (self.meta or {}).get("nodes") or [] if isinstance(n, dict)}
+
+    def node_env(self, row: pd.Series | None) -> dict[str, Any] | None:
+        """The environment of the machine that ran this row: its node's, else the run's."""
+        node = _text(row, "node_id") if row is not None else None
+        if node and node in self.nodes:
+            return {**(self.env or {}), **self.nodes[node]}
+        return self.env
+
     def info(self) -> dict[str, Any]:
         env = self.env or {}
         return {
@@ -149,7 +164,7 @@ def load_run(path: str | Path, label: str) -> RunData:
         raise UserError(f"{label} {p}: not a run folder (no run.json, results.parquet or results.csv)")
     if p.is_dir() and not (p / "results.parquet").is_file() and (p / "results.csv").is_file():
         p = p / "results.csv"
-    table = results.load_results(p)
+    table = results.load_results(p, join_accuracy=False)  # accuracy is judged on its own rows, once
     missing = [c for c in REQUIRED_TABLE_COLUMNS if c not in table.columns]
     if missing:
         raise UserError(f"{label} {p}: not an archbench results table (no {', '.join(missing)} column); "
@@ -183,8 +198,10 @@ class EnvDiff:
     affects_timing: bool
 
 
-def environment_diffs(base: RunData, new: RunData) -> list[EnvDiff]:
-    be, ne = base.env or {}, new.env or {}
+def environment_diffs(base: RunData, new: RunData, base_env: dict[str, Any] | None = None,
+                      new_env: dict[str, Any] | None = None) -> list[EnvDiff]:
+    """Differences between the two runs' environments (or the two given ones: per node)."""
+    be, ne = (base_env if base_env is not None else base.env) or {}, (new_env if new_env is not None else new.env) or {}
     diffs = []
     for name, cat, timing in ENV_FIELDS:
         bv, nv = be.get(name), ne.get(name)
@@ -503,7 +520,7 @@ class _Judge:
                device: str | None = None) -> MetricResult | None:
         if b is None or n is None:
             return self.presence(key, model, spec, b, n)
-        thr = self.cfg.threshold("memory")
+        thr = self.cfg.threshold(spec.name)
         floor = self.cfg.memory_floor_mb if device == "cuda" else self.cfg.cpu_memory_floor_mb
         change = (n / b - 1) if b > 0 else (0.0 if n == b else math.inf)
         if self.timing_block:
@@ -557,12 +574,15 @@ class TimingEvidence:
 
 def _round_loads(row: pd.Series, rounds: list[int]) -> dict[int, float]:
     """Other processes' CPU (% of a core) per round, from the row (aligned with its timed rounds)."""
-    text = _text(row, "other_cpu_pct_rounds")
+    raw = row.get("other_cpu_pct_rounds") if row is not None else None
+    vals = list(raw) if isinstance(raw, (list, tuple, np.ndarray)) else None  # a list column
+    text = None if vals is not None else _text(row, "other_cpu_pct_rounds")  # JSON text in older tables
     if text:
         try:
             vals = json.loads(text)
         except ValueError:
             vals = None
+    if vals is not None:
         if isinstance(vals, list) and len(vals) == len(rounds):
             return {r: float(v) for r, v in zip(rounds, vals) if v is not None}
     one = _num(row, "other_cpu_pct")  # a one-round row, or a row without the per-round list
@@ -633,7 +653,8 @@ def _timing_evidence(key: str, bkey: str, nkey: str, base: RunData, new: RunData
     return TimingEvidence(sc, note="; ".join(x for x in (note, why) if x), one_round=True, test="Mann–Whitney U on samples")
 
 
-def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: CompareConfig) -> str | None:
+def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: CompareConfig,
+                  where: str = "") -> str | None:
     if cfg.allow_env_change:
         return None
     if base.env is None or new.env is None:
@@ -642,7 +663,7 @@ def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: Comp
     diffs = [d for d in cmp_env if d.affects_timing]
     if diffs:
         names = ", ".join(d.field for d in diffs[:4]) + (" …" if len(diffs) > 4 else "")
-        return f"different environment ({names}); pass --allow-env-change to compare anyway"
+        return f"different environment{where} ({names}); pass --allow-env-change to compare anyway"
     return None
 
 
@@ -658,12 +679,20 @@ def _expected_metrics(run: RunData) -> set[str]:
     return {m for m, s in _SUITE_METRIC.items() if s in asked}
 
 
+def _absent(table: pd.DataFrame, column: str) -> bool:
+    """The table has no value at all in ``column`` (e.g. act_peak_mb in a results schema 1 run)."""
+    return column not in table.columns or not table[column].notna().any()
+
+
 def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = None, paired: bool = False) -> Comparison:
     """Judge every metric of every cell; see the module docstring for the rules. ``paired``:
     round i of BASE and NEW were measured back to back (archbench ab)."""
     cfg = config or build_config()
     env_diffs = environment_diffs(base, new)
     block = _timing_block(env_diffs, base, new, cfg)
+    # Runs whose cells ran on cluster nodes are guarded per cell: the machines that ran it.
+    per_node = bool(base.nodes or new.nodes)
+    node_diffs: dict[str, EnvDiff] = {}
     judge = _Judge(cfg, block)
     warnings: list[str] = []
     for run in (base, new):
@@ -705,11 +734,20 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
             cells.append(CellComparison(key, cell_label(key), model, [judge.result(
                 key, model, status_spec, MISSING, "cell only in BASE", base=_text(brow, "status"))]))
             continue
+        if per_node:
+            diffs = environment_diffs(base, new, base.node_env(brow), new.node_env(nrow))
+            node_diffs.update({d.field: d for d in diffs if d.field not in node_diffs})
+            judge.timing_block = block = _timing_block(diffs, base, new, cfg, " on the nodes that ran this cell")
         out: list[MetricResult] = [judge.status(key, model, brow, nrow)]
         both_ok = _text(brow, "status") == "ok" and _text(nrow, "status") == "ok"
         ev: TimingEvidence | None = None
         latency_result: MetricResult | None = None
         for spec in METRICS[1:]:
+            if both_ok and _absent(base.table, spec.column) and _num(nrow, spec.column) is not None:
+                out.append(judge.result(key, model, spec, NOT_COMPARABLE,
+                                        f"BASE has no {spec.column} at all (a run from before the column existed, "
+                                        "or one that did not measure it)", new=_num(nrow, spec.column)))
+                continue
             judge.damaged_new = (both_ok and spec.name in expected_new and spec.column in new.table.columns
                                  and _num(brow, spec.column) is not None and _num(nrow, spec.column) is None)
             if spec.kind == "exact":
@@ -747,6 +785,8 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
                         f"{cfg.one_round_threshold:.0%}")
     # Changed cells first; the sort is stable, so the run's own order is kept within a rank.
     cells.sort(key=lambda c: c.rank)
+    if per_node:
+        env_diffs = list(node_diffs.values())
     return Comparison(base, new, cfg, env_diffs, cells, warnings, join_note, paired)
 
 

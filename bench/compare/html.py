@@ -37,7 +37,8 @@ def render_html(cmp: Comparison) -> str:
     rules = (f"Latency/throughput: a change counts when the ratio of medians of round medians passes its threshold ({thr}), "
              f"{test} gives p < {cfg.alpha:g} and its {cfg.confidence:.0%} interval excludes no change{guard}; throughput "
              f"follows latency. One-round runs: Mann–Whitney U on samples, {cfg.confidence:.0%} bootstrap interval "
-             f"({cfg.bootstrap_resamples} resamples, seed {cfg.seed}), threshold ≥ {cfg.one_round_threshold:.0%}. Memory: threshold and a floor of {cfg.cpu_memory_floor_mb:g} MiB on CPU, {cfg.memory_floor_mb:g} MiB "
+             f"({cfg.bootstrap_resamples} resamples, seed {cfg.seed}), threshold ≥ {cfg.one_round_threshold:.0%}. Memory: activation peak (act_peak_mb, a tensor count) must not change; resident (CPU) and "
+             f"allocator (CUDA) peaks: threshold and a floor of {cfg.cpu_memory_floor_mb:g} MiB on CPU, {cfg.memory_floor_mb:g} MiB "
              f"on CUDA. Accuracy: drop of more than "
              f"{cfg.accuracy_drop_points:g} points. Params, GMACs and weight size must not change"
              + (f" (allowed: {', '.join(cfg.allow_change)})" if cfg.allow_change else "") + ".")
