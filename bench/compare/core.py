@@ -574,12 +574,15 @@ class TimingEvidence:
 
 def _round_loads(row: pd.Series, rounds: list[int]) -> dict[int, float]:
     """Other processes' CPU (% of a core) per round, from the row (aligned with its timed rounds)."""
-    text = _text(row, "other_cpu_pct_rounds")
+    raw = row.get("other_cpu_pct_rounds") if row is not None else None
+    vals = list(raw) if isinstance(raw, (list, tuple, np.ndarray)) else None  # a list column
+    text = None if vals is not None else _text(row, "other_cpu_pct_rounds")  # JSON text in older tables
     if text:
         try:
             vals = json.loads(text)
         except ValueError:
             vals = None
+    if vals is not None:
         if isinstance(vals, list) and len(vals) == len(rounds):
             return {r: float(v) for r, v in zip(rounds, vals) if v is not None}
     one = _num(row, "other_cpu_pct")  # a one-round row, or a row without the per-round list
