@@ -228,7 +228,8 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         if isinstance(err, Unsupported):
             row.update(status="skipped", error=str(err))
         elif _is_oom(err):
-            row.update(status="oom", error=f"out of memory at batch {cell.batch_size}: {str(err)[:300]}")
+            cap = f" under memory_limit_mb={cell.memory_limit_mb}" if cell.memory_limit_mb else ""
+            row.update(status="oom", error=f"out of memory at batch {cell.batch_size}{cap}: {str(err)[:300]}")
         else:
             row.update(status="failed", error=f"{type(err).__name__}: {err}"[:2000])
             row["traceback"] = traceback.format_exc(limit=8)[-4000:]
