@@ -30,7 +30,10 @@ from typing import Any
 from bench.errors import UserError
 
 AB_THRESHOLD = 0.05
-AB_MIN_ROUNDS = 6  # a paired t-test at alpha 0.01 needs a handful of pairs (t crit 4.0 at 6 pairs)
+# A paired t-test at alpha 0.01 needs enough pairs (t crit 3.2 at 10 pairs), and pairs whose
+# members saw different load are left out: on a machine where a neighbour switches on and off
+# every few seconds that is a quarter to a third of them.
+AB_MIN_ROUNDS = 10
 
 
 @dataclasses.dataclass
@@ -178,7 +181,8 @@ def add_ab_parser(sub: Any, func: Any) -> argparse.ArgumentParser:
     s.add_argument("--threshold", action="append", metavar="METRIC=VALUE", default=[],
                    help=f"relative threshold, e.g. latency=3%% (default {AB_THRESHOLD:.0%} for latency and throughput)")
     s.add_argument("--alpha", type=float, help="significance level of the paired test (default 0.01)")
-    s.add_argument("--format", choices=["table", "md", "json"], default="table")
+    s.add_argument("--format", choices=["table", "md", "json"], default="table",
+                   help="table: terminal text; md: Markdown; json: machine-readable")
     s.add_argument("-o", "--output", help="write the --format output to this file instead of stdout")
     s.add_argument("--html", metavar="FILE", help="also write the side-by-side HTML report")
     s.add_argument("--all", action="store_true", dest="show_all", help="list unchanged metrics too (terminal table)")

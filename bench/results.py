@@ -35,7 +35,9 @@ from bench.errors import UserError
 #    older tables are upgraded on read (upgrade_table).
 SCHEMA_VERSION = 3
 READABLE_SCHEMA_VERSIONS = (1, 2, 3)
-SAMPLE_COLUMNS = ["run_id", "cell_key", "model", "round", "iteration", "latency_ms"]
+# Every axis of a sample's cell, so samples.parquet is analysable without a join.
+SAMPLE_COLUMNS = ["run_id", "cell_key", "task", "model", "device", "precision", "runtime", "batch_size", "img_size",
+                  "threads", "round", "iteration", "latency_ms"]
 
 # Column order of results.parquet (bench/schema.py); metrics a cell did not compute are left
 # empty (NaN), and a column the schema does not list is kept after them rather than lost.
@@ -80,7 +82,7 @@ def write_table_atomic(df: pd.DataFrame, path: Path) -> None:
         if path.suffix == ".parquet":
             df.to_parquet(tmp, index=False)
         else:
-            df.to_csv(tmp, index=False)
+            _csv_ready(df).to_csv(tmp, index=False)
         os.replace(tmp, path)
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)
@@ -147,6 +149,69 @@ def write_cell_record(run_dir: Path, slug: str, record: dict[str, Any]) -> Path:
     return path
 
 
+def _as_list(v: Any) -> list | None:
+    if isinstance(v, list):
+        return v
+    if hasattr(v, "tolist") and not isinstance(v, str):  # numpy array from parquet
+        return list(v.tolist())
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    text = str(v).strip()
+    if text.startswith("["):
+        try:
+            got = json.loads(text)
+            return got if isinstance(got, list) else [got]
+        except ValueError:
+            pass
+    return [x for x in text.split(",") if x] if text else []
+
+
+def _as_bool(v: Any) -> Any:
+    if isinstance(v, str):
+        return {"true": True, "false": False}.get(v.strip().lower(), pd.NA)
+    if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+        return pd.NA
+    return bool(v)
+
+
+def typed(df: pd.DataFrame) -> pd.DataFrame:
+    """The schema's types, whatever the frame was read from (records, Parquet or CSV).
+
+    int → pandas ``Int64`` (empty where not measured, never a float ``1.0``), float → float64,
+    bool → ``boolean``, datetime → UTC timestamps, list → Python lists. Columns the schema does
+    not know are left as they are.
+    """
+    df = df.copy()
+    for c in df.columns:
+        col = schema.BY_NAME.get(c)
+        if col is None:
+            continue
+        try:
+            if col.dtype == "int":
+                num = pd.to_numeric(df[c], errors="coerce")
+                df[c] = num.round().astype("Int64") if num.notna().any() else num.astype("Int64")
+            elif col.dtype == "float":
+                df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+            elif col.dtype == "bool":
+                df[c] = df[c].map(_as_bool).astype("boolean")
+            elif col.dtype == "datetime":
+                df[c] = pd.to_datetime(df[c], utc=True, errors="coerce", format="ISO8601")
+            elif col.dtype == "list":
+                df[c] = df[c].map(_as_list).astype(object)
+        except (TypeError, ValueError):
+            continue  # a column that cannot take its type keeps what it has, rather than losing the table
+    return df
+
+
+def _csv_ready(df: pd.DataFrame) -> pd.DataFrame:
+    """CSV holds text: list columns become JSON text (``typed`` turns them back into lists)."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].map(lambda v: isinstance(v, (list, dict))).any():
+            out[c] = out[c].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
+    return out
+
+
 def records_to_frames(records: list[dict[str, Any]], run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, samples = [], []
     # Rows follow the order cells were measured in (records are files, listed by name).
@@ -160,22 +225,21 @@ def records_to_frames(records: list[dict[str, Any]], run_id: str) -> tuple[pd.Da
         if row.get("gmacs") is not None:
             row["gflops"] = 2 * row["gmacs"]
         rows.append(row)
+        axes = {k: cell.get(k) for k in ("task", "model", "device", "precision", "runtime", "batch_size", "img_size", "threads")}
         per_round = rec.get("rounds")
         if per_round is None:  # schema 1 record: one process, one round
             per_round = [{"round": 0, "samples_ms": rec.get("samples_ms") or []}]
         for rnd in sorted(per_round, key=lambda x: x["round"]):
             for i, ms in enumerate(rnd.get("samples_ms") or []):
-                samples.append({"run_id": run_id, "cell_key": cell["key"], "model": cell.get("model"),
-                                "round": rnd["round"], "iteration": i, "latency_ms": ms})
+                samples.append({"run_id": run_id, "cell_key": cell["key"], **axes, "round": rnd["round"],
+                                "iteration": i, "latency_ms": ms})
     df = pd.DataFrame(rows)
     extra = [c for c in df.columns if c not in KEY_COLUMNS + METRIC_COLUMNS]
     df = df.reindex(columns=KEY_COLUMNS + METRIC_COLUMNS + extra)
-    # Lists (e.g. per-seed accuracies) are stored as JSON text so every format can hold them.
-    for c in df.columns:
-        if df[c].map(lambda v: isinstance(v, (list, dict))).any():
-            df[c] = df[c].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
     sdf = pd.DataFrame(samples, columns=SAMPLE_COLUMNS)
-    return upgrade_table(df), sdf
+    sdf = sdf.astype({"batch_size": "Int64", "img_size": "Int64", "threads": "Int64", "round": "int64",
+                      "iteration": "int64", "latency_ms": "float64"})
+    return typed(upgrade_table(df)), sdf
 
 
 def frames_from_records(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -207,7 +271,7 @@ def consolidate(run_dir: Path) -> pd.DataFrame:
     df, sdf = frames_from_records(run_dir)
     stored = _stored_rows(run_dir)
     if len(df) < stored:
-        return load_results(run_dir)
+        return load_results(run_dir, join_accuracy=False)
     write_table_atomic(df, run_dir / "results.parquet")
     write_table_atomic(df, run_dir / "results.csv")
     write_table_atomic(sdf, run_dir / "samples.parquet")
@@ -241,8 +305,52 @@ def _run_dir_of(path: Path) -> Path:
     return path if path.is_dir() else path.parent
 
 
-def load_results(path: str | Path) -> pd.DataFrame:
-    """Read a run back as a DataFrame: a run folder, its results.parquet or its results.csv."""
+def load_results(path: str | Path, join_accuracy: bool = True) -> pd.DataFrame:
+    """Read runs back as one DataFrame, typed by bench/schema.py (the same from Parquet or CSV).
+
+    ``path``: a run folder, its results.parquet or results.csv, or a folder of run folders
+    (e.g. ``results/``), concatenated with their ``run_id``. With ``join_accuracy`` each speed row
+    also carries its model's accuracy (``top1``, ``top5``, ``top1_std``, ``acc_source``,
+    ``acc_dataset``; measured beats scratch beats reported), so analyses need no merge; the
+    accuracy rows themselves stay in the table.
+    """
+    p = Path(path)
+    if p.is_dir() and not (p / "run.json").is_file() and not (p / "results.parquet").is_file():
+        runs = list_runs(p)
+        if runs:
+            frames = [load_results(r, join_accuracy=join_accuracy) for r in reversed(runs)]  # oldest first
+            return pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
+    df = typed(_read_table(p))
+    return with_accuracy(df) if join_accuracy else df
+
+
+def with_accuracy(df: pd.DataFrame) -> pd.DataFrame:
+    """Speed rows get their model's accuracy columns (see :func:`load_results`)."""
+    if "task" not in df.columns or "model" not in df.columns or not (df["task"] == "accuracy").any():
+        return df
+    from bench.accuracy.summary import one_accuracy_per_model
+
+    acc = one_accuracy_per_model(df)
+    if acc.empty:
+        return df
+    df = df.copy()
+    acc = acc.set_index(["run_id", "model"] if "run_id" in acc.columns and acc["run_id"].notna().all() else ["model"])
+    keys = list(acc.index.names)
+    speed = df["task"] == "speed"
+    idx = pd.MultiIndex.from_frame(df.loc[speed, keys]) if len(keys) > 1 else pd.Index(df.loc[speed, keys[0]])
+    for c in ("top1", "top5", "top1_std", "acc_source", "acc_dataset"):
+        if c not in acc.columns:
+            continue
+        if c not in df.columns:
+            df[c] = pd.Series(pd.NA, index=df.index, dtype=acc[c].dtype)
+        joined = acc[c].reindex(idx).to_numpy()
+        cur = df.loc[speed, c]
+        df.loc[speed, c] = cur.where(cur.notna(), pd.Series(joined, index=cur.index))
+    return df
+
+
+def _read_table(path: str | Path) -> pd.DataFrame:
+    """One run's table as stored: a run folder, its results.parquet or its results.csv."""
     p = Path(path)
     if not p.exists():
         raise UserError(f"{p}: no such run folder or results file")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -134,8 +135,13 @@ def _conventions() -> dict[str, Any]:
     return conv
 
 
+def sweep_group(cell: Cell) -> tuple:
+    """Cells that differ only in batch size: a batch sweep stops at the first out-of-memory."""
+    return (cell.model, cell.device, cell.precision, cell.runtime, cell.img_size, cell.threads, cell.task)
+
+
 def _oom_blocker(cell: Cell, oom_at: dict[tuple, int]) -> str | None:
-    group = (cell.model, cell.device, cell.precision, cell.runtime, cell.img_size, cell.threads, cell.task)
+    group = sweep_group(cell)
     failed = oom_at.get(group)
     if failed is not None and cell.batch_size > failed:
         return f"not run: batch {failed} already ran out of memory for this model (sweep stopped)"
@@ -202,6 +208,11 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
         conventions=_conventions(),
         cells_total=len(cells),
     )
+    # A resumed run may finish on other machines: keep every node any of its cells ran on.
+    meta["executor"] = executor.describe()
+    nodes = {n["node_id"]: n for n in meta.get("nodes", []) + meta["executor"].pop("nodes", [])}
+    if nodes:
+        meta["nodes"] = list(nodes.values())
     if resumed:
         meta.setdefault("resumed_at", []).append(_now())
     summary = RunSummary(run_dir, run_id)
@@ -236,10 +247,12 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
                 oom_at[(c.get("model"), c.get("device"), c.get("precision"), c.get("runtime"), c.get("img_size"),
                         c.get("threads"), c.get("task"))] = c.get("batch_size")
 
-        bar = _Progress(sum(_planned_rounds(c, rounds) for c in cells),
-                        sum(len(_rounds_of(done.get(c.key))) for c in cells), enabled=progress)
+        measured = [c for c in cells if not is_lookup(c)]  # table lookups are not work to show
+        bar = _Progress(sum(_planned_rounds(c, rounds) for c in measured),
+                        sum(len(_rounds_of(done.get(c.key))) for c in measured), enabled=progress)
         last_tables = 0.0
         for r in range(rounds):
+            todo: list[Cell] = []
             for cell in round_order(cells, r, seed):
                 rec = done.get(cell.key)
                 if r in _rounds_of(rec) or r >= _planned_rounds(cell, rounds):
@@ -247,16 +260,12 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
                 if r > 0 and (rec is None or rec["row"].get("status") not in MEASURED):
                     bar.skip()  # a cell that failed or was skipped in round 0 is not timed again
                     continue
-                bar.start(cell, r, rounds)
-                started = _now()
-                blocker = _oom_blocker(cell, oom_at) if r == 0 else None
-                if blocker:
-                    row, samples = {"status": "skipped", "error": blocker}, []
-                else:
-                    log = run_dir / "logs" / (f"{cell.slug}.log" if r == 0 else f"{cell.slug}.r{r + 1}.log")
-                    outcome = executor.run(dataclasses.replace(cell, options={**cell.options, "round": r}), log)
-                    row, samples = outcome.row, outcome.samples_ms
-                row.setdefault("started_at", started)
+                todo.append(cell)
+
+            def record(cell: Cell, row: dict[str, Any], samples: list[float], r: int = r) -> None:
+                nonlocal last_tables
+                rec = done.get(cell.key)
+                row.setdefault("started_at", _now())
                 row["finished_at"] = _now()
                 per_round = [x for x in (rec or {}).get("rounds", []) if x["round"] != r]
                 per_round.append({"round": r, "row": row, "samples_ms": samples})
@@ -265,7 +274,7 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
                 combined.update(efficiency_columns(combined, cell.device, cell.precision, cell.threads,
                                                    meta.get("hardware") or []))
                 if combined.get("status") == "oom":
-                    group = (cell.model, cell.device, cell.precision, cell.runtime, cell.img_size, cell.threads, cell.task)
+                    group = sweep_group(cell)
                     oom_at[group] = min(cell.batch_size, oom_at.get(group, cell.batch_size))
                 rec = {"cell": cell.to_dict(), "row": combined, "rounds": sorted(per_round, key=lambda x: x["round"])}
                 done[cell.key] = rec
@@ -275,7 +284,22 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
                     last_tables = time.time()
                 if r == _planned_rounds(cell, rounds) - 1 or row.get("status") not in MEASURED:
                     summary.measured += 1
-                bar.advance(cell, row.get("status", "?"), combined)
+                if not is_lookup(cell):
+                    bar.advance(cell, row.get("status", "?"), combined)
+
+            for cell in todo:
+                if is_lookup(cell):
+                    record(cell, lookup_row(cell), [])
+            # The executor yields cells as they finish: in order here, in completion order on a cluster.
+            by_key = {c.key: c for c in todo if not is_lookup(c)}
+            jobs = [dataclasses.replace(c, options={**c.options, "round": r, **export_cache_option(c, run_dir)})
+                    for c in by_key.values()]
+            for job, outcome in executor.run_all(
+                    jobs,
+                    lambda c, r=r: run_dir / "logs" / (f"{c.slug}.log" if r == 0 else f"{c.slug}.r{r + 1}.log"),
+                    (lambda c: _oom_blocker(c, oom_at)) if r == 0 else (lambda c: None),
+                    lambda c, r=r: bar.start(c, r, rounds)):
+                record(by_key[job.key], outcome.row, outcome.samples_ms)
     except KeyboardInterrupt:  # Ctrl-C, and SIGTERM/SIGHUP (bench.cli turns them into this)
         ended = "interrupted"
         raise
@@ -287,10 +311,40 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
             executor.close()
         except Exception:  # closing must never hide how the run ended
             pass
+        shutil.rmtree(run_dir / EXPORT_CACHE, ignore_errors=True)  # exported graphs are scratch, not results
         _finalise(run_dir, meta, summary, ended, error)
         if bar is not None:
             bar.stop()
     return summary
+
+
+EXPORT_CACHE = "onnx-cache"
+
+
+def export_cache_option(cell: Cell, run_dir: Path) -> dict[str, str]:
+    """Deployed-runtime cells share one ONNX export per model, input shape and exporter within a
+    run (bench.deploy), so thread settings and rounds of the same model do not export again."""
+    from bench.runtimes import DEPLOYED_RUNTIMES
+
+    return {"export_cache": str(run_dir / EXPORT_CACHE)} if cell.runtime in DEPLOYED_RUNTIMES else {}
+
+
+def is_lookup(cell: Cell) -> bool:
+    """A reported-accuracy cell reads a published figure: no model runs, so no worker and no progress."""
+    return cell.task == "accuracy" and cell.options.get("source") == "reported"
+
+
+def lookup_row(cell: Cell) -> dict[str, Any]:
+    """The published accuracy, looked up in this process; a lookup has no batch or threads."""
+    from bench.accuracy import run_accuracy_cell
+
+    t0 = time.time()
+    try:
+        row = run_accuracy_cell(cell, progress=False)
+    except Exception as err:  # one cell's fault is its status, never the run's
+        row = {"status": "failed", "error": f"{type(err).__name__}: {err}"[:2000]}
+    row.update(batch_size=None, threads=None, duration_s=round(time.time() - t0, 3))
+    return row
 
 
 def _planned_rounds(cell: Cell, rounds: int) -> int:

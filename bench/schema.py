@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["key", "deterministic", "timing", "memory", "energy", "accuracy", "provenance"]
-Dtype = Literal["str", "int", "float", "bool", "json"]
+Dtype = Literal["str", "int", "float", "bool", "list", "datetime"]
 
 KIND_MEANING: dict[str, str] = {
     "key": "identifies the cell (what was measured, in which configuration)",
@@ -109,8 +109,8 @@ COLUMNS: tuple[Column, ...] = (
     _c("flops_counter", "provenance", "str", "counter that produced gmacs"),
     _c("flops_check_counter", "provenance", "str", "counter that produced gmacs_check"),
     _c("flops_disagree", "deterministic", "bool", "the two counters differ by more than 1%"),
-    _c("uncounted_ops", "deterministic", "str", "operators in the graph that no counter handles (comma-separated)"),
-    _c("uncounted_matmul_ops", "deterministic", "str", "uncounted operators that do multiply-accumulates (should be empty)"),
+    _c("uncounted_ops", "deterministic", "list", "operators in the graph that no counter handles"),
+    _c("uncounted_matmul_ops", "deterministic", "list", "uncounted operators that do multiply-accumulates (should be empty)"),
     # --- latency --------------------------------------------------------------------------------
     _c("latency_ms_p50", "timing", "float", "median latency of one forward pass of the whole batch", unit="ms",
        label="latency p50 (ms)", short="p50 (ms)", higher_is_better=False),
@@ -157,16 +157,16 @@ COLUMNS: tuple[Column, ...] = (
     _c("latency_between_round_cv", "timing", "float", "std / mean of the round medians (process-to-process spread)",
        unit="fraction", label="between-round CV (%)", scale=100),
     _c("latency_interval_note", "provenance", "str", "why latency_ms_p50_ci_low/high are empty (one round)"),
-    _c("latency_ms_p50_rounds", "timing", "json", "median latency of each round, in round order (JSON list)", unit="ms"),
+    _c("latency_ms_p50_rounds", "timing", "list", "median latency of each round, in round order", unit="ms"),
     _c("throughput_ips_ci_low", "timing", "float", "batch / latency_ms_p50_ci_high", unit="img/s"),
     _c("throughput_ips_ci_high", "timing", "float", "batch / latency_ms_p50_ci_low", unit="img/s"),
     # --- load watched during every timing pass (bench.load) -------------------------------------
     _c("other_cpu_pct", "provenance", "float",
        "CPU other processes used during the timing pass, % of one core (the busiest round's)", unit="%"),
-    _c("other_cpu_pct_rounds", "provenance", "json", "other_cpu_pct of each timed round, aligned with latency_ms_p50_rounds"),
+    _c("other_cpu_pct_rounds", "provenance", "list", "other_cpu_pct of each timed round, aligned with latency_ms_p50_rounds"),
     _c("load_busy", "provenance", "bool", "some round was timed while other processes used more than 25% of a core"),
     _c("load_busy_rounds", "provenance", "int", "rounds timed while other processes used more than 25% of a core"),
-    _c("worker_pids", "provenance", "json", "process id of each round's worker (JSON list): one process per round"),
+    _c("worker_pids", "provenance", "list", "process id of each round's worker: one process per round"),
     # --- memory -----------------------------------------------------------------------------------
     _c("act_peak_mb", "deterministic", "float",
        "peak bytes of live tensors during one eager forward above the weights and the input, counted tensor by "
@@ -203,6 +203,8 @@ COLUMNS: tuple[Column, ...] = (
     _c("onnx_export_note", "provenance", "str", "why the fallback exporter was used"),
     _c("export_s", "timing", "float", "wall time of the ONNX export", unit="s"),
     _c("onnx_file_mb", "deterministic", "float", "size of the exported ONNX file", unit="MiB"),
+    _c("onnx_export_reused", "provenance", "bool",
+       "the graph came from this run's earlier export of the same model and input shape (export_s is that export's)"),
     _c("execution_provider", "provenance", "str", "ONNX Runtime execution provider / OpenVINO plugin"),
     _c("runtime_version", "provenance", "str", "version of the deployed runtime"),
     _c("runtime_threads", "provenance", "int", "intra-op threads the deployed runtime was given"),
@@ -218,9 +220,9 @@ COLUMNS: tuple[Column, ...] = (
     _c("top1_std", "accuracy", "float", "standard deviation of top-1 over seeds (scratch)", unit="pp",
        label="± std (pp)", task="accuracy"),
     _c("acc_n_images", "accuracy", "int", "test images evaluated", label="images (n)", task="accuracy"),
-    _c("top1_seeds", "accuracy", "json", "top-1 of each seed (scratch), as a JSON list", unit="%", task="accuracy"),
+    _c("top1_seeds", "accuracy", "list", "top-1 of each seed (scratch)", unit="%", task="accuracy"),
     _c("acc_n_corrupt", "provenance", "int", "test images that could not be read and were skipped", task="accuracy"),
-    _c("acc_corrupt_files", "provenance", "json", "the first unreadable test images (JSON list)", task="accuracy"),
+    _c("acc_corrupt_files", "provenance", "list", "the first unreadable test images", task="accuracy"),
     _c("acc_n_available", "provenance", "int", "images found in the data folder before any limit", task="accuracy"),
     _c("acc_n_train", "provenance", "int", "training images (scratch)", task="accuracy"),
     _c("train_fraction", "provenance", "float", "fraction of the training set used (data-efficiency runs)",
@@ -237,8 +239,15 @@ COLUMNS: tuple[Column, ...] = (
     _c("batch_size_actual", "provenance", "int", "rows of the model's output (must equal batch_size)"),
     _c("build_s", "provenance", "float", "wall time to build the model", unit="s"),
     _c("duration_s", "provenance", "float", "wall time of the whole cell in its worker", unit="s"),
-    _c("started_at", "provenance", "str", "when the cell started (UTC, ISO 8601)"),
-    _c("finished_at", "provenance", "str", "when the cell finished (UTC, ISO 8601)"),
+    _c("started_at", "provenance", "datetime", "when the cell started (UTC)"),
+    _c("finished_at", "provenance", "datetime", "when the cell finished (UTC)"),
+    # --- where the cell ran (RayExecutor; empty for local runs, whose machine is run.json's) -----------
+    _c("node_hostname", "provenance", "str", "host name of the cluster node that ran the cell"),
+    _c("node_id", "provenance", "str", "Ray node id; run.json's `nodes` holds each node's environment"),
+    _c("node_cpu_model", "provenance", "str", "CPU model of the node that ran the cell"),
+    _c("node_gpu_name", "provenance", "str", "first GPU of the node that ran the cell (empty: none)"),
+    _c("cell_start_unix_s", "provenance", "float", "node clock when the cell's worker process started", unit="s"),
+    _c("cell_end_unix_s", "provenance", "float", "node clock when the cell's worker process ended", unit="s"),
     # --- variants, parity, hardware ceiling, timing provenance (issue 9) ------------------------------
     _c("compile_s", "timing", "float", "torch.compile: wall time of the first call (tracing + code generation)",
        unit="s", higher_is_better=False),
@@ -313,6 +322,9 @@ def markdown() -> str:
     out += ["", "Better: ↑ higher is better, ↓ lower is better (only where the direction is a quality).", "",
             "Memory and file sizes (`*_mb` columns) are MiB, 2²⁰ bytes — the unit of torchvision's published",
             "checkpoint sizes — and every table, figure and message spells them MiB.", "",
+            "Types are the same whether a run is read from results.parquet or results.csv (`bench.load_results`):",
+            "int columns are pandas `Int64` (empty where not measured), bool `boolean`, datetime UTC timestamps,",
+            "list columns Python lists (JSON text inside the CSV).", "",
             "| column | kind | type | unit | better | label | what it is |", "|---|---|---|---|---|---|---|"]
     for c in COLUMNS:
         better = "" if c.higher_is_better is None else ("↑" if c.higher_is_better else "↓")

@@ -107,6 +107,9 @@ class Suite(_Strict):
     # tensors freed and re-allocated every call are not returned to the kernel and faulted in
     # again; "system": glibc's defaults, as a plain `python` process gets them.
     malloc: Literal["steady", "system"] = "steady"
+    # Where cells run: one worker process at a time on this machine, or on a Ray cluster
+    # (bench.executor_ray; `archbench run --executor` overrides it).
+    executor: Literal["local", "ray"] = "local"
     # TF32 for fp32 matmuls and cuDNN convolutions on CUDA cells. Off by default, so an fp32
     # CNN (cuDNN allows TF32 by default) and an fp32 ViT (matmuls do not) run the same math.
     tf32: Literal["off", "on"] = "off"

@@ -87,6 +87,7 @@ def latency_ms(model: nn.Module, x: torch.Tensor, min_samples: int = 3, max_time
     cfg = TimingConfig(
         warmup_min_iters=1, warmup_max_s=0.5, min_samples=min_samples, max_samples=max(min_samples, 20),
         max_time_s=max_time_s, target_rel_iqr=0.05,
+        min_time_s=0.0, percentiles=(),  # a quick median only: no tail is reported, so none needs support
     )
     with torch.inference_mode():
         res = measure_latency(lambda: model(x), "cpu", cfg)
