@@ -292,6 +292,7 @@ def test_summary_marks_unsupported_percentiles_and_flags_efficiency_above_the_ce
     df = pd.DataFrame([
         {**base, "model": "a", "family": "cnn", "n_samples": 40, "latency_ms_p90": float("nan"),
          "latency_note": "p90 empty: 40 samples, p90 needs 100 (10 beyond it)", "efficiency": 1.3,
+         "latency_ms_p50_ci_low": 4.5, "latency_ms_p50_ci_high": 5.6,
          "efficiency_note": EFFICIENCY_ABOVE_ONE},
         {**base, "model": "b", "family": "vit", "n_samples": 150, "latency_ms_p90": 5.5, "efficiency": 0.4},
     ])
@@ -299,6 +300,7 @@ def test_summary_marks_unsupported_percentiles_and_flags_efficiency_above_the_ce
     headers = [h for h, _ in summ["header"]]
     by_model = {r["cells"][0]["text"]: {h: c["text"] for h, c in zip(headers, r["cells"])} for r in summ["rows"]}
     assert by_model["a"]["p90 (ms)"] == "n/a" and by_model["b"]["p90 (ms)"] == "5.50"
+    assert by_model["a"]["p50 (ms)"] == "5 (4.50–5.60)" and by_model["b"]["p50 (ms)"] == "5"  # interval over rounds
     assert by_model["a"]["eff. (%)"].endswith("†") and "†" not in by_model["b"]["eff. (%)"]
     assert by_model["a"]["act. (MiB)"] == "3"
     notes = " ".join(summ["notes"])

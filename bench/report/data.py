@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-FAMILIES = ("cnn", "mobile", "vit", "hybrid")
+from bench.axes import FAMILIES
+
+ACC_SOURCES = ("measured", "scratch", "reported")
 
 NUMERIC_COLUMNS = [
     "batch_size", "img_size", "threads", "threads_actual", "params", "params_m", "gmacs", "gflops",
-    "latency_ms_p50", "latency_ms_mean", "latency_ms_p90", "latency_ms_p99", "latency_ms_min", "latency_ms_max",
+    "latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high", "latency_ms_mean", "latency_ms_p90", "latency_ms_p99", "latency_ms_min", "latency_ms_max",
     "latency_ms_iqr", "latency_cv", "latency_rel_iqr", "n_samples", "throughput_ips", "throughput_ips_pipelined",
     "act_peak_mb", "act_total_mb", "rss_peak_mb", "cuda_peak_alloc_mb", "cuda_peak_reserved_mb", "cuda_weights_mb",
     "weight_mb", "top1", "top5", "top1_std", "acc_n_images", "duration_s",
@@ -208,6 +210,7 @@ class SummaryRow:
     efficiency: float = math.nan  # of the throughput row: achieved GFLOP/s / measured ceiling GFLOP/s
     pareto: bool = False
     efficiency_note: str = ""  # why an efficiency above 100% can happen (bench.metrics.hardware)
+    p50_ci: tuple[float, float] | None = None  # 95% interval of the median from the rounds (bench.rounds)
     latency_note: str = ""  # percentiles left empty for lack of samples
     # The configuration that won the latency column (and the throughput column, when it differs).
     runtime: str = ""
@@ -279,6 +282,8 @@ class ReportData:
                 r["latency_ms_p90"], r["latency_rel_iqr"], noisy, r["batch_size"], big["throughput_ips"],
                 big["batch_size"], big["act_peak_mb"], top1, src, big["efficiency"],
                 efficiency_note=big["efficiency_note"], latency_note=r["latency_note"],
+                p50_ci=None if pd.isna(r["latency_ms_p50_ci_low"]) or pd.isna(r["latency_ms_p50_ci_high"])
+                else (float(r["latency_ms_p50_ci_low"]), float(r["latency_ms_p50_ci_high"])),
                 runtime=r["runtime"], precision=r["precision"], threads=threads_text(r),
                 throughput_config=config_text(big), thread_scaling="; ".join(thread_inversions(same)),
             ))
@@ -296,6 +301,18 @@ class ReportData:
                                        math.nan, math.nan, False, math.nan, math.nan, math.nan, math.nan,
                                        float(a["top1"]), a["acc_source"]))
         return rows
+
+
+def hardware_label(row: pd.Series | dict) -> str | None:
+    """What a timing row ran on, for grouping runs that span machines (RayExecutor rows carry
+    node_*); None for rows measured by the local executor (the run's own machine)."""
+    cpu = row.get("node_cpu_model")
+    if not isinstance(cpu, str) or not cpu:
+        return None
+    gpu = row.get("node_gpu_name")
+    if row.get("device") == "cuda" and isinstance(gpu, str) and gpu:
+        return f"{gpu} (host {cpu})"
+    return cpu
 
 
 def threads_text(r: pd.Series) -> str:
