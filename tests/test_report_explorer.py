@@ -20,7 +20,7 @@ import pytest
 
 from bench import results
 from bench.report.data import ReportData
-from bench.report.explorer import build_explorer, median_interval, plotly_js, script_json
+from bench.report.explorer import build_explorer, plotly_js, script_json
 from bench.report.html import render_run_report, update_index
 from tests.test_report_runs import DEFAULT_MODELS, write_run
 
@@ -82,21 +82,6 @@ def test_payload_rows_carry_accuracy_interval_and_samples(two_devices, two_devic
     assert payload["labels"]["mem"] == "activation peak (MiB)" and payload["mem_unit"] == "MiB"
 
 
-def test_median_interval_covers_the_median_about_95_percent_of_the_time():
-    # Synthetic latencies with a right tail, as CPU timings have: the distribution-free
-    # order-statistic interval must hold the true median in ~95% of repeated experiments.
-    rng = np.random.default_rng(7)
-    true_median = 10.0  # lognormal(log 10, s) has median 10
-    hits = 0
-    for _ in range(400):
-        lo, hi = median_interval(true_median * rng.lognormal(0.0, 0.3, 60))
-        hits += lo <= true_median <= hi
-    assert 0.92 <= hits / 400 <= 0.985
-    assert median_interval(np.array([5.0])) is None
-    lo, hi = median_interval(np.arange(1.0, 61.0))
-    assert (lo, hi) == (22.0, 39.0)  # binomial(60, 1/2) 2.5% quantile = 22
-
-
 def test_rounds_give_a_box_per_round_and_the_round_medians_as_interval(tmp_path):
     run = write_run(tmp_path, models=DEFAULT_MODELS[:2], batches=(1,), failures=False, n_samples=30)
     samples = results.load_samples(run)
@@ -112,6 +97,14 @@ def test_rounds_give_a_box_per_round_and_the_round_medians_as_interval(tmp_path)
     assert row["ci"] == {"lo": pytest.approx(min(meds), rel=1e-4), "hi": pytest.approx(max(meds), rel=1e-4),
                          "kind": "range of 3 round medians"}
     assert meds[2] > 1.1 * meds[0]
+    # When the run computed its own interval over the rounds (bench.rounds), the page shows that one.
+    df = results.load_results(run)
+    df["latency_ms_p50_ci_low"], df["latency_ms_p50_ci_high"] = df["latency_ms_p50"] * 0.9, df["latency_ms_p50"] * 1.2
+    results.write_table_atomic(df, run / "results.parquet")
+    row = json.loads(str(build_explorer(_load(run)).payload))["rows"][0]
+    want = df[df["cell_key"] == df[df["task"] == "speed"]["cell_key"].iloc[0]].iloc[0]
+    assert row["ci"] == {"lo": pytest.approx(want["latency_ms_p50"] * 0.9), "hi": pytest.approx(want["latency_ms_p50"] * 1.2),
+                         "kind": "95% interval over 3 rounds"}
 
 
 def test_payload_cannot_close_its_script_element():
