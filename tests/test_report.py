@@ -13,11 +13,13 @@ import pytest
 
 from bench import results
 from bench.report.data import ReportData, matmul_ceiling_gflops, pareto_front
+from bench.report.explorer import plotly_js
 from bench.report.figures import FAMILY_COLORS, build_figures
 from bench.report.html import fmt, page_name, render_run_report, update_index
 from bench.report.markdown import render_markdown
 from tests.test_report_runs import DEFAULT_MODELS, write_run
 
+PLOTLY_JS = str(plotly_js())
 XSS_SUITE = "<script>alert(1)</script>"
 XSS_MODEL = '<img src=x onerror="alert(2)">$\\x$|m'
 XSS_ERROR = "</script><script>alert(3)</script> & <b>bold</b>\nsecond line"
@@ -47,6 +49,13 @@ def default_page(default_like, tmp_path_factory) -> str:
     return out.read_text()
 
 
+def without_plotly(page: str) -> str:
+    """The page with the inlined plotly.js bundle cut out (it is third-party code, checked once)."""
+    head, sep, rest = page.partition(PLOTLY_JS[:200])
+    assert sep, "the plotly.js bundle is not inlined"
+    return head + rest[len(PLOTLY_JS) - 200:]
+
+
 def _figure_ids(page: str) -> list[str]:
     return re.findall(r'<figure id="([^"]+)" class="report-figure">', page)
 
@@ -62,11 +71,13 @@ def test_default_shaped_run_renders_every_applicable_figure(default_page):
     # The two figures this run cannot support say why instead of vanishing.
     assert "the suite measured a single input size" in page and "the suite measured a single runtime" in page
     # Every figure has a caption; the ceiling line is drawn and named with the measured rate.
-    assert page.count("<figcaption>") == 7
+    static = page.split('<h2 id="figures">')[1].split('<h2 id="results-section">')[0]
+    assert static.count("<figcaption>") == 7
     assert "3×3 convolution (cpu 150 GFLOP/s)" in page
     assert "the line is the roofline from the measured bandwidth 18.0 GB/s (slope) and compute ceiling 150 GFLOP/s" in page
-    assert page.count("data:image/png;base64,") == 7
-    assert "<script src" not in page and "http://" not in page and "https://" not in page
+    assert static.count("data:image/png;base64,") == 7
+    own = without_plotly(page)  # the bundle itself names URLs in code paths these pages never take
+    assert "<script src" not in own and "http://" not in own and "https://" not in own
     # Units in headers, numeric sort keys on numeric cells.
     for header in ("latency p50 (ms)", "throughput (img/s)", "activations (MiB)", "params (M)", "top-1 (%)"):
         assert f">{header}</th>" in page
@@ -170,8 +181,10 @@ def test_hostile_names_render_as_text(tmp_path):
     results.write_cell_record(run, "zz-xss", rec)
     results.consolidate(run)
     page = render_run_report(run, tmp_path / "xss.html", strict=True).read_text()
-    # Exactly one script element: ours. None of the injected markup survives as markup.
-    assert page.count("<script") == 1 and page.count("</script>") == 1
+    # Only our script elements: the table script, the JSON payload, plotly.js and the explorer.
+    # None of the injected markup survives as markup.
+    assert page.count("<script") == 4 and page.count("</script>") == 4
+    assert page.count('<script type="application/json" id="explorer-data">') == 1
     for raw in (XSS_SUITE, "<img src=x", "<b>bold</b>", "<b>fam</b>", "<i>dev</i>"):
         assert raw not in page
     assert htmllib.escape(XSS_SUITE, quote=False) in page

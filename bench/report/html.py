@@ -1,9 +1,10 @@
 """Self-contained HTML run report (Jinja2, autoescaped) and the reports index.
 
-Everything a page needs is inside it: CSS and the small sort/filter script are inlined,
-figures are base64 PNGs, and no run data is placed inside ``<script>`` (rows carry their
-family/device and sort values in HTML attributes, which autoescaping covers), so a
-model, suite or error text from a file can never become markup or code.
+Everything a page needs is inside it: CSS, the small sort/filter script, the plotly.js bundle
+and the explorer's script are inlined, static figures are base64 PNGs. Table rows carry their
+family/device and sort values in HTML attributes, which autoescaping covers; the explorer's
+data is one JSON element escaped for ``<script>`` (bench/report/explorer.py), so a model,
+suite or error text from a file can never become markup or code.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import pandas as pd
 from bench import results, schema, templating
 from bench.formatting import fmt_number as fmt  # noqa: F401  (re-exported: the report's formatter)
 from bench.formatting import is_missing as _missing
-from bench.report.data import FAMILIES, ReportData, ceiling_entries, not_met, short_name
+from bench.report.data import FAMILIES, ReportData, ceiling_entries, hardware_label, not_met, short_name
+from bench.report.explorer import build_explorer, plotly_js, plotly_version
 from bench.report.figures import FAMILY_COLORS, FAMILY_LABELS, build_figures
 
 
@@ -48,7 +50,10 @@ TABLE_COLUMNS = [col(k) for k in (
     "latency_ms_p99", "latency_rel_iqr", "n_samples",
     "latency_note", "throughput_ips", "throughput_ips_pipelined", "act_peak_mb", "rss_peak_mb", "cuda_peak_alloc_mb",
     "efficiency", "efficiency_note", "ceiling_kernel", "energy_j_per_img", "top1", "acc_source")]
-CONSTANT_SHOWN_ONCE = {"device", "precision", "runtime", "img_size", "threads_actual", "batch_size"}
+# Derived for the report (bench.report.data.hardware_label), not a results column: the machine a
+# row ran on, shown once above the table unless the run spans different machines.
+HARDWARE_COLUMN = Column("hardware", "hardware", False, title="the machine (CPU, or GPU for CUDA rows) the cell ran on")
+CONSTANT_SHOWN_ONCE = {"hardware", "device", "precision", "runtime", "img_size", "threads_actual", "batch_size"}
 
 ACC_COLUMNS = [col("model"), col("family"), col("acc_source", "source"), col("acc_dataset"), col("img_size"),
                col("top1"), col("top1_std"), col("top5"), col("acc_n_images")]
@@ -119,9 +124,11 @@ def results_table(d: ReportData) -> dict[str, Any]:
         for col in ("top1", "acc_source"):
             joined = sp["model"].map(acc[col])
             sp[col] = sp[col].where(~sp[col].map(_missing), joined)
-    sp = sp.sort_values(["family", "model", "device", "runtime", "precision", "img_size", "batch_size"],
+    # A run that spans machines (RayExecutor) groups its rows by hardware first.
+    sp["hardware"] = [hardware_label(r) for _, r in sp.iterrows()] if len(sp) else []
+    sp = sp.sort_values(["hardware", "family", "model", "device", "runtime", "precision", "img_size", "batch_size"],
                         key=lambda s: s.map({f: i for i, f in enumerate(FAMILIES)}).fillna(9) if s.name == "family" else s)
-    cols, constants = _visible(sp, TABLE_COLUMNS, CONSTANT_SHOWN_ONCE)
+    cols, constants = _visible(sp, [HARDWARE_COLUMN, *TABLE_COLUMNS], CONSTANT_SHOWN_ONCE)
     rows = [{"family": r["family"], "device": r["device"], "cells": _cells(r, cols),
              "noisy": not_met(r.get("timing_target_met"))}
             for _, r in sp.iterrows()]
@@ -294,6 +301,9 @@ def method_items(meta: dict[str, Any], d: ReportData) -> dict[str, Any]:
         hardware_other = [(str(k), json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (dict, list)) else str(v))
                           for k, v in hw.items()]
     other_conv = [(str(k), _flatten(v)) for k, v in conv.items() if k not in ("timing_rule", "flop_convention")]
+    for n in meta.get("nodes") or []:  # cells ran on a cluster: every node's machine
+        machine.append((f"node {str(n.get('node_id', '?'))[:8]}", _machine(n) + (
+            f" · archbench {n['git_commit'][:10]}" if n.get("git_commit") else "")))
     return {
         "machine": machine,
         "threads": ", ".join(str(t) for t in threads) if threads else "",
@@ -316,6 +326,7 @@ def render_run_report(run_dir: Path, out_path: Path, strict: bool = False) -> Pa
     samples = results.load_samples(run_dir)
     d = ReportData(df, samples, meta)
     figures, skipped = build_figures(d, strict=strict)
+    explorer = build_explorer(d)
     suite = meta.get("suite") or {}
     families = [f for f in (*FAMILIES, "other") if f in set(d.df["family"])]
     counts = d.df["status"].value_counts().to_dict()
@@ -343,6 +354,9 @@ def render_run_report(run_dir: Path, out_path: Path, strict: bool = False) -> Pa
         family_colors=FAMILY_COLORS,
         link_index=(reports_dir / "index.html").is_file() or out_path.name == page_name(meta.get("run_id", "")),
         link_claims=(reports_dir / "claims.html").is_file(),
+        explorer=explorer,
+        plotly_js=plotly_js() if not explorer.empty else "",
+        plotly_version=plotly_version(),
     )
     results.write_text_atomic(out_path, html)
     return out_path
