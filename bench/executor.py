@@ -283,12 +283,14 @@ class LocalProcessExecutor(Executor):
 
     def run(self, cell: Cell, log_path: Path) -> CellOutcome:
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        # The template (slow to start) first: the job's temp folder exists only while a worker,
+        # which removes it should the driver die, is about to run or running.
+        tp = self._template(cell)
         with tempfile.TemporaryDirectory(prefix=f"{TMP_PREFIX}{os.getpid()}-") as tmp:
             job = Path(tmp) / "job.json"
             out = Path(tmp) / "out.json"
             job.write_text(json.dumps({"cell": cell.to_dict()}))
             started = time.time()
-            tp = self._template(cell)
             rc: int | None = None
             forked = False
             if tp is not None:

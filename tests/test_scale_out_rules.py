@@ -49,7 +49,9 @@ ENV = {"hostname": "driver", "machine": "x86_64", "cpu_model": "EPYC", "cpu_coun
 def _run(label: str, node_of: dict[str, str] | None, nodes: dict[str, dict] | None, shift: float) -> RunData:
     rng = np.random.default_rng(0 if label == "BASE" else 1)
     keys = ["s|speed|a|cpu|fp32|eager|b1|32px|t1", "s|speed|b|cpu|fp32|eager|b1|32px|t1"]
-    samples = {k: 10.0 * shift * (1 + 0.01 * rng.standard_normal(200)) for k in keys}
+    # 5 rounds (worker processes) per cell, 40 samples each, 1% noise
+    rounds = {k: {r: 10.0 * shift * (1 + 0.01 * rng.standard_normal(40)) for r in range(5)} for k in keys}
+    samples = {k: np.concatenate(list(rs.values())) for k, rs in rounds.items()}
     table = pd.DataFrame({
         "cell_key": keys, "model": ["a", "b"], "device": "cpu", "status": "ok", "batch_size": 1, "threads_actual": 1,
         "params": 100, "latency_ms_p50": [float(np.median(samples[k])) for k in keys],
@@ -59,7 +61,7 @@ def _run(label: str, node_of: dict[str, str] | None, nodes: dict[str, dict] | No
     if node_of:
         table["node_id"] = [node_of[m] for m in table["model"]]
         meta["nodes"] = [{**ENV, "node_id": nid, **env} for nid, env in nodes.items()]
-    return RunData(label, Path(label), meta, table, samples)
+    return RunData(label, Path(label), meta, table, samples, rounds)
 
 
 def test_compare_guards_each_cell_by_the_node_that_ran_it():
