@@ -30,7 +30,10 @@ from typing import Any
 from bench.errors import UserError
 
 AB_THRESHOLD = 0.05
-AB_MIN_ROUNDS = 6  # a paired t-test at alpha 0.01 needs a handful of pairs (t crit 4.0 at 6 pairs)
+# A paired t-test at alpha 0.01 needs enough pairs (t crit 3.2 at 10 pairs), and pairs whose
+# members saw different load are left out: on a machine where a neighbour switches on and off
+# every few seconds that is a quarter to a third of them.
+AB_MIN_ROUNDS = 10
 
 
 @dataclasses.dataclass

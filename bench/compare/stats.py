@@ -175,6 +175,9 @@ def compare_rounds(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], 
     qn = float(np.median([quiet_latency(r, quiet_quantile) for r in new_rounds]))
     if paired:
         ratio, p, lo, hi = paired_log_test(mb, mn, confidence)
+        # the fast tail compared pair by pair too: load both members shared cancels in the ratio
+        tails = [quiet_latency(n, quiet_quantile) / quiet_latency(b, quiet_quantile) for b, n in zip(base_rounds, new_rounds)]
+        qn = qb * float(np.median(tails))
         return RoundComparison(len(mb), len(mn), float(np.median(mb)), float(np.median(mn)), ratio, lo, hi, p, qb, qn,
                                "paired t on log round ratios", True)
     p, lo, hi = welch_log_test(mb, mn, confidence)
