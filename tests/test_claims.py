@@ -175,9 +175,9 @@ COUNTERFACTUALS = [
     (11, {"fractions": (0.1, 0.1)}, CAVEAT),
     (11, {"cnn_width": 1}, FAILS),
     (11, {"vit": "cnn"}, INCONCLUSIVE),
-    (13, {}, HOLDS),
-    (13, {"img_size": 32}, FAILS),
-    (13, {"img_size": 64}, INCONCLUSIVE),
+    (13, {"cnn": "timm_zero_init_last"}, HOLDS),
+    (13, {}, FAILS),
+    (13, {"cnn": "vit"}, INCONCLUSIVE),
 ]
 
 

@@ -7,10 +7,10 @@ English:
     → Output = F(x) + x
     → Prevents vanishing gradients; deep networks become trainable.
 Method:
-    Digits (8×8). Networks of equal depth (full: 32 3×3 conv layers; tiny: 12), 16 channels,
+    Digits (8×8). Networks of equal depth (full: 20 3×3 conv layers; tiny: 8), 16 channels,
     BatchNorm, ReLU, He initialisation, global average pool: "plain" stacks the layers;
     "residual" wraps each pair in an identity shortcut (ResNet basic block). Same layers,
-    same budget: SGD (momentum 0.9, lr 0.05), batch 64 (full 200 steps, tiny 30), 3 seeds.
+    same budget: SGD (momentum 0.9, lr 0.05), batch 64 (full 150 steps, tiny 40), 3 seeds.
     Effect per seed = training loss (mean of the last 20 steps) of the plain net minus that
     of the residual net. Also measured at initialisation, in the plain net: the norm of the
     loss gradient with respect to the first block's input over that with respect to the last
@@ -47,8 +47,8 @@ WHY_REACHABLE = {
            "needed: one block (depth=2), where a shortcut has nothing to rescue and the plain net fits as fast",
     INCONCLUSIVE: "treatment = reference (residual=False on both arms): the arms differ only by seed",
 }
-DEPTH = {"tiny": 8, "full": 32}
-STEPS = {"tiny": 40, "full": 200}
+DEPTH = {"tiny": 8, "full": 20}
+STEPS = {"tiny": 40, "full": 150}
 
 
 def decide(effect: Interval, plain_grad_ratio_gmean: float) -> Decision:

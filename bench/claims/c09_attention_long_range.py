@@ -14,7 +14,7 @@ Method:
     whose reach exceeds d — a stack of kernel-3 convs with dilations 1, 2, 4, … (reach
     = sum of dilations ≥ L), its width chosen so its parameter count matches the attention
     model's. A CNN that cannot see token d could not be fair evidence about convolution.
-    Same budget: Adam lr 3e-3, batch 64 (full 250 steps, tiny 80), fresh seeded batches,
+    Same budget: Adam lr 3e-3, batch 64 (full 200 steps, tiny 80), fresh seeded batches,
     3 seeds; test accuracy on 2,000 sequences. Effect per seed = accuracy(attention) −
     accuracy(CNN).
 Verdict:
@@ -44,7 +44,7 @@ WHY_REACHABLE = {
     INCONCLUSIVE: "a budget too short for either to learn reliably (steps=30): the seeds disagree",
 }
 LENGTH = {"tiny": 16, "full": 64}
-STEPS = {"tiny": 80, "full": 250}
+STEPS = {"tiny": 80, "full": 200}
 VOCAB = 4
 MARGIN = 0.02  # "weak" needs more than a 2-point gap
 LABELS = {"attention": "self-attention", "cnn_global": "CNN, reach > d", "cnn_local": "CNN, reach 4"}

@@ -14,7 +14,7 @@ Method:
     (bench.accuracy.scratch.train_once): digits at 16×16 (3 channels), training on 10% and
     100% of the training split (stratified, a different subset per seed), the same number
     of optimizer steps for every fraction (AdamW lr 3e-3, weight decay 0.05, cosine
-    schedule, batch 64; full 8 epochs' worth of steps, tiny 1), 3 seeds, test accuracy on
+    schedule, batch 64; full 5 epochs' worth of steps, tiny 1), 3 seeds, test accuracy on
     the fixed held-out split. Models of similar size: archbench:resnet18_small (width 8) and
     archbench:vit_small_patch4 (patch 4, dim 64, depth 4, 4 heads). Effect per seed = CNN
     accuracy − ViT accuracy at 10%; second part = the ViT's gain from 10% to 100% minus the
@@ -47,7 +47,7 @@ WHY_REACHABLE = {
     INCONCLUSIVE: "the ViT arm replaced by the CNN (vit=cnn): the arms differ only by seed",
 }
 FRACTIONS = {"tiny": (0.1, 1.0), "full": (0.1, 1.0)}
-EPOCHS = {"tiny": 1, "full": 8}
+EPOCHS = {"tiny": 1, "full": 5}
 IMG = 16
 CNN = ("archbench:resnet18_small", {"width": 8})
 VIT = ("archbench:vit_small_patch4", {})
