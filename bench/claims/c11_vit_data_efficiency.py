@@ -64,7 +64,7 @@ def decide(lead_small: Interval, gain_diff: Interval) -> Decision:
 
 @functools.lru_cache(maxsize=8)
 def data_efficiency(scale: str, seeds: tuple[int, ...], fractions: tuple[float, ...] | None = None,
-                    cnn_width: int = 8, vit_is_cnn: bool = False) -> dict:
+                    cnn_width: int = 8, vit_is_cnn: bool = False, epochs: int | None = None) -> dict:
     """Train both models at every fraction and seed; cached so a run computes it once."""
     from bench.accuracy.datasets import load_digits
     from bench.accuracy.scratch import TrainSettings, train_once
@@ -72,7 +72,7 @@ def data_efficiency(scale: str, seeds: tuple[int, ...], fractions: tuple[float, 
 
     fractions = tuple(fractions or FRACTIONS[scale])
     data = load_digits(img_size=IMG)
-    settings = TrainSettings(epochs=EPOCHS[scale], batch_size=64, lr=3e-3, weight_decay=0.05, budget="steps")
+    settings = TrainSettings(epochs=epochs or EPOCHS[scale], batch_size=64, lr=3e-3, weight_decay=0.05, budget="steps")
     models = {"cnn": (CNN[0], {**CNN[1], "width": cnn_width}), "vit": VIT}
     if vit_is_cnn:
         models["vit"] = models["cnn"]
@@ -100,8 +100,8 @@ def data_efficiency(scale: str, seeds: tuple[int, ...], fractions: tuple[float, 
 
 
 def run(scale: str, seeds: tuple[int, ...], fractions: tuple[float, ...] | None = None, cnn_width: int = 8,
-        vit: str = "vit") -> ClaimResult:
-    r = data_efficiency(scale, tuple(seeds), fractions, cnn_width, vit == "cnn")
+        vit: str = "vit", epochs: int | None = None) -> ClaimResult:
+    r = data_efficiency(scale, tuple(seeds), fractions, cnn_width, vit == "cnn", epochs)
     rows, fr = r["rows"], r["fractions"]
     lead, gain = interval(rows, "lead_small"), interval(rows, "gain_diff")
     decision = decide(lead, gain)
