@@ -44,8 +44,8 @@ from bench.claims.stats import Interval
 KIND = "experiment"
 REACHABLE_VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
 WHY_REACHABLE = {
-    HOLDS: "the learned table stretched bicubically instead of placed (learnable_at_24='stretch'): its trained "
-           "tokens get new encodings and it loses more than sinusoidal",
+    HOLDS: "the real configuration, when the placed learned table loses more than sinusoidal and the control "
+           "holds up",
     FAILS: "sinusoidal coordinates not centre-aligned (align_sinusoidal=False): every trained token gets a new "
            "coordinate, while the placed learned table keeps them",
     INCONCLUSIVE: "mean pooling instead of a class token (pool='mean'): the blank ring is averaged into every "
