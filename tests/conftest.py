@@ -65,3 +65,12 @@ def ci_run(tmp_path_factory) -> dict:
     run_dirs = [d for d in (base / "results").iterdir() if d.is_dir()]
     assert len(run_dirs) == 1
     return {"base": base, "run_dir": run_dirs[0], "reports": base / "reports", "cli": res}
+
+
+def as_list(v) -> list:
+    """A list column as read back: a list (typed tables), a numpy array (Parquet) or JSON text (CSV)."""
+    import json
+
+    if isinstance(v, str):
+        return json.loads(v)
+    return list(v.tolist() if hasattr(v, "tolist") else v)
