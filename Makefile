@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch/torchvision are pinned in pyproject.toml to the pair pip finds on this machine's disk.
-	$(BIN)/python -m pip install -q -e '.[dev,onnx,gpu]'
+	$(BIN)/python -m pip install -q -e '.[dev,onnx,gpu,ray]'
 	@touch $(STAMP)
 
 install: $(STAMP)

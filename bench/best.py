@@ -91,7 +91,10 @@ def is_noisy(r: pd.Series) -> bool:
     flag = r.get("timing_target_met")
     if isinstance(flag, str):
         return flag.strip().lower() == "false"
-    return flag is not None and not (isinstance(flag, float) and math.isnan(flag)) and not bool(flag)
+    try:
+        return flag is not None and not pd.isna(flag) and not bool(flag)
+    except (TypeError, ValueError):
+        return False
 
 
 def thread_inversions(grp: pd.DataFrame) -> list[str]:

@@ -43,8 +43,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     if not args.no_report:
         ensure_writable(Path(args.reports_dir))  # before the first cell, not after the whole run
-    summary = run_suite(suite, Path(args.results_dir), suite_path=str(args.suite),
-                        resume=Path(args.resume) if args.resume else None, progress=not args.quiet)
+    executor = make_executor(args.executor or suite.executor, args.ray_address)
+    try:
+        summary = run_suite(suite, Path(args.results_dir), suite_path=str(args.suite),
+                            resume=Path(args.resume) if args.resume else None, progress=not args.quiet,
+                            executor=executor)
+    finally:
+        executor.close()
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
     print(f"run {summary.run_id}: {summary.total} cells ({counts}); measured {summary.measured}, kept {summary.reused}")
     print(f"results: {summary.run_dir}/results.parquet (+ results.csv, samples.parquet, run.json)")
@@ -57,6 +62,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"report:  {page}  (newest run also at {Path(args.reports_dir) / 'latest.html'})")
     ok = summary.counts.get("ok", 0)
     return 0 if ok or summary.total == 0 else 1
+
+
+def make_executor(kind: str, ray_address: str | None = None):
+    """The executor named by ``--executor`` (or the suite's ``executor:``)."""
+    if kind == "ray":
+        from bench.executor_ray import RayExecutor
+
+        return RayExecutor(address=ray_address)
+    if ray_address:
+        raise UserError("--ray-address only applies with --executor ray (or `executor: ray` in the suite)")
+    from bench.executor import LocalProcessExecutor
+
+    return LocalProcessExecutor()
 
 
 def _override_data(suite, data: str):
@@ -160,6 +178,14 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return baseline_command(args)
 
 
+def add_executor_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--executor", choices=["local", "ray"], default=None,
+                   help="where cells run: this machine, one at a time (default), or a Ray cluster "
+                        "(pip install 'archbench[ray]'; docs/scale-out.md)")
+    s.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="Ray cluster to use (default: $RAY_ADDRESS, else a local cluster started for the run)")
+
+
 def _img_size(text: str) -> int:
     from bench.suite import MAX_IMG_SIZE
 
@@ -199,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dry-run", action="store_true", help="print the cell matrix and a time estimate; measure nothing")
     s.add_argument("--no-report", action="store_true", help="do not write the HTML report")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_executor_args(s)
     s.set_defaults(func=cmd_run)
 
     from bench.timecmd import add_time_parser

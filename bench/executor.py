@@ -25,7 +25,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 from bench.suite import Cell
 
@@ -49,6 +49,12 @@ class CellOutcome:
     samples_ms: list[float] = field(default_factory=list)
 
 
+def _now_iso() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 class Executor(ABC):
     @abstractmethod
     def run(self, cell: Cell, log_path: Path) -> CellOutcome:
@@ -59,6 +65,25 @@ class Executor(ABC):
 
     def close(self) -> None:
         """Release what the executor holds (processes, connections); the runner calls it at the end."""
+
+    def run_all(self, cells: Iterable[Cell], log_path: Callable[[Cell], Path],
+                blocker: Callable[[Cell], str | None] = lambda c: None,
+                on_start: Callable[[Cell], None] = lambda c: None) -> Iterator[tuple[Cell, CellOutcome]]:
+        """Yield ``(cell, outcome)`` as cells finish. ``blocker(cell)`` is asked right before a
+        cell would start (a reason makes it ``skipped``), so it sees every earlier result.
+        This default runs them one at a time, in order; executors that run cells concurrently
+        (bench.executor_ray) override it and yield in completion order."""
+        for cell in cells:
+            on_start(cell)
+            started = _now_iso()
+            reason = blocker(cell)
+            outcome = CellOutcome({"status": "skipped", "error": reason}) if reason else self.run(cell, log_path(cell))
+            outcome.row.setdefault("started_at", started)
+            yield cell, outcome
+
+    def describe(self) -> dict[str, Any]:
+        """What run.json records under ``executor`` (for a cluster: its nodes)."""
+        return {"kind": "local"}
 
 
 def _tail(path: Path, n: int = 1500) -> str:
@@ -258,12 +283,14 @@ class LocalProcessExecutor(Executor):
 
     def run(self, cell: Cell, log_path: Path) -> CellOutcome:
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        # The template (slow to start) first: the job's temp folder exists only while a worker,
+        # which removes it should the driver die, is about to run or running.
+        tp = self._template(cell)
         with tempfile.TemporaryDirectory(prefix=f"{TMP_PREFIX}{os.getpid()}-") as tmp:
             job = Path(tmp) / "job.json"
             out = Path(tmp) / "out.json"
             job.write_text(json.dumps({"cell": cell.to_dict()}))
             started = time.time()
-            tp = self._template(cell)
             rc: int | None = None
             forked = False
             if tp is not None:

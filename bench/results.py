@@ -224,6 +224,8 @@ def records_to_frames(records: list[dict[str, Any]], run_id: str) -> tuple[pd.Da
         row.update({k: v for k, v in rec.get("row", {}).items() if k not in schema.RECORD_ONLY})
         if row.get("gmacs") is not None:
             row["gflops"] = 2 * row["gmacs"]
+            if row.get("params"):
+                row["macs_per_param"] = row["gmacs"] * 1e9 / row["params"]
         rows.append(row)
         axes = {k: cell.get(k) for k in ("task", "model", "device", "precision", "runtime", "batch_size", "img_size", "threads")}
         per_round = rec.get("rounds")

@@ -135,8 +135,13 @@ def _conventions() -> dict[str, Any]:
     return conv
 
 
+def sweep_group(cell: Cell) -> tuple:
+    """Cells that differ only in batch size: a batch sweep stops at the first out-of-memory."""
+    return (cell.model, cell.device, cell.precision, cell.runtime, cell.img_size, cell.threads, cell.task)
+
+
 def _oom_blocker(cell: Cell, oom_at: dict[tuple, int]) -> str | None:
-    group = (cell.model, cell.device, cell.precision, cell.runtime, cell.img_size, cell.threads, cell.task)
+    group = sweep_group(cell)
     failed = oom_at.get(group)
     if failed is not None and cell.batch_size > failed:
         return f"not run: batch {failed} already ran out of memory for this model (sweep stopped)"
@@ -203,6 +208,11 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
         conventions=_conventions(),
         cells_total=len(cells),
     )
+    # A resumed run may finish on other machines: keep every node any of its cells ran on.
+    meta["executor"] = executor.describe()
+    nodes = {n["node_id"]: n for n in meta.get("nodes", []) + meta["executor"].pop("nodes", [])}
+    if nodes:
+        meta["nodes"] = list(nodes.values())
     if resumed:
         meta.setdefault("resumed_at", []).append(_now())
     summary = RunSummary(run_dir, run_id)
@@ -242,6 +252,7 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
                         sum(len(_rounds_of(done.get(c.key))) for c in measured), enabled=progress)
         last_tables = 0.0
         for r in range(rounds):
+            todo: list[Cell] = []
             for cell in round_order(cells, r, seed):
                 rec = done.get(cell.key)
                 if r in _rounds_of(rec) or r >= _planned_rounds(cell, rounds):
@@ -249,20 +260,12 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
                 if r > 0 and (rec is None or rec["row"].get("status") not in MEASURED):
                     bar.skip()  # a cell that failed or was skipped in round 0 is not timed again
                     continue
-                if not is_lookup(cell):
-                    bar.start(cell, r, rounds)
-                started = _now()
-                blocker = _oom_blocker(cell, oom_at) if r == 0 else None
-                if blocker:
-                    row, samples = {"status": "skipped", "error": blocker}, []
-                elif is_lookup(cell):
-                    row, samples = lookup_row(cell), []
-                else:
-                    log = run_dir / "logs" / (f"{cell.slug}.log" if r == 0 else f"{cell.slug}.r{r + 1}.log")
-                    outcome = executor.run(dataclasses.replace(
-                        cell, options={**cell.options, "round": r, **export_cache_option(cell, run_dir)}), log)
-                    row, samples = outcome.row, outcome.samples_ms
-                row.setdefault("started_at", started)
+                todo.append(cell)
+
+            def record(cell: Cell, row: dict[str, Any], samples: list[float], r: int = r) -> None:
+                nonlocal last_tables
+                rec = done.get(cell.key)
+                row.setdefault("started_at", _now())
                 row["finished_at"] = _now()
                 per_round = [x for x in (rec or {}).get("rounds", []) if x["round"] != r]
                 per_round.append({"round": r, "row": row, "samples_ms": samples})
@@ -271,7 +274,7 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
                 combined.update(efficiency_columns(combined, cell.device, cell.precision, cell.threads,
                                                    meta.get("hardware") or []))
                 if combined.get("status") == "oom":
-                    group = (cell.model, cell.device, cell.precision, cell.runtime, cell.img_size, cell.threads, cell.task)
+                    group = sweep_group(cell)
                     oom_at[group] = min(cell.batch_size, oom_at.get(group, cell.batch_size))
                 rec = {"cell": cell.to_dict(), "row": combined, "rounds": sorted(per_round, key=lambda x: x["round"])}
                 done[cell.key] = rec
@@ -283,6 +286,20 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
                     summary.measured += 1
                 if not is_lookup(cell):
                     bar.advance(cell, row.get("status", "?"), combined)
+
+            for cell in todo:
+                if is_lookup(cell):
+                    record(cell, lookup_row(cell), [])
+            # The executor yields cells as they finish: in order here, in completion order on a cluster.
+            by_key = {c.key: c for c in todo if not is_lookup(c)}
+            jobs = [dataclasses.replace(c, options={**c.options, "round": r, **export_cache_option(c, run_dir)})
+                    for c in by_key.values()]
+            for job, outcome in executor.run_all(
+                    jobs,
+                    lambda c, r=r: run_dir / "logs" / (f"{c.slug}.log" if r == 0 else f"{c.slug}.r{r + 1}.log"),
+                    (lambda c: _oom_blocker(c, oom_at)) if r == 0 else (lambda c: None),
+                    lambda c, r=r: bar.start(c, r, rounds)):
+                record(by_key[job.key], outcome.row, outcome.samples_ms)
     except KeyboardInterrupt:  # Ctrl-C, and SIGTERM/SIGHUP (bench.cli turns them into this)
         ended = "interrupted"
         raise

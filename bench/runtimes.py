@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 import torch
 
+from bench.axes import DEPLOYED_RUNTIMES
 from bench.env import cpu_flags
 from bench.errors import Unsupported  # noqa: F401  (part of this module's API)
 
@@ -48,7 +49,6 @@ PARITY_RULE = (
     f"tol by precision: {PARITY_TOL}"
 )
 
-DEPLOYED_RUNTIMES = ("onnxruntime", "openvino")
 
 
 def cpu_has_native_bf16() -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from typing import Literal
+from typing import Iterable, Literal
 
 Kind = Literal["key", "deterministic", "timing", "memory", "energy", "accuracy", "provenance"]
 Dtype = Literal["str", "int", "float", "bool", "list", "datetime"]
@@ -105,6 +105,9 @@ COLUMNS: tuple[Column, ...] = (
        unit="GMACs", label="GMACs", header="GMACs / img", higher_is_better=False, sig=4),
     _c("gflops", "deterministic", "float", "2 × gmacs (one MAC = two floating-point operations)", unit="GFLOPs",
        higher_is_better=False),
+    _c("macs_per_param", "deterministic", "float",
+       "multiply-accumulates per parameter per image (gmacs × 1e9 / params): how often each weight is reused "
+       "(convolutions over positions, transformers over tokens)", label="MACs / param"),
     _c("gmacs_check", "deterministic", "float", "GMACs from the cross-check counter (FlopCounterMode)", unit="GMACs"),
     _c("flops_counter", "provenance", "str", "counter that produced gmacs"),
     _c("flops_check_counter", "provenance", "str", "counter that produced gmacs_check"),
@@ -241,6 +244,13 @@ COLUMNS: tuple[Column, ...] = (
     _c("duration_s", "provenance", "float", "wall time of the whole cell in its worker", unit="s"),
     _c("started_at", "provenance", "datetime", "when the cell started (UTC)"),
     _c("finished_at", "provenance", "datetime", "when the cell finished (UTC)"),
+    # --- where the cell ran (RayExecutor; empty for local runs, whose machine is run.json's) -----------
+    _c("node_hostname", "provenance", "str", "host name of the cluster node that ran the cell"),
+    _c("node_id", "provenance", "str", "Ray node id; run.json's `nodes` holds each node's environment"),
+    _c("node_cpu_model", "provenance", "str", "CPU model of the node that ran the cell"),
+    _c("node_gpu_name", "provenance", "str", "first GPU of the node that ran the cell (empty: none)"),
+    _c("cell_start_unix_s", "provenance", "float", "node clock when the cell's worker process started", unit="s"),
+    _c("cell_end_unix_s", "provenance", "float", "node clock when the cell's worker process ended", unit="s"),
     # --- variants, parity, hardware ceiling, timing provenance (issue 9) ------------------------------
     _c("compile_s", "timing", "float", "torch.compile: wall time of the first call (tracing + code generation)",
        unit="s", higher_is_better=False),
@@ -298,10 +308,9 @@ def task_fields(task: str) -> list[str]:
 PERCENTILE_COLUMN = re.compile(r"latency_ms_p\d+(_\d+)?")
 
 
-def unknown(names: object) -> list[str]:
+def unknown(names: Iterable[str]) -> list[str]:
     """Names (e.g. a row's keys) that the schema does not list, in their order."""
-    return [n for n in names if n not in BY_NAME and n not in RECORD_ONLY  # type: ignore[attr-defined]
-            and not PERCENTILE_COLUMN.fullmatch(n)]
+    return [n for n in names if n not in BY_NAME and n not in RECORD_ONLY and not PERCENTILE_COLUMN.fullmatch(n)]
 
 
 def markdown() -> str:

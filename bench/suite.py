@@ -18,12 +18,9 @@ from typing import Any, Callable, Literal, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator, model_validator
 
+from bench.axes import Device, Family, Metric, Precision, Runtime
 from bench.errors import UserError
 
-Device = Literal["cpu", "cuda"]
-Precision = Literal["fp32", "bf16", "fp16"]
-Runtime = Literal["eager", "channels_last", "compile", "onnxruntime", "openvino"]
-Metric = Literal["params", "flops", "latency", "memory"]
 
 
 MAX_IMG_SIZE = 4096  # a 4096² fp32 input is already 200 MB per image; larger ones only exhaust memory
@@ -42,7 +39,7 @@ class ModelEntry(_Strict):
     alias: str | None = None  # how the model is named in tables when kwargs change it
     kwargs: dict[str, Any] = Field(default_factory=dict)
     img_size: StrictInt | None = Field(default=None, gt=0, le=MAX_IMG_SIZE)  # overrides the suite's sizes for this model
-    family: Literal["cnn", "mobile", "vit", "hybrid"] | None = None
+    family: Family | None = None
     # Giant models: below this much GPU memory (and always on CPU) the cell reports params and
     # GMACs computed on the meta device, and skips latency/memory with the reason.
     min_gpu_mem_gb: StrictFloat | None = Field(default=None, gt=0)
@@ -107,6 +104,9 @@ class Suite(_Strict):
     # tensors freed and re-allocated every call are not returned to the kernel and faulted in
     # again; "system": glibc's defaults, as a plain `python` process gets them.
     malloc: Literal["steady", "system"] = "steady"
+    # Where cells run: one worker process at a time on this machine, or on a Ray cluster
+    # (bench.executor_ray; `archbench run --executor` overrides it).
+    executor: Literal["local", "ray"] = "local"
     # TF32 for fp32 matmuls and cuDNN convolutions on CUDA cells. Off by default, so an fp32
     # CNN (cuDNN allows TF32 by default) and an fp32 ViT (matmuls do not) run the same math.
     tf32: Literal["off", "on"] = "off"

@@ -27,15 +27,34 @@ def _is_oom(err: BaseException) -> bool:
     return name == "OutOfMemoryError" or "out of memory" in text or "can't allocate memory" in text or "cannot allocate memory" in text
 
 
-def _apply_memory_limit(limit_mb: int | None) -> None:
+def _data_mb() -> float | None:
+    """This process's private data (VmData: heap and private mappings, what RLIMIT_DATA counts)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmData:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _apply_memory_limit(limit_mb: int | None) -> str | None:
+    """Cap the worker's heap; returns why the cell is ``oom`` already when the cap is below what
+    the worker holds before measuring anything (a forked worker would otherwise reuse its free
+    heap and never notice a cap of 1 MB)."""
     if not limit_mb:
-        return
+        return None
     import resource
 
+    held = _data_mb()
+    if held is not None and held > limit_mb:
+        return (f"out of memory under memory_limit_mb={limit_mb}: the worker holds {held:.0f} MB of data "
+                "(interpreter, torch) before building the model")
     # RLIMIT_DATA caps heap growth (malloc/mmap of private memory) without counting the
     # large virtual reservations shared libraries make, which RLIMIT_AS would trip over.
     limit = limit_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    return None
 
 
 def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
@@ -228,7 +247,8 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         if isinstance(err, Unsupported):
             row.update(status="skipped", error=str(err))
         elif _is_oom(err):
-            row.update(status="oom", error=f"out of memory at batch {cell.batch_size}: {str(err)[:300]}")
+            cap = f" under memory_limit_mb={cell.memory_limit_mb}" if cell.memory_limit_mb else ""
+            row.update(status="oom", error=f"out of memory at batch {cell.batch_size}{cap}: {str(err)[:300]}")
         else:
             row.update(status="failed", error=f"{type(err).__name__}: {err}"[:2000])
             row["traceback"] = traceback.format_exc(limit=8)[-4000:]
@@ -265,8 +285,11 @@ def main(argv: list[str]) -> int:
     cell = Cell.from_dict(job["cell"])
     if not cell.options.get("download"):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub from inside a measurement
-    _apply_memory_limit(cell.memory_limit_mb)
-    record = run_cell(cell)
+    too_small = _apply_memory_limit(cell.memory_limit_mb)
+    if too_small:
+        record = {"row": {"status": "oom", "error": too_small, "duration_s": 0.0}, "samples_ms": []}
+    else:
+        record = run_cell(cell)
     write_json_atomic(out_path, record)
     return 0
 

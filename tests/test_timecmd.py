@@ -75,3 +75,21 @@ def test_run_dry_run_with_set(tmp_path):
     assert res.returncode == 0, res.stderr
     threads = {x.split("\t")[8] for x in res.stdout.splitlines()[1:-1]}
     assert threads == {"1", "2"}
+
+
+def test_dry_run_estimate_uses_an_earlier_run_of_the_same_cells(tmp_path):
+    from bench import results
+    from bench.plan import estimate
+    from bench.runner import all_cells
+
+    suite = parse_suite({"name": "est", "models": ["test:cnn", "test:vit"], "threads": [1]})
+    cells = all_cells(suite)
+    run = tmp_path / "r1"
+    results.write_json_atomic(run / "run.json", {"schema_version": results.SCHEMA_VERSION, "run_id": "r1",
+                                                 "suite": {"name": "est"}, "started_at": "2026-01-01T00:00:00+00:00"})
+    rounds = [{"round": i, "row": {"started_at": f"2026-01-01T00:0{i}:00+00:00", "finished_at": f"2026-01-01T00:0{i}:04+00:00"}}
+              for i in range(3)]
+    results.write_cell_record(run, cells[0].slug, {"cell": cells[0].to_dict(), "row": {"status": "ok"}, "rounds": rounds})
+    est = estimate(cells, tmp_path, "est")
+    assert (est[0].seconds, est[0].basis) == (12.0, "earlier run")  # 3 rounds × 4 s
+    assert est[1].basis == "rule of thumb" and est[1].seconds > 0

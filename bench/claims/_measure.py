@@ -76,8 +76,9 @@ def attention_gmacs(per_op: dict[str, float]) -> float:
 
 def on_meta(build: Callable[[], nn.Module]) -> nn.Module:
     """Build a model on the meta device: shapes only, no memory for weights."""
-    with torch.device("meta"):
-        return build().eval()
+    from bench.registry import build_on_meta
+
+    return build_on_meta(build).eval()
 
 
 def latency_ms(model: nn.Module, x: torch.Tensor, min_samples: int = 3, max_time_s: float = 1.0) -> float:

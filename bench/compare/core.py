@@ -119,6 +119,18 @@ class RunData:
     def env(self) -> dict[str, Any] | None:
         return (self.meta or {}).get("environment")
 
+    @property
+    def nodes(self) -> dict[str, dict[str, Any]]:
+        """Cluster nodes the run's cells ran on (RayExecutor runs), by node id."""
+        return {str(n.get("node_id")): n for n in (self.meta or {}).get("nodes") or [] if isinstance(n, dict)}
+
+    def node_env(self, row: pd.Series | None) -> dict[str, Any] | None:
+        """The environment of the machine that ran this row: its node's, else the run's."""
+        node = _text(row, "node_id") if row is not None else None
+        if node and node in self.nodes:
+            return {**(self.env or {}), **self.nodes[node]}
+        return self.env
+
     def info(self) -> dict[str, Any]:
         env = self.env or {}
         return {
@@ -186,8 +198,10 @@ class EnvDiff:
     affects_timing: bool
 
 
-def environment_diffs(base: RunData, new: RunData) -> list[EnvDiff]:
-    be, ne = base.env or {}, new.env or {}
+def environment_diffs(base: RunData, new: RunData, base_env: dict[str, Any] | None = None,
+                      new_env: dict[str, Any] | None = None) -> list[EnvDiff]:
+    """Differences between the two runs' environments (or the two given ones: per node)."""
+    be, ne = (base_env if base_env is not None else base.env) or {}, (new_env if new_env is not None else new.env) or {}
     diffs = []
     for name, cat, timing in ENV_FIELDS:
         bv, nv = be.get(name), ne.get(name)
@@ -636,7 +650,8 @@ def _timing_evidence(key: str, bkey: str, nkey: str, base: RunData, new: RunData
     return TimingEvidence(sc, note="; ".join(x for x in (note, why) if x), one_round=True, test="Mann–Whitney U on samples")
 
 
-def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: CompareConfig) -> str | None:
+def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: CompareConfig,
+                  where: str = "") -> str | None:
     if cfg.allow_env_change:
         return None
     if base.env is None or new.env is None:
@@ -645,7 +660,7 @@ def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: Comp
     diffs = [d for d in cmp_env if d.affects_timing]
     if diffs:
         names = ", ".join(d.field for d in diffs[:4]) + (" …" if len(diffs) > 4 else "")
-        return f"different environment ({names}); pass --allow-env-change to compare anyway"
+        return f"different environment{where} ({names}); pass --allow-env-change to compare anyway"
     return None
 
 
@@ -672,6 +687,9 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
     cfg = config or build_config()
     env_diffs = environment_diffs(base, new)
     block = _timing_block(env_diffs, base, new, cfg)
+    # Runs whose cells ran on cluster nodes are guarded per cell: the machines that ran it.
+    per_node = bool(base.nodes or new.nodes)
+    node_diffs: dict[str, EnvDiff] = {}
     judge = _Judge(cfg, block)
     warnings: list[str] = []
     for run in (base, new):
@@ -713,6 +731,10 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
             cells.append(CellComparison(key, cell_label(key), model, [judge.result(
                 key, model, status_spec, MISSING, "cell only in BASE", base=_text(brow, "status"))]))
             continue
+        if per_node:
+            diffs = environment_diffs(base, new, base.node_env(brow), new.node_env(nrow))
+            node_diffs.update({d.field: d for d in diffs if d.field not in node_diffs})
+            judge.timing_block = block = _timing_block(diffs, base, new, cfg, " on the nodes that ran this cell")
         out: list[MetricResult] = [judge.status(key, model, brow, nrow)]
         both_ok = _text(brow, "status") == "ok" and _text(nrow, "status") == "ok"
         ev: TimingEvidence | None = None
@@ -760,6 +782,8 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
                         f"{cfg.one_round_threshold:.0%}")
     # Changed cells first; the sort is stable, so the run's own order is kept within a rank.
     cells.sort(key=lambda c: c.rank)
+    if per_node:
+        env_diffs = list(node_diffs.values())
     return Comparison(base, new, cfg, env_diffs, cells, warnings, join_note, paired)
 
 

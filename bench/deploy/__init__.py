@@ -34,7 +34,9 @@ from typing import Any, Callable
 
 import torch
 
-DEPLOYED = ("onnxruntime", "openvino")
+from bench.axes import DEPLOYED_RUNTIMES
+
+DEPLOYED = DEPLOYED_RUNTIMES
 
 
 def resolve_threads(threads: int | None) -> int:

@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-FAMILIES = ("cnn", "mobile", "vit", "hybrid")
+from bench.axes import FAMILIES
+
+ACC_SOURCES = ("measured", "scratch", "reported")
 
 NUMERIC_COLUMNS = [
     "batch_size", "img_size", "threads", "threads_actual", "params", "params_m", "gmacs", "gflops",
@@ -299,6 +301,18 @@ class ReportData:
                                        math.nan, math.nan, False, math.nan, math.nan, math.nan, math.nan,
                                        float(a["top1"]), a["acc_source"]))
         return rows
+
+
+def hardware_label(row: pd.Series | dict) -> str | None:
+    """What a timing row ran on, for grouping runs that span machines (RayExecutor rows carry
+    node_*); None for rows measured by the local executor (the run's own machine)."""
+    cpu = row.get("node_cpu_model")
+    if not isinstance(cpu, str) or not cpu:
+        return None
+    gpu = row.get("node_gpu_name")
+    if row.get("device") == "cuda" and isinstance(gpu, str) and gpu:
+        return f"{gpu} (host {cpu})"
+    return cpu
 
 
 def threads_text(r: pd.Series) -> str:

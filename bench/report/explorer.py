@@ -208,8 +208,8 @@ def build_explorer(d: ReportData) -> Explorer:
         })
     controls = []
     for key, _, label in AXES:
-        values = _sort_values({row[key] for row in rows})
-        controls.append(Control(key, label, values, _default(key, values)))
+        axis_values = _sort_values({row[key] for row in rows})  # not `values`: the labels below read that
+        controls.append(Control(key, label, axis_values, _default(key, axis_values)))
     ceilings = []
     for h in d.hardware if isinstance(d.hardware, list) else []:
         # The measured ceiling: the faster of matmul and 3×3 conv (bench/metrics/hardware.py); older runs: matmul.

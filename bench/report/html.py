@@ -21,7 +21,7 @@ import pandas as pd
 from bench import results, schema, templating
 from bench.formatting import fmt_number as fmt  # noqa: F401  (re-exported: the report's formatter)
 from bench.formatting import is_missing as _missing
-from bench.report.data import FAMILIES, ReportData, ceiling_entries, not_met, short_name
+from bench.report.data import FAMILIES, ReportData, ceiling_entries, hardware_label, not_met, short_name
 from bench.report.explorer import build_explorer, plotly_js, plotly_version
 from bench.report.figures import FAMILY_COLORS, FAMILY_LABELS, build_figures
 
@@ -50,7 +50,10 @@ TABLE_COLUMNS = [col(k) for k in (
     "latency_ms_p99", "latency_rel_iqr", "n_samples",
     "latency_note", "throughput_ips", "throughput_ips_pipelined", "act_peak_mb", "rss_peak_mb", "cuda_peak_alloc_mb",
     "efficiency", "efficiency_note", "ceiling_kernel", "energy_j_per_img", "top1", "acc_source")]
-CONSTANT_SHOWN_ONCE = {"device", "precision", "runtime", "img_size", "threads_actual", "batch_size"}
+# Derived for the report (bench.report.data.hardware_label), not a results column: the machine a
+# row ran on, shown once above the table unless the run spans different machines.
+HARDWARE_COLUMN = Column("hardware", "hardware", False, title="the machine (CPU, or GPU for CUDA rows) the cell ran on")
+CONSTANT_SHOWN_ONCE = {"hardware", "device", "precision", "runtime", "img_size", "threads_actual", "batch_size"}
 
 ACC_COLUMNS = [col("model"), col("family"), col("acc_source", "source"), col("acc_dataset"), col("img_size"),
                col("top1"), col("top1_std"), col("top5"), col("acc_n_images")]
@@ -121,9 +124,11 @@ def results_table(d: ReportData) -> dict[str, Any]:
         for col in ("top1", "acc_source"):
             joined = sp["model"].map(acc[col])
             sp[col] = sp[col].where(~sp[col].map(_missing), joined)
-    sp = sp.sort_values(["family", "model", "device", "runtime", "precision", "img_size", "batch_size"],
+    # A run that spans machines (RayExecutor) groups its rows by hardware first.
+    sp["hardware"] = [hardware_label(r) for _, r in sp.iterrows()] if len(sp) else []
+    sp = sp.sort_values(["hardware", "family", "model", "device", "runtime", "precision", "img_size", "batch_size"],
                         key=lambda s: s.map({f: i for i, f in enumerate(FAMILIES)}).fillna(9) if s.name == "family" else s)
-    cols, constants = _visible(sp, TABLE_COLUMNS, CONSTANT_SHOWN_ONCE)
+    cols, constants = _visible(sp, [HARDWARE_COLUMN, *TABLE_COLUMNS], CONSTANT_SHOWN_ONCE)
     rows = [{"family": r["family"], "device": r["device"], "cells": _cells(r, cols),
              "noisy": not_met(r.get("timing_target_met"))}
             for _, r in sp.iterrows()]
@@ -296,6 +301,9 @@ def method_items(meta: dict[str, Any], d: ReportData) -> dict[str, Any]:
         hardware_other = [(str(k), json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (dict, list)) else str(v))
                           for k, v in hw.items()]
     other_conv = [(str(k), _flatten(v)) for k, v in conv.items() if k not in ("timing_rule", "flop_convention")]
+    for n in meta.get("nodes") or []:  # cells ran on a cluster: every node's machine
+        machine.append((f"node {str(n.get('node_id', '?'))[:8]}", _machine(n) + (
+            f" · archbench {n['git_commit'][:10]}" if n.get("git_commit") else "")))
     return {
         "machine": machine,
         "threads": ", ".join(str(t) for t in threads) if threads else "",
