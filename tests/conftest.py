@@ -117,6 +117,12 @@ SLOW_TESTS = {
                            "test_memory_limit_too_small_is_recorded_as_oom", "test_full_disk_is_one_message_and_exit_74"},
     "test_listing.py": {"test_list_params_counts_without_metadata", "test_unknown_pattern_is_exit_2_with_closest_names"},
     "test_best.py": {"test_best_budget_cli_on_a_constructed_run"},
+    "test_rounds.py": {"test_rounds_are_separate_processes_with_a_round_column",
+                       "test_one_round_suite_says_its_interval_is_unknown"},
+    "test_ab.py": {"test_ab_runs_end_to_end_with_two_environment_settings",
+                   "test_identical_sides_under_a_switching_hog_raise_no_alarm",
+                   "test_ten_percent_slowdown_is_flagged_under_the_hog_and_three_percent_never",
+                   "test_pairing_is_what_makes_it_work"},
 }
 
 
