@@ -46,6 +46,7 @@ def browser_times(page_path: Path, repeat: int) -> list[dict[str, float]]:
         b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
         for _ in range(repeat):
             pg = b.new_page(viewport={"width": 1280, "height": 1000})
+            pg.set_default_timeout(600_000)
             pg.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:")) else r.abort())
             pg.goto(page_path.resolve().as_uri())
             pg.wait_for_selector("body[data-explorer=ready]", timeout=300_000)
@@ -82,6 +83,7 @@ def main() -> int:
     for k, v in parts(page).items():
         print(f"  {k:>17}: {v / 1024:8.0f} KiB")
     print(f"render_run_report: median {statistics.median(renders):.2f} s of {args.repeat} ({', '.join(f'{r:.2f}' for r in renders)})")
+    sys.stdout.flush()
     times = browser_times(out, args.repeat)
     for key, label in (("dcl", "parsed (DOMContentLoaded)"), ("drawn", "explorer drawing"), ("ready", "navigation → figures drawn")):
         vals = [t[key] / 1000 for t in times]

@@ -67,6 +67,15 @@ def ci_run(tmp_path_factory) -> dict:
     return {"base": base, "run_dir": run_dirs[0], "reports": base / "reports", "cli": res}
 
 
+def as_list(v) -> list:
+    """A list column as read back: a list (typed tables), a numpy array (Parquet) or JSON text (CSV)."""
+    import json
+
+    if isinstance(v, str):
+        return json.loads(v)
+    return list(v.tolist() if hasattr(v, "tolist") else v)
+
+
 # What `make test-fast` skips: the `slow` tests. Listed here, in one place, rather than as
 # decorators spread over files: whole modules whose every test runs real multi-cell suites
 # through worker processes, trains, exports or builds full-size models, then single tests by
@@ -91,12 +100,29 @@ SLOW_TESTS = {
                        "test_c04_alexnet_census", "test_c07_mac_ratio_is_the_formula_and_latency_is_only_reported",
                        "test_c12_exponents", "test_c14_giant_counts", "test_run_claims_writes_run_folder_report_and_table",
                        "test_an_undeclared_verdict_or_a_crash_is_recorded_and_the_run_goes_on"},
-    "test_cli.py": {"test_flops_json_counts_attention", "test_claims_subcommand_runs_one_claim"},
+    "test_cli.py": {"test_flops_json_counts_attention", "test_claims_subcommand_runs_one_claim",
+                    "test_flops_unknown_model_is_exit_2"},
     "test_accuracy_scratch.py": {"test_training_is_deterministic_for_a_seed_on_cpu",
                                  "test_resnet_variant_reaches_95_percent_on_digits_within_the_default_budget",
                                  "test_data_efficiency_fraction_trains_on_a_stratified_subset_with_equal_steps"},
     "test_flops.py": {"test_timm_vit_gmacs_equal_closed_form", "test_meta_device_counts_giant_models_without_weights"},
-    "test_compare.py": {"test_width_change_is_caught_as_params_and_gmacs_change"},
+    "test_compare.py": {"test_width_change_is_caught_as_params_and_gmacs_change",
+                        "test_one_process_per_side_cannot_tell_a_process_level_from_a_change",
+                        "test_3_percent_slowdown_is_not_regressed", "test_25_percent_slowdown_is_regressed_with_the_right_cell_named",
+                        "test_a_phase_of_load_on_one_round_is_left_out_when_seen_and_withstood_when_not",
+                        "test_same_code_twice_reports_nothing_regressed"},
+    "test_timecmd.py": {"test_time_one_model_prints_p50_with_spread_and_writes_a_run",
+                        "test_time_dry_run_lists_the_sweep_and_json_shape", "test_run_dry_run_with_set"},
+    "test_bad_inputs.py": {"test_killed_driver_leaves_no_worker_no_temp_folder_and_no_running_run",
+                           "test_memory_limit_too_small_is_recorded_as_oom", "test_full_disk_is_one_message_and_exit_74"},
+    "test_listing.py": {"test_list_params_counts_without_metadata", "test_unknown_pattern_is_exit_2_with_closest_names"},
+    "test_best.py": {"test_best_budget_cli_on_a_constructed_run"},
+    "test_rounds.py": {"test_rounds_are_separate_processes_with_a_round_column",
+                       "test_one_round_suite_says_its_interval_is_unknown"},
+    "test_ab.py": {"test_ab_runs_end_to_end_with_two_environment_settings",
+                   "test_identical_sides_under_a_switching_hog_raise_no_alarm",
+                   "test_ten_percent_slowdown_is_flagged_under_the_hog_and_three_percent_never",
+                   "test_pairing_is_what_makes_it_work"},
 }
 
 

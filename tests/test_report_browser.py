@@ -199,13 +199,13 @@ def test_real_run_report_in_chromium(ci_run, browser, tmp_path):
 
 
 def test_every_figure_kind_renders_in_chromium(browser, tmp_path):
-    """A run with every axis swept (sizes, runtimes, devices, batches, accuracy): all eight figures."""
+    """A run with every axis swept (sizes, runtimes, devices, batches, accuracy): all nine static figures (the roofline too)."""
     run = write_run(tmp_path, suite="all-axes", run_id="all-axes-1", models=DEFAULT_MODELS[::4], batches=(1, 8),
                     img_sizes=(224, 384), runtimes=("eager", "compile"), devices=("cpu", "cuda"), n_samples=15)
     page_path = render_run_report(run, tmp_path / "all.html", strict=True)
     o = Opened(browser, page_path)
     figs = o.figures()
-    assert len(figs) == 8 and all(f["complete"] and min(f["natural"] + f["box"]) > 100 for f in figs), figs
+    assert len(figs) == 9 and all(f["complete"] and min(f["natural"] + f["box"]) > 100 for f in figs), figs
     # Sorting the accuracy table by top-1 (numbers) and the summary by throughput.
     o.click_header("accuracy-table", "top-1 (%)")
     top1 = o.column("accuracy-table", "top-1 (%)")

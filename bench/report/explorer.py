@@ -27,6 +27,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from bench import schema
+from bench.metrics.stats import median_ci
 from bench.report.data import ReportData, not_met, short_name
 from bench.report.figures import FAMILY_COLORS, FAMILY_LABELS, SOURCE_LABELS
 
@@ -78,20 +79,6 @@ class Explorer:
     @property
     def shown_controls(self) -> list[Control]:
         return [c for c in self.controls if c.shown]
-
-
-def median_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
-    """Distribution-free interval for the median from order statistics: the j-th smallest and
-    j-th largest samples, j the binomial(n, 1/2) quantile at (1 - level) / 2. None below 2 samples."""
-    from scipy.stats import binom  # scipy.stats takes a while to import; only HTML pages need it
-
-    s = np.sort(np.asarray(samples, dtype=float))
-    s = s[np.isfinite(s)]
-    n = len(s)
-    if n < 2:
-        return None
-    j = max(int(binom.ppf((1 - level) / 2, n, 0.5)), 1)
-    return float(s[j - 1]), float(s[n - j])
 
 
 def _round_label(v: Any) -> str:
@@ -166,27 +153,30 @@ def _sort_values(values: set[Any]) -> list[Any]:
     return sorted(values, key=lambda v: (v is None, isinstance(v, str), v if v is not None else 0))
 
 
-def _interval(parts: list[tuple[str | None, np.ndarray]]) -> dict[str, Any] | None:
+def _interval(parts: list[tuple[str | None, np.ndarray]], row: pd.Series) -> dict[str, Any] | None:
+    """The p50's interval and what it is: the run's own interval over the rounds when it has one
+    (bench.rounds: Student t on the log round medians), else the distribution-free 95% CI of the
+    median of a single round's samples (bench.metrics.stats.median_ci)."""
+    lo, hi = _num(row.get("latency_ms_p50_ci_low")), _num(row.get("latency_ms_p50_ci_high"))
     rounds = [(r, v[np.isfinite(v)]) for r, v in parts]
     rounds = [(r, v) for r, v in rounds if len(v)]
-    if not rounds:
-        return None
+    if lo is not None and hi is not None:
+        return {"lo": lo, "hi": hi, "kind": f"95% interval over {len(rounds) or 'the'} rounds"}
     if len(rounds) >= 2:
-        # Samples of different rounds are not independent draws (each round is its own
-        # process and machine state): the spread of the round medians is the honest interval.
+        # Rounds without the run's interval (an older run): the spread of the round medians.
         meds = [float(np.median(v)) for _, v in rounds]
         return {"lo": min(meds), "hi": max(meds), "kind": f"range of {len(rounds)} round medians"}
-    got = median_interval(rounds[0][1])
-    if got is None:
+    if not rounds or len(rounds[0][1]) < 2:
         return None
-    return {"lo": got[0], "hi": got[1], "kind": "95% CI of the median"}
+    lo, hi = median_ci(rounds[0][1])
+    return {"lo": lo, "hi": hi, "kind": "95% CI of the median"}
 
 
 def build_explorer(d: ReportData) -> Explorer:
     """The explorer's payload and controls for a run (empty when no speed row finished)."""
     sp = d.speed
     mem_col = memory_column(d)
-    values = {**VALUES, "mem": mem_col}
+    plotted = {**VALUES, "mem": mem_col}
     by_cell = _samples_by_cell(d.samples)
     acc = d.acc.set_index("model") if not d.acc.empty else None
     rows = []
@@ -200,7 +190,7 @@ def build_explorer(d: ReportData) -> Explorer:
             "model": _text(r["model"]), "name": short_name(r["model"]), "family": _text(r["family"]),
             **{key: _axis_value(r[col]) for key, col, _ in AXES},
             "params_m": _num(r["params_m"]), "gmacs": _num(r["gmacs"]),
-            "p50": _num(r["latency_ms_p50"]), "ci": _interval(parts),
+            "p50": _num(r["latency_ms_p50"]), "ci": _interval(parts, r),
             "tput": _num(r["throughput_ips"]), "mem": _num(r[mem_col]),
             "top1": top1, "top1_std": std, "acc_source": src, "acc_dataset": dataset,
             "noisy": not_met(r.get("timing_target_met")),
@@ -225,7 +215,7 @@ def build_explorer(d: ReportData) -> Explorer:
         "ceilings": ceilings,
         "families": {f: {"label": FAMILY_LABELS[f], "color": FAMILY_COLORS[f]} for f in FAMILY_COLORS},
         "sources": SOURCE_LABELS,
-        "labels": {key: schema.column(col).label for key, col in values.items()},
+        "labels": {key: schema.column(col).label for key, col in plotted.items()},
         "mem_unit": schema.column(mem_col).unit,
     }
     return Explorer(script_json(payload), schema.column(mem_col).label, schema.column(mem_col).unit, controls,
