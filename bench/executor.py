@@ -63,7 +63,7 @@ class Executor(ABC):
         A cell timed in rounds arrives once per round, with ``cell.options["round"]`` = 0, 1, …
         (bench.runner); the worker skips the deterministic measurements after round 0."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook: a no-op unless the executor holds something)
         """Release what the executor holds (processes, connections); the runner calls it at the end."""
 
     def run_all(self, cells: Iterable[Cell], log_path: Callable[[Cell], Path],

@@ -338,7 +338,7 @@ def load_yaml(text: str) -> Any:
     try:
         return loader.get_single_data()
     except RecursionError:
-        raise InputTooLarge(f"nested too deeply (more than Python's stack allows)") from None
+        raise InputTooLarge("nested too deeply (more than Python's stack allows)") from None
     finally:
         loader.dispose()
 

@@ -16,7 +16,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
 
 
 def _csv(kind: type, what: str):

@@ -98,7 +98,7 @@ def run(scale: str, seeds: tuple[int, ...], depths: tuple[int, ...] | None = Non
     arith = {k: v for k, v in _arithmetic().items() if k != "_unused"}
 
     fig, ax = figure(1, width=4.6)
-    for i, (d, w, bn) in enumerate(arms):
+    for i, (d, _w, bn) in enumerate(arms):
         ys = [r[f"acc_depth{d}_{i}"] for r in rows]
         ax.plot([d] * len(ys), ys, "o", color=COLORS["cnn"] if bn else COLORS["other"], alpha=0.6)
         ax.plot([d], [sum(ys) / len(ys)], "s", color="k")

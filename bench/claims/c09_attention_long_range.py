@@ -93,7 +93,7 @@ def run(scale: str, seeds: tuple[int, ...], treatment: str = "attention", refere
             torch.manual_seed(arm_seed(seed, i))
             model = _build(kind, length, target)
             g = torch.Generator().manual_seed(arm_seed(seed, i))
-            T.train_stream(model, lambda: match_batch(64, length, d, VOCAB, g), steps=steps, lr=3e-3)
+            T.train_stream(model, lambda g=g: match_batch(64, length, d, VOCAB, g), steps=steps, lr=3e-3)
             row[f"acc_{i}_{kind}"] = T.accuracy(model, test_x, test_y)
         row["effect"] = row[f"acc_0_{treatment}"] - row[f"acc_1_{reference}"]
         return row

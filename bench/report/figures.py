@@ -374,7 +374,7 @@ def fig_resolution(d: ReportData) -> Figure | str:
     fig.subplots_adjust(wspace=0.45)  # room for the left panel's end labels
     sizes = sorted(sp["img_size"].unique())
     drawn = 0
-    for (model, dev), g in sp.groupby(["model", "device"], sort=False):
+    for _, g in sp.groupby(["model", "device"], sort=False):
         g = g[g["batch_size"] == g["batch_size"].min()]
         g = g[(g["runtime"] == ("eager" if (g["runtime"] == "eager").any() else g["runtime"].iloc[0]))]
         g = g[(g["precision"] == ("fp32" if (g["precision"] == "fp32").any() else g["precision"].iloc[0]))]
