@@ -20,7 +20,7 @@ from typing import Any
 
 def _csv(kind: type, what: str):
     def parse(text: str) -> list:
-        out = []
+        out: list[Any] = []
         for part in text.split(","):
             part = part.strip()
             if kind is int and part in ("all", "null", "none"):

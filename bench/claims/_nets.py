@@ -141,6 +141,7 @@ class SmallViT(nn.Module):
 
     def _positions(self, h: int, w: int) -> torch.Tensor | None:
         if self.pos_kind == "learnable":
+            assert self.pos is not None  # built with pos="learnable"
             if (h, w) == (self.grid, self.grid):
                 return self.pos
             p = self.pos.reshape(1, self.grid, self.grid, self.dim).permute(0, 3, 1, 2)

@@ -299,8 +299,8 @@ def efficiency_columns(row: dict[str, Any], device: str, precision: str, threads
     if gmacs is None or ips is None or gmacs != gmacs or ips != ips:
         return {}
     out: dict[str, Any] = {"achieved_gflops": 2.0 * float(gmacs) * float(ips)}
-    ceil = find_ceiling(ceilings, device, precision, threads)
-    rate = (ceil or {}).get("ceiling_gflops") or (ceil or {}).get("matmul_gflops")  # older run.json: matmul only
+    ceil = find_ceiling(ceilings, device, precision, threads) or {}
+    rate = ceil.get("ceiling_gflops") or ceil.get("matmul_gflops")  # older run.json: matmul only
     if rate:
         out["ceiling_gflops"] = float(rate)
         out["ceiling_kernel"] = ceil.get("ceiling_kernel") or "matmul"
