@@ -79,10 +79,11 @@ def write_table_atomic(df: pd.DataFrame, path: Path) -> None:
         raise naming_target(err, path) from None
     os.close(fd)
     try:
+        # Every writer stores the schema's types, so a list column never mixes JSON text and lists.
         if path.suffix == ".parquet":
-            df.to_parquet(tmp, index=False)
+            typed(df).to_parquet(tmp, index=False)
         else:
-            _csv_ready(df).to_csv(tmp, index=False)
+            _csv_ready(typed(df)).to_csv(tmp, index=False)
         os.replace(tmp, path)
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)

@@ -67,6 +67,15 @@ def ci_run(tmp_path_factory) -> dict:
     return {"base": base, "run_dir": run_dirs[0], "reports": base / "reports", "cli": res}
 
 
+def as_list(v) -> list:
+    """A list column as read back: a list (typed tables), a numpy array (Parquet) or JSON text (CSV)."""
+    import json
+
+    if isinstance(v, str):
+        return json.loads(v)
+    return list(v.tolist() if hasattr(v, "tolist") else v)
+
+
 # What `make test-fast` skips: the `slow` tests. Listed here, in one place, rather than as
 # decorators spread over files: whole modules whose every test runs real multi-cell suites
 # through worker processes, trains, exports or builds full-size models, then single tests by
@@ -108,6 +117,12 @@ SLOW_TESTS = {
                            "test_memory_limit_too_small_is_recorded_as_oom", "test_full_disk_is_one_message_and_exit_74"},
     "test_listing.py": {"test_list_params_counts_without_metadata", "test_unknown_pattern_is_exit_2_with_closest_names"},
     "test_best.py": {"test_best_budget_cli_on_a_constructed_run"},
+    "test_rounds.py": {"test_rounds_are_separate_processes_with_a_round_column",
+                       "test_one_round_suite_says_its_interval_is_unknown"},
+    "test_ab.py": {"test_ab_runs_end_to_end_with_two_environment_settings",
+                   "test_identical_sides_under_a_switching_hog_raise_no_alarm",
+                   "test_ten_percent_slowdown_is_flagged_under_the_hog_and_three_percent_never",
+                   "test_pairing_is_what_makes_it_work"},
 }
 
 

@@ -102,7 +102,8 @@ def with_samples(template: Path, dest: Path, samples_by_model: dict[str, np.ndar
         new = pd.concat([pd.DataFrame({"run_id": run_id, "cell_key": key, "model": model, "round": r,
                                        "iteration": np.arange(len(x)), "latency_ms": x}) for r, x in enumerate(per_round)])
         sdf = pd.concat([sdf[sdf["cell_key"] != key], new], ignore_index=True)
+    table = results.typed(table)  # list columns hold lists (combine_rounds gives JSON text)
     results.write_table_atomic(table, dest / "results.parquet")
-    results.write_table_atomic(table, dest / "results.csv")
+    results.write_table_atomic(results._csv_ready(table), dest / "results.csv")
     results.write_table_atomic(sdf, dest / "samples.parquet")
     return dest

@@ -20,7 +20,7 @@ import pytest
 from bench.ab import AB_MIN_ROUNDS, AB_THRESHOLD
 from bench.compare import build_config, compare_runs, load_run
 from bench.runner import run_suite
-from tests.conftest import run_cli, write_suite
+from tests.conftest import as_list, run_cli, write_suite
 from tests.inprocess import InProcessExecutor, speed_suite
 from tests.synthetic import ProcessShape, process_samples, with_samples
 
@@ -166,7 +166,7 @@ def test_ab_runs_end_to_end_with_two_environment_settings(tmp_path):
         assert meta["ab"]["side"] == side and meta["ab"]["env"]["ARCHBENCH_AB_SIDE"] == tag
         assert meta["rounds"]["count"] == 2 and meta["status"] == "complete"
         row = load_results(ab_dir / side).iloc[0]
-        assert row["status"] == "ok" and row["rounds_ok"] == 2 and len(set(json.loads(row["worker_pids"]))) == 2
+        assert row["status"] == "ok" and row["rounds_ok"] == 2 and len(set(as_list(row["worker_pids"]))) == 2
         assert sorted(set(load_samples(ab_dir / side)["round"])) == [0, 1]
     lat = next(r for c in data["cells"] for r in c["results"] if r["metric"] == "latency")
     assert lat["threshold"] == AB_THRESHOLD and lat["n_base"] in (2, None)

@@ -65,7 +65,11 @@ def test_ci_suite_through_a_local_ray_cluster_matches_the_local_executor(ci_run,
     assert meta["executor"]["kind"] == "ray" and meta["status"] == "complete"
     assert [n["node_id"] for n in meta["nodes"]] == list(ray_df["node_id"].unique())
     assert meta["nodes"][0]["timing_slots"] == 1 and meta["nodes"][0]["cpu_model"] == ray_df["node_cpu_model"].iloc[0]
-    assert (run_dir / "logs").is_dir() and len(list((run_dir / "logs").glob("*.log"))) == 8
+    rounds = load_suite(ROOT / "suites" / "ci.yaml").timing.rounds
+    assert len(list((run_dir / "logs").glob("*.log"))) == 8 * rounds  # one log per cell and round, as locally
+    for rec in (run_dir / "cells").glob("*.json"):  # every round of a cell ran on one node, with its own worker
+        rs = json.loads(rec.read_text())["rounds"]
+        assert len(rs) == rounds and len({r["row"]["node_id"] for r in rs}) == 1
 
     # Stopping the driver keeps finished cells; --resume completes the rest, here locally.
     gone = sorted((run_dir / "cells").glob("*.json"))[0]

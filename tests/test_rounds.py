@@ -19,7 +19,7 @@ from bench.compare import compare_paths, load_run
 from bench.rounds import ONE_ROUND_NOTE, between_round_columns, combine_rounds, log_t_interval, round_order
 from bench.runner import all_cells
 from bench.suite import parse_suite
-from tests.conftest import ROOT, run_cli, write_suite
+from tests.conftest import ROOT, as_list, run_cli, write_suite
 from tests.synthetic import ProcessShape, rounds_samples
 
 
@@ -156,16 +156,16 @@ def test_rounds_are_separate_processes_with_a_round_column(rounds_run):
     samples = load_samples(rounds_run)
     assert len(df) == 2 and set(df["status"]) == {"ok"}
     for _, row in df.iterrows():
-        pids = json.loads(row["worker_pids"])
+        pids = as_list(row["worker_pids"])
         assert len(pids) == 3 and len(set(pids)) == 3  # three worker processes, one per round
         s = samples[samples["cell_key"] == row["cell_key"]]
         assert sorted(set(s["round"])) == [0, 1, 2]
         meds = s.groupby("round")["latency_ms"].median()
         assert row["latency_ms_p50"] == pytest.approx(float(np.median(meds)))
-        assert json.loads(row["latency_ms_p50_rounds"]) == pytest.approx(list(meds), rel=1e-5)
+        assert as_list(row["latency_ms_p50_rounds"]) == pytest.approx(list(meds), rel=1e-5)
         assert row["latency_ms_p50_ci_low"] <= row["latency_ms_p50_ci_high"] and row["rounds_ok"] == 3
         assert row["n_samples"] == len(s) and row["params"] > 0  # params measured once, in round 0
-        assert 0 <= row["other_cpu_pct"] and len(json.loads(row["other_cpu_pct_rounds"])) == 3
+        assert 0 <= row["other_cpu_pct"] and len(as_list(row["other_cpu_pct_rounds"])) == 3
     logs = sorted(p.name for p in (rounds_run / "logs").iterdir())
     assert len([n for n in logs if n.endswith(".log")]) == 6
     meta = json.loads((rounds_run / "run.json").read_text())

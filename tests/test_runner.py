@@ -13,7 +13,7 @@ import pytest
 
 from bench import load_results
 from bench.results import SCHEMA_VERSION, load_samples
-from tests.conftest import ROOT, run_cli, write_suite
+from tests.conftest import ROOT, as_list, run_cli, write_suite
 
 
 def test_ci_suite_writes_every_file(ci_run):
@@ -51,7 +51,7 @@ def test_ci_suite_writes_every_file(ci_run):
         s = samples[samples["cell_key"] == row["cell_key"]]
         # suites/ci.yaml times each cell in 5 worker processes; p50 is the median of their medians
         assert sorted(set(s["round"])) == [0, 1, 2, 3, 4] and row["rounds_ok"] == 5
-        assert len(set(json.loads(row["worker_pids"]))) == 5
+        assert len(set(as_list(row["worker_pids"]))) == 5
         rounds_p50 = s.groupby("round")["latency_ms"].median()
         assert rounds_p50.median() == pytest.approx(row["latency_ms_p50"])
         assert row["latency_ms_p50_ci_low"] <= row["latency_ms_p50_ci_high"]
@@ -205,7 +205,7 @@ def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path):
     assert res.returncode == 0
     done = load_results(run_dir)
     assert len(done) == 3 and set(done["rounds_ok"]) == {2}  # every round of every cell, none twice
-    assert all(len(set(json.loads(p))) == 2 for p in done["worker_pids"])
+    assert all(len(set(as_list(p))) == 2 for p in done["worker_pids"])
 
 
 def test_model_too_big_for_this_machine_reports_meta_counts(tmp_path):

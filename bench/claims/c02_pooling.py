@@ -11,7 +11,7 @@ English:
 Method:
     Digits upsampled 2× (16×16) on a 24×24 zero canvas, so shifts of up to 4 pixels never
     crop the digit. Same conv widths (8/16/16, BatchNorm, ReLU), same budget (AdamW lr 3e-3,
-    batch 64; full 250 steps, tiny 60), no augmentation, and the same head for both judged
+    batch 64; full 150 steps, tiny 60), no augmentation, and the same head for both judged
     arms — flatten + fully connected, so neither arm is shift-invariant by construction (a
     global-average-pool head would be, whatever the downsampling): treatment = max-pool
     after stages 1 and 2; reference = no downsampling. Shift consistency = the fraction of
@@ -46,7 +46,7 @@ WHY_REACHABLE = {
            "reference='none_gap'): max-pool is then less consistent",
     INCONCLUSIVE: "treatment = the reference architecture (treatment='none'): the two arms differ only by seed",
 }
-STEPS = {"tiny": 60, "full": 250}
+STEPS = {"tiny": 60, "full": 150}
 SHIFTS = {"tiny": [2], "full": [1, 2, 3, 4]}
 TEST_N = {"tiny": 150, "full": None}  # tiny: the first 150 test images, so tests stay fast
 CANVAS, PAD = 24, 4

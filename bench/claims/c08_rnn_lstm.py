@@ -10,11 +10,11 @@ English:
     Keeps information flowing through the cell state.
 Method:
     Recall task: one of 8 tokens at step 0, noise on a separate channel for T − 2 steps, a
-    "report" marker at the last step; predict the token (chance 12.5%). T ∈ {10, 50}
+    "report" marker at the last step; predict the token (chance 12.5%). T ∈ {10, 40}
     (tiny: {5, 20}). 32 hidden units: a tanh RNN with orthogonal recurrent weights (its
     standard remedy) and an LSTM whose forget-gate bias is 1 (Gers et al. 2000; Jozefowicz et
     al. 2015) — the same for every T, so the initialisation knows nothing of the task length.
-    Same budget: Adam lr 0.01, batch 64 (full 200 steps, tiny 60), gradient clipping at norm
+    Same budget: Adam lr 0.01, batch 64 (full 150 steps, tiny 60), gradient clipping at norm
     1, fresh seeded batches, 3 seeds; test accuracy on 1,000 sequences. Effect per seed =
     accuracy(LSTM) − accuracy(RNN) at the longest T. Reported, not judged: a budget sweep at
     the longest T (full: 1× and 2× the steps) — whether the gap is a matter of budget — and
@@ -47,8 +47,8 @@ WHY_REACHABLE = {
            "slowly than the RNN in the same budget",
     INCONCLUSIVE: "treatment = reference (treatment='rnn'): the arms differ only by seed",
 }
-LENGTHS = {"tiny": [5, 20], "full": [10, 50]}
-STEPS = {"tiny": 60, "full": 200}
+LENGTHS = {"tiny": [5, 20], "full": [10, 40]}
+STEPS = {"tiny": 60, "full": 150}
 SWEEP = {"tiny": [], "full": [2.0]}  # extra budgets (× STEPS) at the longest T, reported
 VOCAB, HIDDEN = 8, 32
 MODELS = {"rnn": ("rnn", "orthogonal"), "lstm": ("lstm", "forget1"), "lstm_default": ("lstm", "default"),

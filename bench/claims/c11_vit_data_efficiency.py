@@ -14,7 +14,7 @@ Method:
     (bench.accuracy.scratch.train_once): digits at 16×16 (3 channels), training on 10% and
     100% of the training split (stratified, a different subset per seed), the same number
     of optimizer steps for every fraction (AdamW lr 3e-3, weight decay 0.05, cosine
-    schedule, batch 64; full 8 epochs' worth of steps, tiny 1), 3 seeds, test accuracy on
+    schedule, batch 64; full 5 epochs' worth of steps, tiny 1), 3 seeds, test accuracy on
     the fixed held-out split. Models of similar size: archbench:resnet18_small (width 8) and
     archbench:vit_small_patch4 (patch 4, dim 64, depth 4, 4 heads). Effect per seed = CNN
     accuracy − ViT accuracy at 10%; second part = the ViT's gain from 10% to 100% minus the
@@ -48,7 +48,7 @@ WHY_REACHABLE = {
     INCONCLUSIVE: "the ViT arm replaced by the CNN (vit=cnn): the arms differ only by seed",
 }
 FRACTIONS = {"tiny": (0.1, 1.0), "full": (0.1, 1.0)}
-EPOCHS = {"tiny": 1, "full": 8}
+EPOCHS = {"tiny": 1, "full": 5}
 IMG = 16
 CNN = ("archbench:resnet18_small", {"width": 8})
 VIT: tuple[str, dict[str, Any]] = ("archbench:vit_small_patch4", {})
@@ -65,7 +65,7 @@ def decide(lead_small: Interval, gain_diff: Interval) -> Decision:
 
 @functools.lru_cache(maxsize=8)
 def data_efficiency(scale: str, seeds: tuple[int, ...], fractions: tuple[float, ...] | None = None,
-                    cnn_width: int = 8, vit_is_cnn: bool = False) -> dict:
+                    cnn_width: int = 8, vit_is_cnn: bool = False, epochs: int | None = None) -> dict:
     """Train both models at every fraction and seed; cached so a run computes it once."""
     from bench.accuracy.datasets import load_digits
     from bench.accuracy.scratch import TrainSettings, train_once
@@ -73,7 +73,7 @@ def data_efficiency(scale: str, seeds: tuple[int, ...], fractions: tuple[float, 
 
     fractions = tuple(fractions or FRACTIONS[scale])
     data = load_digits(img_size=IMG)
-    settings = TrainSettings(epochs=EPOCHS[scale], batch_size=64, lr=3e-3, weight_decay=0.05, budget="steps")
+    settings = TrainSettings(epochs=epochs or EPOCHS[scale], batch_size=64, lr=3e-3, weight_decay=0.05, budget="steps")
     models = {"cnn": (CNN[0], {**CNN[1], "width": cnn_width}), "vit": VIT}
     if vit_is_cnn:
         models["vit"] = models["cnn"]
@@ -101,8 +101,8 @@ def data_efficiency(scale: str, seeds: tuple[int, ...], fractions: tuple[float, 
 
 
 def run(scale: str, seeds: tuple[int, ...], fractions: tuple[float, ...] | None = None, cnn_width: int = 8,
-        vit: str = "vit") -> ClaimResult:
-    r = data_efficiency(scale, tuple(seeds), fractions, cnn_width, vit == "cnn")
+        vit: str = "vit", epochs: int | None = None) -> ClaimResult:
+    r = data_efficiency(scale, tuple(seeds), fractions, cnn_width, vit == "cnn", epochs)
     rows, fr = r["rows"], r["fractions"]
     lead, gain = interval(rows, "lead_small"), interval(rows, "gain_diff")
     decision = decide(lead, gain)

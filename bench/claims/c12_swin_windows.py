@@ -8,10 +8,10 @@ Method:
     timm ViT-S/16, Swin-T (window 7) and ResNet-50 — similar cost at 224×224 — built at
     224, 448, 672 and 896 px (tiny: 224 and 448). Counted per image on the meta device:
     total GMACs and the GMACs of the attention core (QKᵀ and AV products). Measured on the
-    CPU at 224, 448 and 672 px (tiny: 224 and 448): peak live activation memory of inference
+    CPU at 224 and 448 px: peak live activation memory of inference
     (tensor level, batch 1, with the attention kernel PyTorch really picks on CPU). Growth
     is the exponent b in cost ∝ area^b between the two largest sizes (1 = linear in area,
-    2 = quadratic). CPU latency (1 thread, batch 1) at 224 and 448 px (tiny: 224) is
+    2 = quadratic). CPU latency (1 thread, batch 1) at 224 px is
     reported only.
     Complexity exponents of counted MACs are arithmetic (computed, not judged); the
     activation-memory exponent is exact at the tensor level and deterministic, so it is
@@ -33,8 +33,8 @@ from bench.claims.base import COMPUTED, ClaimResult, Decision
 KIND = "computed"
 
 SIZES = {"tiny": [224, 448], "full": [224, 448, 672, 896]}
-MEMORY_SIZES = {"tiny": [224, 448], "full": [224, 448, 672]}
-LATENCY_SIZES = {"tiny": [224], "full": [224, 448]}
+MEMORY_SIZES = {"tiny": [224, 448], "full": [224, 448]}
+LATENCY_SIZES = {"tiny": [224], "full": [224]}
 MODELS = {"vit": "vit_small_patch16_224", "swin": "swin_tiny_patch4_window7_224", "resnet": "resnet50"}
 LABELS = {"vit": "ViT-S/16", "swin": "Swin-T", "resnet": "ResNet-50"}
 

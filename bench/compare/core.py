@@ -41,7 +41,6 @@ library versions, the differences are listed and every environment-sensitive met
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -575,16 +574,13 @@ class TimingEvidence:
 def _round_loads(row: pd.Series, rounds: list[int]) -> dict[int, float]:
     """Other processes' CPU (% of a core) per round, from the row (aligned with its timed rounds)."""
     raw = row.get("other_cpu_pct_rounds") if row is not None else None
-    vals = list(raw) if isinstance(raw, (list, tuple, np.ndarray)) else None  # a list column
-    text = None if vals is not None else _text(row, "other_cpu_pct_rounds")  # JSON text in older tables
-    if text:
+    # a list (Parquet, typed tables) or JSON text (CSV, older tables)
+    vals = results._as_list(raw) if raw is not None and not (isinstance(raw, float) and math.isnan(raw)) else None
+    if isinstance(vals, list) and len(vals) == len(rounds):
         try:
-            vals = json.loads(text)
-        except ValueError:
-            vals = None
-    if vals is not None:
-        if isinstance(vals, list) and len(vals) == len(rounds):
             return {r: float(v) for r, v in zip(rounds, vals) if v is not None}
+        except (TypeError, ValueError):
+            pass
     one = _num(row, "other_cpu_pct")  # a one-round row, or a row without the per-round list
     return {r: one for r in rounds} if one is not None and len(rounds) == 1 else {}
 
