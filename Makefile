@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.archbench-installed
 SUITE  ?= suites/default.yaml
 BASE   ?= ci
 
-.PHONY: install bench test test-fast ci-suite compare screenshot clean-results
+.PHONY: install bench lint test test-fast ci-suite compare screenshot clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ install: $(STAMP)
 bench: install
 	$(BIN)/archbench run $(SUITE)
 
-test: install
+# ruff (lint rules in pyproject.toml) on every Python tree, mypy on the package; `make test` runs it first.
+lint: install
+	$(BIN)/ruff check bench tests benchmarks scripts
+	$(BIN)/mypy bench
+
+test: install lint
 	@bash scripts/ensure-browser.sh || true
 	$(BIN)/python -m pytest -q
 

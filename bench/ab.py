@@ -107,6 +107,7 @@ def run_ab(suite: Any, sides: tuple[Side, Side], rounds: int, results_root: Path
         raise UserError(f"suite {suite.name!r}: no speed cells to time (ab compares latency and throughput)")
     ab_id = "ab-" + new_run_id(suite.name)
     seed = suite.timing.rounds_seed if suite.timing.rounds_seed is not None else secrets.randbelow(2**31)
+    done: dict[str, Any]
     dirs, metas, execs, done = {}, {}, {}, {}
     for side in sides:
         d = Path(results_root) / ab_id / side.label

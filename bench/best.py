@@ -292,7 +292,7 @@ def best_command(args: Any) -> int:
     picks = within_budget(df, load_samples(args.run_dir), args.budget_ms, args.budget_mb, args.batch)
     if args.json:
         print(json.dumps({"budget_ms": args.budget_ms, "budget_mb": args.budget_mb,
-                          "pick": asdict(next((p for p in picks if p.top1 is not None), None)) if any(p.top1 is not None for p in picks) else None,
+                          "pick": asdict(pick) if (pick := next((p for p in picks if p.top1 is not None), None)) is not None else None,
                           "within_budget": [asdict(p) for p in picks]}, indent=1))
     else:
         print(format_budget(picks, args.budget_ms, args.budget_mb))
@@ -322,7 +322,7 @@ def format_best(best: pd.DataFrame) -> str:
         lines.append("| " + " | ".join([
             str(r["model"]), str(r["device"]), str(r["batch_size"]), str(r["img_size"]), variant,
             str(r["best_threads"]) if won else "—", f(r["latency_ms_p50"], ".3f"),
-            f(None if _num(r["latency_rel_iqr"]) is None else _num(r["latency_rel_iqr"]) * 100, ".1f"),
+            f(None if (iqr := _num(r["latency_rel_iqr"])) is None else iqr * 100, ".1f"),
             f(r["eager_fp32_latency_ms_p50"], ".3f"), f(r["speedup_vs_eager_fp32"], ".2f") + "×",
             f(r["parity_max_rel_err"], ".2g"), ", ".join(flags)]) + " |")
     if (best["noisy"] == True).any():  # noqa: E712  (column holds True/False/None)

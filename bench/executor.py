@@ -63,7 +63,7 @@ class Executor(ABC):
         A cell timed in rounds arrives once per round, with ``cell.options["round"]`` = 0, 1, …
         (bench.runner); the worker skips the deterministic measurements after round 0."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook: a no-op unless the executor holds something)
         """Release what the executor holds (processes, connections); the runner calls it at the end."""
 
     def run_all(self, cells: Iterable[Cell], log_path: Callable[[Cell], Path],
@@ -134,7 +134,7 @@ def _pid_alive(pid: int) -> bool:
 
 def remove_stale_temp_dirs(tmp_root: str | None = None) -> list[Path]:
     """Temp folders of drivers that no longer exist (named archbench-cell-<pid>-…): removed."""
-    removed = []
+    removed: list[Path] = []
     root = Path(tmp_root or tempfile.gettempdir())
     try:
         entries = list(root.glob(f"{TMP_PREFIX}*"))
@@ -183,6 +183,7 @@ class TemplateProcess:
         """Next protocol line as (kind, rest); ``("timeout", "")`` when none came in time."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         out = self.proc.stdout
+        assert out is not None  # Popen(stdout=PIPE)
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             ready, _, _ = select.select([out], [], [], left)
@@ -197,6 +198,7 @@ class TemplateProcess:
 
     def start(self, job: Path, out: Path, log: Path, env: dict[str, str]) -> int:
         req = {"job": str(job), "out": str(out), "log": str(log), "env": env}
+        assert self.proc.stdin is not None  # Popen(stdin=PIPE)
         try:
             self.proc.stdin.write((json.dumps(req) + "\n").encode())
             self.proc.stdin.flush()
@@ -221,6 +223,7 @@ class TemplateProcess:
 
     def close(self) -> None:
         if self.proc.poll() is None:
+            assert self.proc.stdin is not None  # Popen(stdin=PIPE)
             try:
                 self.proc.stdin.close()
                 self.proc.wait(timeout=10)

@@ -298,6 +298,7 @@ def create_model(name: str, img_size: int | None = None, pretrained: bool = Fals
             raise UserError(f"{name} has no pretrained weights")
         if img_size and "img_size" in _accepted_kwargs(spec.builder):
             kwargs.setdefault("img_size", img_size)
+        assert spec.builder is not None  # every local model is registered with one
         model = spec.builder(**kwargs)
     return model.eval()
 

@@ -128,12 +128,12 @@ def _numbers(v: Any) -> bool:
 def read_cell_records(run_dir: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
     """The run's valid cell records. A record is only ever replaced whole, so an unreadable or
     malformed one is treated as missing (``--resume`` measures it again); each is named in ``problems``."""
-    out = []
+    out: list[dict[str, Any]] = []
     for p in sorted(cells_dir(run_dir).glob("*.json")):
         try:
             rec = json.loads(p.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-            why = f"unreadable ({type(err).__name__})"
+            why: str | None = f"unreadable ({type(err).__name__})"
         else:
             why = record_problem(rec)
             if why is None:

@@ -241,6 +241,7 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
             print(f"warning: {line}", file=sys.stderr)
         summary.reused = sum(1 for c in cells if _complete(done.get(c.key), c, rounds))
         oom_at: dict[tuple, int] = {}
+        rec: dict[str, Any] | None  # a cell's stored record, or None before its first round
         for rec in done.values():
             if rec["row"].get("status") == "oom":
                 c = rec["cell"]
@@ -296,9 +297,9 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
                     for c in by_key.values()]
             for job, outcome in executor.run_all(
                     jobs,
-                    lambda c, r=r: run_dir / "logs" / (f"{c.slug}.log" if r == 0 else f"{c.slug}.r{r + 1}.log"),
+                    lambda c, r=r: run_dir / "logs" / (f"{c.slug}.log" if r == 0 else f"{c.slug}.r{r + 1}.log"),  # type: ignore[misc]
                     (lambda c: _oom_blocker(c, oom_at)) if r == 0 else (lambda c: None),
-                    lambda c, r=r: bar.start(c, r, rounds)):
+                    lambda c, r=r: bar.start(c, r, rounds)):  # type: ignore[misc]  # mypy cannot type a lambda default
                 record(by_key[job.key], outcome.row, outcome.samples_ms)
     except KeyboardInterrupt:  # Ctrl-C, and SIGTERM/SIGHUP (bench.cli turns them into this)
         ended = "interrupted"

@@ -89,14 +89,15 @@ class Suite(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     models: list[ModelEntry | str] = Field(min_length=1)
-    devices: list[Device] = Field(default_factory=lambda: ["cpu"], min_length=1)
+    # ignore[arg-type] below: mypy cannot infer the Literal list a default_factory lambda returns (pydantic validates it).
+    devices: list[Device] = Field(default_factory=lambda: ["cpu"], min_length=1)  # type: ignore[arg-type]
     # StrictInt: YAML's `true` is not batch 1, nor "8" or 8.0 a batch of 8.
     batch_sizes: list[StrictInt] = Field(default_factory=lambda: [1], min_length=1)
-    img_sizes: list[StrictInt | None] = Field(default_factory=lambda: [None], min_length=1)
-    precisions: list[Precision] = Field(default_factory=lambda: ["fp32"], min_length=1)
-    runtimes: list[Runtime] = Field(default_factory=lambda: ["eager"], min_length=1)
-    threads: list[StrictInt | None] = Field(default_factory=lambda: [None], min_length=1)
-    metrics: list[Metric] = Field(default_factory=lambda: ["params", "flops", "latency", "memory"], min_length=1)
+    img_sizes: list[StrictInt | None] = Field(default_factory=lambda: [None], min_length=1)  # type: ignore[arg-type]
+    precisions: list[Precision] = Field(default_factory=lambda: ["fp32"], min_length=1)  # type: ignore[arg-type]
+    runtimes: list[Runtime] = Field(default_factory=lambda: ["eager"], min_length=1)  # type: ignore[arg-type]
+    threads: list[StrictInt | None] = Field(default_factory=lambda: [None], min_length=1)  # type: ignore[arg-type]
+    metrics: list[Metric] = Field(default_factory=lambda: ["params", "flops", "latency", "memory"], min_length=1)  # type: ignore[arg-type]
     timing: TimingSpec = Field(default_factory=TimingSpec)
     timeout_s: StrictFloat = Field(default=600.0, gt=0)
     memory_limit_mb: StrictInt | None = Field(default=None, gt=0)
@@ -338,7 +339,7 @@ def load_yaml(text: str) -> Any:
     try:
         return loader.get_single_data()
     except RecursionError:
-        raise InputTooLarge(f"nested too deeply (more than Python's stack allows)") from None
+        raise InputTooLarge("nested too deeply (more than Python's stack allows)") from None
     finally:
         loader.dispose()
 

@@ -16,12 +16,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
 
 
 def _csv(kind: type, what: str):
     def parse(text: str) -> list:
-        out = []
+        out: list[Any] = []
         for part in text.split(","):
             part = part.strip()
             if kind is int and part in ("all", "null", "none"):

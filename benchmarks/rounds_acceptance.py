@@ -24,7 +24,6 @@ tests/test_compare.py and tests/test_ab.py. Results with their commands: docs/co
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import signal

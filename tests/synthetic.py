@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from bench import results
-from bench.metrics.stats import summarize
 
 
 @dataclass(frozen=True)

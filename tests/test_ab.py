@@ -10,7 +10,6 @@ model with two environment settings, asserting structure, never a timing.
 from __future__ import annotations
 
 import json
-import os
 import stat
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 from bench.ab import AB_MIN_ROUNDS, AB_THRESHOLD
 from bench.compare import build_config, compare_runs, load_run
 from bench.runner import run_suite
-from tests.conftest import ROOT, as_list, run_cli, write_suite
+from tests.conftest import as_list, run_cli, write_suite
 from tests.inprocess import InProcessExecutor, speed_suite
 from tests.synthetic import ProcessShape, process_samples, with_samples
 

@@ -50,7 +50,7 @@ ROUNDS = 5  # suites/ci.yaml's timing.rounds
 
 def make_pair(template: Path, dest: Path, seed: int, slowdown: dict[str, float] | None = None,
               burst_base: float = 0.0, burst_new: float = 0.0, rounds: int = ROUNDS,
-              shape: ProcessShape = ProcessShape(), seen: bool = True) -> tuple[Path, Path]:
+              shape: ProcessShape = ProcessShape(), seen: bool = True) -> tuple[Path, Path]:  # noqa: B008  (frozen dataclass)
     """BASE and NEW run folders: each cell timed in ``rounds`` synthetic processes per side.
 
     ``slowdown`` multiplies NEW's true cost per model; a burst puts a phase of load (another

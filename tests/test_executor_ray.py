@@ -125,7 +125,7 @@ def test_faults_and_placement_on_two_simulated_nodes(two_nodes, tmp_path):
     for node in {r["node_id"] for r in rows.values()}:
         spans = sorted((rows[m]["cell_start_unix_s"], rows[m]["cell_end_unix_s"]) for m in timed
                        if rows[m]["node_id"] == node)
-        for (s1, e1), (s2, e2) in zip(spans, spans[1:]):
+        for (_s1, e1), (s2, _e2) in zip(spans, spans[1:]):
             assert e1 <= s2, f"timed cells overlapped on node {node[:8]}: {spans}"
     light = [(rows[m]["cell_start_unix_s"], rows[m]["cell_end_unix_s"]) for m in rows if m.startswith("meta-")]
     assert any(s2 < e1 and s1 < e2 for i, (s1, e1) in enumerate(light) for (s2, e2) in light[i + 1:])

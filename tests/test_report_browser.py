@@ -53,7 +53,7 @@ def browser():
         if os.environ.get("ARCHBENCH_REQUIRE_BROWSER") == "1":
             pytest.fail(reason.replace("SKIPPED", "FAILED (ARCHBENCH_REQUIRE_BROWSER=1)"))
         print(f"\n{'!' * 80}\n{reason}\n{'!' * 80}", file=sys.stderr)
-        warnings.warn(reason)
+        warnings.warn(reason, stacklevel=2)
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 

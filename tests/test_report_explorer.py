@@ -181,7 +181,7 @@ class Explored(Opened):
 
 
 @pytest.fixture
-def explored(browser):
+def explored(browser):  # noqa: F811  (pytest passes the imported fixture)
     opened: list[Explored] = []
 
     def open_page(path: Path, **kw) -> Explored:

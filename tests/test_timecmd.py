@@ -1,6 +1,5 @@
 """`archbench time`, `run --set`, `--dry-run`, plain progress lines, suggestions on unknown fields."""
 
-import json
 import re
 
 import pandas as pd

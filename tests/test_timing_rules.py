@@ -235,7 +235,7 @@ def test_activation_peak_matches_a_hand_count_on_cpu_and_meta():
         m = _TwoLinear().to(device)
         x = torch.randn(4, 100, device=device)
         with torch.inference_mode():
-            peak, total = activation_bytes(lambda: m(x))
+            peak, total = activation_bytes(lambda m=m, x=x: m(x))
         assert (peak, total) == (6400, 6560), device
 
 

@@ -22,6 +22,7 @@ Formula:
 
 from __future__ import annotations
 
+from typing import Any
 import timm
 import torch
 
@@ -50,7 +51,7 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
     torch.manual_seed(seed)
     sizes, mem_sizes = SIZES[scale], MEMORY_SIZES[scale]
     areas, mem_areas = [s * s for s in sizes], [s * s for s in mem_sizes]
-    rows = {k: [] for k in MODELS}
+    rows: dict[str, list[dict[str, Any]]] = {k: [] for k in MODELS}
     for key in MODELS:
         for s in sizes:
             total, per_op = M.flop_counts(_build(key, s), torch.empty(1, 3, s, s, device="meta"))

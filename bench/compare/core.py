@@ -41,7 +41,6 @@ library versions, the differences are listed and every environment-sensitive met
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -644,10 +643,10 @@ def _timing_evidence(key: str, bkey: str, nkey: str, base: RunData, new: RunData
     if len(bs) < cfg.min_samples or len(ns) < cfg.min_samples:
         return TimingEvidence(reason=f"too few samples (BASE {len(bs)}, NEW {len(ns)}; need {cfg.min_samples})")
     one = " and ".join(lbl for lbl, rs in (("BASE", bq), ("NEW", nq)) if len(rs) < 2)
-    sc = compare_samples(bs, ns, cfg.bootstrap_resamples, cfg.confidence, stable_seed(cfg.seed, key), cfg.quiet_quantile)
+    ss = compare_samples(bs, ns, cfg.bootstrap_resamples, cfg.confidence, stable_seed(cfg.seed, key), cfg.quiet_quantile)
     why = (f"1 round in {one}: process-to-process variation unknown; judged on samples with a threshold of at "
            f"least {cfg.one_round_threshold:.0%}")
-    return TimingEvidence(sc, note="; ".join(x for x in (note, why) if x), one_round=True, test="Mann–Whitney U on samples")
+    return TimingEvidence(ss, note="; ".join(x for x in (note, why) if x), one_round=True, test="Mann–Whitney U on samples")
 
 
 def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: CompareConfig,
@@ -720,6 +719,7 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
     for jk in order:
         brow, nrow = brows.get(jk), nrows.get(jk)
         row = nrow if nrow is not None else brow
+        assert row is not None  # jk comes from one side or the other
         key = str(row["cell_key"])
         model = _text(row, "model") or cell_label(key).split(" ")[0]
         status_spec = BY_NAME["status"]

@@ -103,7 +103,8 @@ def _env_blocked(cmp: Comparison, r: MetricResult) -> bool:
 def visible_results(cmp: Comparison, show_all: bool) -> tuple[list[MetricResult], list[MetricResult]]:
     """(rows to show, rows summarised): unchanged rows, and rows the environment banner already
     explains, are summarised unless ``show_all``."""
-    shown, hidden = [], []
+    shown: list[MetricResult] = []
+    hidden: list[MetricResult] = []
     for c in cmp.cells:
         for r in c.results:
             quiet = (r.decision == UNCHANGED and not r.failed) or _env_blocked(cmp, r)
@@ -152,7 +153,7 @@ def render_terminal(cmp: Comparison, show_all: bool = False, console: Any = None
         t = Table(show_lines=False)
         for col, just in (("cell", "left"), ("metric", "left"), ("BASE", "right"), ("NEW", "right"), ("change", "right"),
                           ("95% CI", "right"), ("p", "right"), ("decision", "left"), ("why", "left")):
-            t.add_column(col, justify=just, overflow="fold")
+            t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]  # the literals above are valid
         last = None
         for r in shown:
             cell = r.cell if r.cell_key != last else ""

@@ -48,7 +48,7 @@ def _backend(runtime: str):
     if runtime == "onnxruntime":
         from bench.deploy import onnxruntime_rt as rt
     elif runtime == "openvino":
-        from bench.deploy import openvino_rt as rt
+        from bench.deploy import openvino_rt as rt  # type: ignore[no-redef]  # either backend module
     else:
         raise ValueError(f"runtime {runtime!r} is not a deployed runtime (allowed: {', '.join(DEPLOYED)})")
     return rt
@@ -87,7 +87,7 @@ def prepare_deployed(model: torch.nn.Module, example: torch.Tensor, cell: Any) -
         info = {**export.as_row(), "onnx_export_reused": reused}
     else:
         with tempfile.TemporaryDirectory(prefix="archbench-onnx-") as tmp:
-            export = export_onnx(model, example, tmp, exporters=exporters)
+            export = export_onnx(model, example, Path(tmp), exporters=exporters)
             step, rt_info = rt.build(export.path, example, threads)
         info = export.as_row()
     info.update(rt_info)

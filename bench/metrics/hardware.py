@@ -35,6 +35,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any, Callable, Iterable
 
 import torch
@@ -203,7 +204,7 @@ def measure_mem_bandwidth_gbs(device: str, buffer_mb: float | None = None, budge
     src = torch.ones(numel, dtype=torch.float32, device=device)  # written, so every page is resident
     dst = torch.zeros(numel, dtype=torch.float32, device=device)
     with torch.inference_mode():
-        times = _repeat(lambda: dst.copy_(src), device, budget_s)
+        times = _repeat(partial(dst.copy_, src), device, budget_s)  # no closure, so `del` below frees both
     moved = 2.0 * numel * 4  # read src + write dst
     rates = [moved / t / 1e9 for t in times]
     del src, dst
@@ -298,8 +299,8 @@ def efficiency_columns(row: dict[str, Any], device: str, precision: str, threads
     if gmacs is None or ips is None or gmacs != gmacs or ips != ips:
         return {}
     out: dict[str, Any] = {"achieved_gflops": 2.0 * float(gmacs) * float(ips)}
-    ceil = find_ceiling(ceilings, device, precision, threads)
-    rate = (ceil or {}).get("ceiling_gflops") or (ceil or {}).get("matmul_gflops")  # older run.json: matmul only
+    ceil = find_ceiling(ceilings, device, precision, threads) or {}
+    rate = ceil.get("ceiling_gflops") or ceil.get("matmul_gflops")  # older run.json: matmul only
     if rate:
         out["ceiling_gflops"] = float(rate)
         out["ceiling_kernel"] = ceil.get("ceiling_kernel") or "matmul"

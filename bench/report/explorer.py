@@ -104,7 +104,7 @@ def _samples_by_cell(samples: pd.DataFrame | None) -> dict[str, list[tuple[str |
     out: dict[str, list[tuple[str | None, np.ndarray]]] = {}
     for key, g in frame.groupby("cell_key", sort=False):
         if has_round and g["round"].notna().any():
-            parts = [(_round_label(r), gg["latency_ms"].to_numpy(float)) for r, gg in g.groupby("round", sort=True)]
+            parts: list[tuple[str | None, np.ndarray]] = [(_round_label(r), gg["latency_ms"].to_numpy(float)) for r, gg in g.groupby("round", sort=True)]
         else:
             parts = [(None, g["latency_ms"].to_numpy(float))]
         out[str(key)] = parts

@@ -374,7 +374,7 @@ def fig_resolution(d: ReportData) -> Figure | str:
     fig.subplots_adjust(wspace=0.45)  # room for the left panel's end labels
     sizes = sorted(sp["img_size"].unique())
     drawn = 0
-    for (model, dev), g in sp.groupby(["model", "device"], sort=False):
+    for _, g in sp.groupby(["model", "device"], sort=False):
         g = g[g["batch_size"] == g["batch_size"].min()]
         g = g[(g["runtime"] == ("eager" if (g["runtime"] == "eager").any() else g["runtime"].iloc[0]))]
         g = g[(g["precision"] == ("fp32" if (g["precision"] == "fp32").any() else g["precision"].iloc[0]))]
@@ -489,8 +489,8 @@ def fig_runtime_wins(d: ReportData) -> Figure | str:
     for j, rt in enumerate(others):
         vals = []
         for f in fams:
-            ups = [r[3][rt] for r in rows if r[2] == f and rt in r[3]]
-            vals.append(float(np.exp(np.mean(np.log(ups)))) if ups else np.nan)
+            fam_ups = [r[3][rt] for r in rows if r[2] == f and rt in r[3]]
+            vals.append(float(np.exp(np.mean(np.log(fam_ups)))) if fam_ups else np.nan)
         ax2.bar(np.arange(len(fams)) - 0.4 + h * (j + 0.5), vals, width=h, color=RUNTIME_COLORS[j % len(RUNTIME_COLORS)])
     ax2.set_xticks(range(len(fams)), [FAMILY_LABELS[f] for f in fams])
     for tick, f in zip(ax2.get_xticklabels(), fams):

@@ -182,7 +182,7 @@ def summary_table(d: ReportData) -> dict[str, Any]:
             notes.setdefault("eff", f"eff. † — {s.efficiency_note or 'above the measured ceiling'}")
         if has_acc:
             nums += [(s.top1, True), (s.acc_source, False)]
-        cells = [{"text": s.model, "v": None, "numeric": False, "key": "model"},
+        cells: list[dict[str, Any]] = [{"text": s.model, "v": None, "numeric": False, "key": "model"},
                  {"text": FAMILY_LABELS.get(s.family, s.family), "v": None, "numeric": False, "key": "family"}]
         if multi:
             cells.append({"text": s.device, "v": None, "numeric": False, "key": "device"})
