@@ -41,8 +41,9 @@ from bench.claims.stats import ABOVE, Interval
 KIND = "experiment"
 REACHABLE_VERDICTS = (HOLDS, CAVEAT, FAILS, INCONCLUSIVE)
 WHY_REACHABLE = {
-    HOLDS: "the real configuration: ResNet-18-small vs ViT patch 4 at 10% and 100% of the digits",
-    CAVEAT: "no more data to gain from (fractions=(0.1, 0.1)): the CNN still leads, but the ViT cannot gain more",
+    HOLDS: "ResNet-18-small vs ViT patch 4 with budget enough for the ViT to use 10× the data (tiny: epochs=6)",
+    CAVEAT: "the real configuration when the ViT does not gain more from 10× the data (tiny: one epoch's worth of "
+            "steps, too few for either to use the extra data)",
     FAILS: "a CNN cut to width 1 (cnn_width=1) against the same ViT: the 'CNN' arm no longer leads on little data",
     INCONCLUSIVE: "the ViT arm replaced by the CNN (vit=cnn): the arms differ only by seed",
 }
