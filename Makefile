@@ -7,13 +7,13 @@ STAMP  := $(VENV)/.archbench-installed
 SUITE  ?= suites/default.yaml
 BASE   ?= ci
 
-.PHONY: install bench test test-fast ci-suite compare screenshot clean-results
+.PHONY: install bench lint test test-fast ci-suite compare screenshot clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch/torchvision are pinned in pyproject.toml to the pair pip finds on this machine's disk.
-	$(BIN)/python -m pip install -q -e '.[dev,onnx]'
+	$(BIN)/python -m pip install -q -e '.[dev,onnx,gpu,ray]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -21,7 +21,12 @@ install: $(STAMP)
 bench: install
 	$(BIN)/archbench run $(SUITE)
 
-test: install
+# ruff (lint rules in pyproject.toml) on every Python tree, mypy on the package; `make test` runs it first.
+lint: install
+	$(BIN)/ruff check bench tests benchmarks scripts
+	$(BIN)/mypy bench
+
+test: install lint
 	@bash scripts/ensure-browser.sh || true
 	$(BIN)/python -m pytest -q
 

@@ -51,7 +51,7 @@ def save_baseline(run_dir: str | Path, name: str, root: str | Path = DEFAULT_ROO
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: not a run folder")
     meta = results.read_run_meta(run_dir)  # also rejects corrupt and other-schema runs
-    table = results.load_results(run_dir)  # rebuilds the tables from cell records if needed
+    table = results.load_results(run_dir, join_accuracy=False)  # the tables as stored (or rebuilt from records)
     results.load_samples(run_dir)  # an unreadable samples file is a reason not to bless the run
     if meta.get("status") not in (None, "complete"):
         raise UserError(f"{run_dir}: run is {meta.get('status')!r}, not complete; finish it with "

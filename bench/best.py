@@ -28,7 +28,7 @@ import pandas as pd
 GROUP = ["model", "device", "batch_size", "img_size"]
 BEST_COLUMNS = GROUP + [
     "best_runtime", "best_precision", "best_threads", "latency_ms_p50", "latency_ms_iqr", "latency_rel_iqr",
-    "throughput_ips", "peak_mem_mb", "noisy", "eager_fp32_latency_ms_p50",
+    "throughput_ips", "act_peak_mb", "noisy", "eager_fp32_latency_ms_p50",
     "speedup_vs_eager_fp32", "parity_max_abs_err", "parity_max_rel_err", "parity_tol", "n_variants",
     "n_eligible", "best_cell_key", "thread_scaling", "rejected",
 ]
@@ -91,7 +91,10 @@ def is_noisy(r: pd.Series) -> bool:
     flag = r.get("timing_target_met")
     if isinstance(flag, str):
         return flag.strip().lower() == "false"
-    return flag is not None and not (isinstance(flag, float) and math.isnan(flag)) and not bool(flag)
+    try:
+        return flag is not None and not pd.isna(flag) and not bool(flag)
+    except (TypeError, ValueError):
+        return False
 
 
 def thread_inversions(grp: pd.DataFrame) -> list[str]:
@@ -139,7 +142,7 @@ def best_view(df: pd.DataFrame) -> pd.DataFrame:
             row.update(best_runtime=win["runtime"], best_precision=win["precision"], best_threads=_threads_label(win),
                        latency_ms_p50=ms, latency_ms_iqr=_num(win.get("latency_ms_iqr")),
                        latency_rel_iqr=_num(win.get("latency_rel_iqr")), noisy=is_noisy(win),
-                       throughput_ips=_num(win.get("throughput_ips")), peak_mem_mb=_num(win.get("peak_mem_mb")),
+                       throughput_ips=_num(win.get("throughput_ips")), act_peak_mb=_num(win.get("act_peak_mb")),
                        best_cell_key=win.get("cell_key"),
                        speedup_vs_eager_fp32=(ref_ms / ms) if ref_ms else None,
                        parity_max_abs_err=0.0 if _is_reference(win) else _num(win.get("parity_max_abs_err")),
@@ -168,7 +171,7 @@ class BudgetPick:
     threads: str
     latency_ms_p50: float
     latency_ms_ci95: tuple[float, float] | None  # median's 95% interval from the samples
-    peak_mem_mb: float | None
+    act_peak_mb: float | None
     noisy: bool
     top1: float | None
     top1_std: float | None
@@ -178,9 +181,9 @@ class BudgetPick:
 
 
 def _accuracy_by_model(df: pd.DataFrame) -> dict[str, pd.Series]:
-    from bench.report.data import accuracy_rows, clean_results
+    from bench.accuracy.summary import one_accuracy_per_model
 
-    acc = accuracy_rows(clean_results(df))
+    acc = one_accuracy_per_model(df)
     return {r["model"]: r for _, r in acc.iterrows()}
 
 
@@ -189,7 +192,7 @@ def within_budget(df: pd.DataFrame, samples: pd.DataFrame | None, budget_ms: flo
     """Every model with an eligible configuration inside the budget, most accurate first.
 
     Per model the fastest eligible row (any runtime, precision, threads) at ``batch_size``
-    (default: the run's smallest) whose p50 ≤ ``budget_ms`` and peak memory ≤ ``budget_mb``.
+    (default: the run's smallest) whose p50 ≤ ``budget_ms`` and activation peak (act_peak_mb) ≤ ``budget_mb``.
     Models without an accuracy figure come last (they cannot be ranked by accuracy).
     """
     from bench.metrics.stats import median_ci
@@ -205,7 +208,7 @@ def within_budget(df: pd.DataFrame, samples: pd.DataFrame | None, budget_ms: flo
         for _, r in grp.iterrows():
             if eligibility(r) is not None:
                 continue
-            ms, mb = float(r["latency_ms_p50"]), _num(r.get("peak_mem_mb"))
+            ms, mb = float(r["latency_ms_p50"]), _num(r.get("act_peak_mb"))
             if budget_ms is not None and ms > budget_ms:
                 continue
             if budget_mb is not None and (mb is None or mb > budget_mb):
@@ -223,7 +226,7 @@ def within_budget(df: pd.DataFrame, samples: pd.DataFrame | None, budget_ms: flo
         picks.append(BudgetPick(
             model=str(model), device=str(device), batch_size=batch, img_size=int(win["img_size"]),
             runtime=str(win["runtime"]), precision=str(win["precision"]), threads=_threads_label(win),
-            latency_ms_p50=float(win["latency_ms_p50"]), latency_ms_ci95=ci, peak_mem_mb=_num(win.get("peak_mem_mb")),
+            latency_ms_p50=float(win["latency_ms_p50"]), latency_ms_ci95=ci, act_peak_mb=_num(win.get("act_peak_mb")),
             noisy=is_noisy(win), top1=None if a is None else _num(a["top1"]),
             top1_std=None if a is None else _num(a.get("top1_std")),
             acc_source=None if a is None else str(a["acc_source"]),
@@ -234,7 +237,7 @@ def within_budget(df: pd.DataFrame, samples: pd.DataFrame | None, budget_ms: flo
 
 def format_budget(picks: list[BudgetPick], budget_ms: float | None, budget_mb: float | None) -> str:
     what = " and ".join(x for x in (f"p50 ≤ {budget_ms:g} ms" if budget_ms is not None else "",
-                                     f"peak memory ≤ {budget_mb:g} MB" if budget_mb is not None else "") if x)
+                                     f"activation peak ≤ {budget_mb:g} MiB" if budget_mb is not None else "") if x)
     ranked = [p for p in picks if p.top1 is not None]
     if not ranked:
         if picks:
@@ -245,13 +248,13 @@ def format_budget(picks: list[BudgetPick], budget_ms: float | None, budget_mb: f
              f" ({top.runtime}/{top.precision}, {top.threads} threads, batch {top.batch_size}, {top.device})"]
     if top.noisy:
         lines.append("  note: its timing did not reach the spread target (noisy); re-measure before relying on the margin")
-    lines += ["", "| model | top-1 % | source | p50 ms | p50 95% CI | peak MB | runtime/precision | threads |",
+    lines += ["", "| model | top-1 % | source | p50 ms | p50 95% CI | act. MiB | runtime/precision | threads |",
               "|---|--:|---|--:|---|--:|---|---|"]
     for p in picks:
         ci = f"{p.latency_ms_ci95[0]:.3f}–{p.latency_ms_ci95[1]:.3f}" if p.latency_ms_ci95 else "—"
         lines.append(f"| {p.model} | {'—' if p.top1 is None else f'{p.top1:.2f}'} | {p.acc_source or 'none'} | "
                      f"{p.latency_ms_p50:.3f}{' (noisy)' if p.noisy else ''} | {ci} | "
-                     f"{'—' if p.peak_mem_mb is None else f'{p.peak_mem_mb:.1f}'} | {p.runtime}/{p.precision} | {p.threads} |")
+                     f"{'—' if p.act_peak_mb is None else f'{p.act_peak_mb:.1f}'} | {p.runtime}/{p.precision} | {p.threads} |")
     return "\n".join(lines)
 
 
@@ -289,7 +292,7 @@ def best_command(args: Any) -> int:
     picks = within_budget(df, load_samples(args.run_dir), args.budget_ms, args.budget_mb, args.batch)
     if args.json:
         print(json.dumps({"budget_ms": args.budget_ms, "budget_mb": args.budget_mb,
-                          "pick": asdict(next((p for p in picks if p.top1 is not None), None)) if any(p.top1 is not None for p in picks) else None,
+                          "pick": asdict(pick) if (pick := next((p for p in picks if p.top1 is not None), None)) is not None else None,
                           "within_budget": [asdict(p) for p in picks]}, indent=1))
     else:
         print(format_budget(picks, args.budget_ms, args.budget_mb))
@@ -319,7 +322,7 @@ def format_best(best: pd.DataFrame) -> str:
         lines.append("| " + " | ".join([
             str(r["model"]), str(r["device"]), str(r["batch_size"]), str(r["img_size"]), variant,
             str(r["best_threads"]) if won else "—", f(r["latency_ms_p50"], ".3f"),
-            f(None if _num(r["latency_rel_iqr"]) is None else _num(r["latency_rel_iqr"]) * 100, ".1f"),
+            f(None if (iqr := _num(r["latency_rel_iqr"])) is None else iqr * 100, ".1f"),
             f(r["eager_fp32_latency_ms_p50"], ".3f"), f(r["speedup_vs_eager_fp32"], ".2f") + "×",
             f(r["parity_max_rel_err"], ".2g"), ", ".join(flags)]) + " |")
     if (best["noisy"] == True).any():  # noqa: E712  (column holds True/False/None)

@@ -43,19 +43,38 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     if not args.no_report:
         ensure_writable(Path(args.reports_dir))  # before the first cell, not after the whole run
-    summary = run_suite(suite, Path(args.results_dir), suite_path=str(args.suite),
-                        resume=Path(args.resume) if args.resume else None, progress=not args.quiet)
+    executor = make_executor(args.executor or suite.executor, args.ray_address)
+    try:
+        summary = run_suite(suite, Path(args.results_dir), suite_path=str(args.suite),
+                            resume=Path(args.resume) if args.resume else None, progress=not args.quiet,
+                            executor=executor)
+    finally:
+        executor.close()
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
     print(f"run {summary.run_id}: {summary.total} cells ({counts}); measured {summary.measured}, kept {summary.reused}")
     print(f"results: {summary.run_dir}/results.parquet (+ results.csv, samples.parquet, run.json)")
     if not args.no_report:
         from bench.report import render_run_report, update_index
+        from bench.report.html import page_name
 
-        page = render_run_report(summary.run_dir, Path(args.reports_dir) / f"{summary.run_id}.html")
+        page = render_run_report(summary.run_dir, Path(args.reports_dir) / page_name(summary.run_id))
         update_index(Path(args.results_dir), Path(args.reports_dir))
         print(f"report:  {page}  (newest run also at {Path(args.reports_dir) / 'latest.html'})")
     ok = summary.counts.get("ok", 0)
     return 0 if ok or summary.total == 0 else 1
+
+
+def make_executor(kind: str, ray_address: str | None = None):
+    """The executor named by ``--executor`` (or the suite's ``executor:``)."""
+    if kind == "ray":
+        from bench.executor_ray import RayExecutor
+
+        return RayExecutor(address=ray_address)
+    if ray_address:
+        raise UserError("--ray-address only applies with --executor ray (or `executor: ray` in the suite)")
+    from bench.executor import LocalProcessExecutor
+
+    return LocalProcessExecutor()
 
 
 def _override_data(suite, data: str):
@@ -132,7 +151,11 @@ def cmd_claims(args: argparse.Namespace) -> int:
         return 0
     run_dir = run_claims(parse_only(args.only), Path(args.results_dir), Path(args.reports_dir), scale=args.scale,
                          progress=not args.quiet, jobs=args.jobs)
-    print(claims_table_markdown(run_dir))
+    print(claims_table_markdown(run_dir, args.reports_dir))
+    if args.scale == "tiny":
+        from bench.claims.report import TINY_WARNING
+
+        print(f"archbench: note: {TINY_WARNING}", file=sys.stderr)
     print(f"claims: {run_dir}  report: {Path(args.reports_dir) / 'claims.html'}")
     return 0
 
@@ -143,16 +166,29 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return compare_command(args)
 
 
+def cmd_ab(args: argparse.Namespace) -> int:
+    from bench.ab import ab_command
+
+    return ab_command(args)
+
+
 def cmd_baseline(args: argparse.Namespace) -> int:
     from bench.compare.command import baseline_command
 
     return baseline_command(args)
 
 
-MAX_IMG_SIZE = 4096  # a 4096² input is already 200 MB per image in fp32; larger ones exhaust memory
+def add_executor_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--executor", choices=["local", "ray"], default=None,
+                   help="where cells run: this machine, one at a time (default), or a Ray cluster "
+                        "(pip install 'archbench[ray]'; docs/scale-out.md)")
+    s.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="Ray cluster to use (default: $RAY_ADDRESS, else a local cluster started for the run)")
 
 
 def _img_size(text: str) -> int:
+    from bench.suite import MAX_IMG_SIZE
+
     try:
         v = int(text)
     except ValueError:
@@ -180,8 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run a suite file")
     s.add_argument("suite", help="suite YAML file, e.g. suites/default.yaml")
     s.add_argument("--resume", metavar="RUN_DIR", help="complete only the missing cells of an earlier run")
-    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
-    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
+    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS), help="folder of run folders (default results)")
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS), help="folder for HTML reports (default reports)")
     s.add_argument("--data", help="dataset path for the suite's measured-accuracy tasks (overrides data_dir)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a suite field, validated like the file (repeatable): batch_sizes=[1,8], "
@@ -189,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dry-run", action="store_true", help="print the cell matrix and a time estimate; measure nothing")
     s.add_argument("--no-report", action="store_true", help="do not write the HTML report")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_executor_args(s)
     s.set_defaults(func=cmd_run)
 
     from bench.timecmd import add_time_parser
@@ -196,22 +233,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_time_parser(sub, cmd_time)
 
     s = sub.add_parser("report", help="write the HTML (or Markdown) report of a run")
-    s.add_argument("run_dir")
+    s.add_argument("run_dir", help="run folder, e.g. results/20260101-120000-default-ab12")
     s.add_argument("-o", "--output", help="output file (default reports/<run_id>.html, or stdout for md)")
-    s.add_argument("--format", choices=["html", "md"], default="html")
-    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
+    s.add_argument("--format", choices=["html", "md"], default="html",
+                   help="html: self-contained page; md: GitHub-flavoured summary for terminals and CI job summaries")
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS), help="folder for HTML reports (default reports)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("index", help="rebuild reports/index.html and reports/latest.html")
-    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
-    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
+    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS), help="folder of run folders (default results)")
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS), help="folder for HTML reports (default reports)")
     s.add_argument("--rerender", action="store_true", help="re-render every run's page")
     s.set_defaults(func=cmd_index)
 
     s = sub.add_parser("flops", help="parameters and GMACs of one model, with the cross-check")
-    s.add_argument("model")
-    s.add_argument("--img-size", type=_img_size)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("model", help="registry name, e.g. tv:resnet50 or timm:vit_tiny_patch16_224")
+    s.add_argument("--img-size", type=_img_size, help="input size in pixels (default: the model's native size)")
+    s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.add_argument("--device", default="cpu", choices=["cpu", "cuda", "meta"],
                    help="meta: no weights in memory (FlopCounterMode only), for billion-parameter models")
     s.set_defaults(func=cmd_flops)
@@ -221,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir", help="run folder (or its results.parquet)")
     s.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     s.add_argument("--budget-ms", type=float, metavar="MS", help="latency budget: p50 at most this many milliseconds")
-    s.add_argument("--budget-mb", type=float, metavar="MB", help="memory budget: peak inference memory at most this many MB")
+    s.add_argument("--budget-mb", type=float, metavar="MIB", help="memory budget: activation peak (act_peak_mb) at most this many MiB")
     s.add_argument("--batch", type=int, help="batch size the budget applies to (default: the run's smallest)")
     s.set_defaults(func=cmd_best)
 
@@ -231,16 +269,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["md"], default=None, help="md: the README table of RUN")
     s.add_argument("--jobs", type=int, default=2, help="rows run in this many processes, one thread each (default 2)")
     s.add_argument("--only", default=None, help="claim numbers, e.g. 1,5,7 or 3-6")
-    s.add_argument("--scale", choices=["tiny", "full"], default="full")
-    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS))
-    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS))
-    s.add_argument("-q", "--quiet", action="store_true")
+    s.add_argument("--scale", choices=["tiny", "full"], default="full",
+                   help="full: the real experiments; tiny: toy sizes that only smoke-test the code (verdicts mean nothing)")
+    s.add_argument("--results-dir", default=str(DEFAULT_RESULTS), help="folder of run folders (default results)")
+    s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS), help="folder for HTML reports (default reports)")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     s.set_defaults(func=cmd_claims)
 
     from bench.compare.command import add_baseline_parser, add_compare_parser
 
     add_compare_parser(sub, cmd_compare)
     add_baseline_parser(sub, cmd_baseline)
+    from bench.ab import add_ab_parser
+
+    add_ab_parser(sub, cmd_ab)
     return p
 
 

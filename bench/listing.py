@@ -30,13 +30,10 @@ class ListedModel:
 
 
 def _counted_params(name: str) -> int | None:
-    import torch
-
     from bench import registry
 
     try:
-        with torch.device("meta"):
-            model = registry.create_model(name)
+        model = registry.build_on_meta(name)
         return sum(p.numel() for p in model.parameters())
     except Exception:
         return None

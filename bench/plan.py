@@ -2,8 +2,9 @@
 
 The estimate per cell is, in order of preference, what the same cell key took in the newest
 earlier run under the results folder (wall time from start to finish of its record), else a
-rule of thumb: worker start, model build and counting (:data:`CELL_OVERHEAD_S`), plus the
-timing budget (``timing.max_time_s``, an upper bound: adaptive sampling usually stops sooner),
+rule of thumb: per timing round (``timing.rounds`` worker processes), worker start, model build
+and counting (:data:`CELL_OVERHEAD_S`) plus the timing budget (``timing.max_time_s``, an upper
+bound: adaptive sampling usually stops sooner),
 plus an ONNX export once per model and input shape for deployed runtimes, plus compilation for
 ``compile``. Reported accuracy is a table lookup and costs nothing; scratch training is not
 estimated from rules (too model-dependent) unless an earlier run timed it.
@@ -33,15 +34,22 @@ class CellEstimate:
     basis: str  # "earlier run" | "rule of thumb" | "not estimated"
 
 
-def _record_seconds(rec: dict) -> float | None:
-    row = rec.get("row") or {}
+def _row_seconds(row: dict) -> float | None:
     try:
-        a = datetime.fromisoformat(row["started_at"])
-        b = datetime.fromisoformat(row["finished_at"])
-        return max(0.0, (b - a).total_seconds())
+        return max(0.0, (datetime.fromisoformat(row["finished_at"]) - datetime.fromisoformat(row["started_at"])).total_seconds())
     except (KeyError, TypeError, ValueError):
         d = row.get("duration_s")
         return float(d) if isinstance(d, (int, float)) else None
+
+
+def _record_seconds(rec: dict) -> float | None:
+    """Wall time a cell took: the sum of its rounds (rounds of different cells interleave, so the
+    combined row's start-to-finish would count other cells' work)."""
+    rounds = rec.get("rounds")
+    if rounds:
+        parts = [_row_seconds(r.get("row") or {}) for r in rounds]
+        return sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
+    return _row_seconds(rec.get("row") or {})
 
 
 def earlier_durations(results_root: Path, suite_name: str) -> dict[str, float]:
@@ -81,7 +89,8 @@ def estimate(cells: list[Cell], results_root: Path, suite_name: str) -> list[Cel
             continue
         secs = CELL_OVERHEAD_S
         if "latency" in c.metrics:
-            secs += float(c.timing.get("max_time_s", 5.0))
+            # Each timing round is a fresh worker process (timing.rounds): overhead and budget per round.
+            secs = int(c.timing.get("rounds", 1) or 1) * (CELL_OVERHEAD_S + float(c.timing.get("max_time_s", 5.0)))
         if c.runtime in ("onnxruntime", "openvino"):
             shape = (c.model, c.img_size, c.batch_size, tuple(sorted(c.model_kwargs.items())))
             if shape not in exported:

@@ -99,7 +99,7 @@ def _prepare_step(model: Any, example: Any, cell: Any) -> tuple[Callable[[], Any
     if "cell" in params:
         step, info = runtimes.prepare(model, example, cell)
         return step, dict(info or {})
-    return runtimes.prepare(model, example, cell.device, cell.precision, cell.runtime), {}
+    return runtimes.prepare(model, example, cell.device, cell.precision, cell.runtime), {}  # type: ignore[call-arg,return-value]  # older signature
 
 
 def prepare_cell(cell_dict: dict[str, Any]) -> tuple[Callable[[], Any], dict[str, Any]]:

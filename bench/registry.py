@@ -10,15 +10,15 @@ asks for pretrained ones explicitly: speed never needs a download.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+from bench.axes import FAMILIES
 from bench.errors import UserError
-
-FAMILIES = ("cnn", "mobile", "vit", "hybrid")
 
 # First match wins; patterns are matched against the architecture name (after the prefix).
 # Why these tags: "mobile" = CNNs designed around depthwise/grouped convs for edge devices;
@@ -298,6 +298,7 @@ def create_model(name: str, img_size: int | None = None, pretrained: bool = Fals
             raise UserError(f"{name} has no pretrained weights")
         if img_size and "img_size" in _accepted_kwargs(spec.builder):
             kwargs.setdefault("img_size", img_size)
+        assert spec.builder is not None  # every local model is registered with one
         model = spec.builder(**kwargs)
     return model.eval()
 
@@ -311,3 +312,56 @@ def _accepted_kwargs(fn: Callable[..., Any] | None) -> set[str]:
         return set(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
         return set()
+
+
+@contextlib.contextmanager
+def _parameters_on_meta() -> Iterator[None]:
+    """Move every parameter to the meta device the moment a module registers it.
+
+    For builders that compute with tensors (``.tolist()``, ``.item()``) and so cannot run
+    under ``torch.device("meta")``: they run on the CPU, but each weight is replaced by a
+    meta tensor before any initialiser touches it, so nothing large is ever filled.
+    """
+    from torch import nn
+
+    original = nn.Module.register_parameter
+
+    def register(self, name, param):
+        if param is not None and type(param) is nn.Parameter and param.device.type != "meta":
+            param = nn.Parameter(param.detach().to("meta"), requires_grad=param.requires_grad)
+        original(self, name, param)
+
+    nn.Module.register_parameter = register  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = original  # type: ignore[method-assign]
+
+
+def build_on_meta(model: str | Callable[[], Any], img_size: int | None = None, **kwargs: Any) -> Any:
+    """Build a model with every weight on the meta device: shapes only, no memory, no init time.
+
+    ``model`` is a registry name (built by :func:`create_model` with ``img_size`` and
+    ``kwargs``) or any zero-argument builder. First under ``torch.device("meta")``; builders
+    that compute with tensors while constructing (torchvision's RegNet calls ``.tolist()``)
+    fail there and are rerun on the CPU with each parameter moved to meta as it is registered.
+    Counts on the result are exact: parameter shapes and FLOP formulas are shape arithmetic.
+    """
+    import torch
+
+    if isinstance(model, str):
+        name = model
+
+        def builder() -> Any:
+            return create_model(name, img_size=img_size, **kwargs)
+    else:
+        if img_size is not None or kwargs:
+            raise TypeError("img_size and keyword arguments apply to a registry name, not to a builder")
+        builder = model
+    try:
+        with torch.device("meta"):
+            return builder()
+    except (NotImplementedError, RuntimeError):
+        with _parameters_on_meta():
+            built = builder()
+        return built.to("meta")

@@ -3,10 +3,10 @@
 Layout of ``results/<run_id>/``::
 
     run.json          environment, suite, conventions, status counts (schema_version)
-    cells/<slug>.json one record per finished cell: {"cell": …, "row": …, "samples_ms": […]}
+    cells/<slug>.json one record per cell: {"cell": …, "row": …, "rounds": [{"round", "row", "samples_ms"}, …]}
     results.parquet   one row per cell, wide, units in column names   (rebuilt after each cell)
     results.csv       the same table as CSV
-    samples.parquet   every timing sample, long format (cell_key, iteration, latency_ms)
+    samples.parquet   every timing sample, long format (cell_key, round, iteration, latency_ms)
     logs/<slug>.log   the worker's output
 
 Every file is written to a temporary name and renamed, so a crash or Ctrl-C leaves either
@@ -28,12 +28,46 @@ from bench.atomic import (_tmp_beside, file_mode, naming_target, write_bytes_ato
                           write_text_atomic)
 from bench.errors import UserError
 
-SCHEMA_VERSION = 1
+# 2: cells timed in rounds (samples gain ``round``, rows the between-round columns, records a
+# ``rounds`` list). Version 1 runs (one process per cell) are read as one round each.
+# 3: peak_mem_mb (a CPU resident-set delta, or an absolute CUDA allocator peak) split into
+#    act_peak_mb, rss_peak_mb and cuda_peak_alloc_mb / cuda_peak_reserved_mb / cuda_weights_mb;
+#    older tables are upgraded on read (upgrade_table).
+SCHEMA_VERSION = 3
+READABLE_SCHEMA_VERSIONS = (1, 2, 3)
+# Every axis of a sample's cell, so samples.parquet is analysable without a join.
+SAMPLE_COLUMNS = ["run_id", "cell_key", "task", "model", "device", "precision", "runtime", "batch_size", "img_size",
+                  "threads", "round", "iteration", "latency_ms"]
 
 # Column order of results.parquet (bench/schema.py); metrics a cell did not compute are left
 # empty (NaN), and a column the schema does not list is kept after them rather than lost.
 KEY_COLUMNS = schema.KEY_COLUMNS
 METRIC_COLUMNS = schema.METRIC_COLUMNS
+
+# Schema 1/2 memory columns → schema 3, by the device of the row (see upgrade_table).
+_V1_CPU = {"peak_mem_mb": "rss_peak_mb", "mem_baseline_mb": "rss_baseline_mb"}
+_V1_CUDA = {"peak_mem_mb": "cuda_peak_alloc_mb", "peak_reserved_mb": "cuda_peak_reserved_mb",
+            "weights_mem_mb": "cuda_weights_mb"}
+_V1_DROPPED = ("peak_mem_mb", "peak_reserved_mb", "weights_mem_mb", "mem_baseline_mb", "weights_share")
+
+
+def upgrade_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Read a schema-1/2 table as schema 3: its ``peak_mem_mb`` was the resident-set delta on CPU
+    rows (now ``rss_peak_mb``) and the allocator peak on CUDA rows (now ``cuda_peak_alloc_mb``).
+    It had no activation count, so ``act_peak_mb`` stays absent (compare says not comparable)."""
+    if "peak_mem_mb" not in df.columns:
+        return df
+    df = df.copy()
+    if any(c in df.columns and df[c].notna().any() for c in ("rss_peak_mb", "cuda_peak_alloc_mb")):
+        return df.drop(columns=[c for c in _V1_DROPPED if c in df.columns])  # already schema 2
+    device = df["device"] if "device" in df.columns else pd.Series("cpu", index=df.index)
+    for old, new in _V1_CPU.items():
+        if old in df.columns:
+            df[new] = df[old].where(device != "cuda")
+    for old, new in _V1_CUDA.items():
+        if old in df.columns:
+            df[new] = df[old].where(device == "cuda")
+    return df.drop(columns=[c for c in _V1_DROPPED if c in df.columns])
 
 
 def write_table_atomic(df: pd.DataFrame, path: Path) -> None:
@@ -45,10 +79,11 @@ def write_table_atomic(df: pd.DataFrame, path: Path) -> None:
         raise naming_target(err, path) from None
     os.close(fd)
     try:
+        # Every writer stores the schema's types, so a list column never mixes JSON text and lists.
         if path.suffix == ".parquet":
-            df.to_parquet(tmp, index=False)
+            typed(df).to_parquet(tmp, index=False)
         else:
-            df.to_csv(tmp, index=False)
+            _csv_ready(typed(df)).to_csv(tmp, index=False)
         os.replace(tmp, path)
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)
@@ -75,21 +110,30 @@ def record_problem(rec: Any) -> str | None:
         return "'row' must be an object"
     if not isinstance(row.get("status", ""), str):
         return "'row.status' must be text"
-    if samples is not None and (not isinstance(samples, list) or
-                                not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in samples)):
+    if samples is not None and not _numbers(samples):
         return "'samples_ms' must be a list of numbers"
+    rounds = rec.get("rounds")
+    if rounds is not None:
+        if not isinstance(rounds, list) or not all(
+                isinstance(r, dict) and isinstance(r.get("round"), int) and not isinstance(r.get("round"), bool)
+                and isinstance(r.get("row"), dict) and _numbers(r.get("samples_ms") or []) for r in rounds):
+            return "'rounds' must be a list of {round: int, row: object, samples_ms: [numbers]}"
     return None
+
+
+def _numbers(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
 
 
 def read_cell_records(run_dir: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
     """The run's valid cell records. A record is only ever replaced whole, so an unreadable or
     malformed one is treated as missing (``--resume`` measures it again); each is named in ``problems``."""
-    out = []
+    out: list[dict[str, Any]] = []
     for p in sorted(cells_dir(run_dir).glob("*.json")):
         try:
             rec = json.loads(p.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-            why = f"unreadable ({type(err).__name__})"
+            why: str | None = f"unreadable ({type(err).__name__})"
         else:
             why = record_problem(rec)
             if why is None:
@@ -106,6 +150,69 @@ def write_cell_record(run_dir: Path, slug: str, record: dict[str, Any]) -> Path:
     return path
 
 
+def _as_list(v: Any) -> list | None:
+    if isinstance(v, list):
+        return v
+    if hasattr(v, "tolist") and not isinstance(v, str):  # numpy array from parquet
+        return list(v.tolist())
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    text = str(v).strip()
+    if text.startswith("["):
+        try:
+            got = json.loads(text)
+            return got if isinstance(got, list) else [got]
+        except ValueError:
+            pass
+    return [x for x in text.split(",") if x] if text else []
+
+
+def _as_bool(v: Any) -> Any:
+    if isinstance(v, str):
+        return {"true": True, "false": False}.get(v.strip().lower(), pd.NA)
+    if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+        return pd.NA
+    return bool(v)
+
+
+def typed(df: pd.DataFrame) -> pd.DataFrame:
+    """The schema's types, whatever the frame was read from (records, Parquet or CSV).
+
+    int → pandas ``Int64`` (empty where not measured, never a float ``1.0``), float → float64,
+    bool → ``boolean``, datetime → UTC timestamps, list → Python lists. Columns the schema does
+    not know are left as they are.
+    """
+    df = df.copy()
+    for c in df.columns:
+        col = schema.BY_NAME.get(c)
+        if col is None:
+            continue
+        try:
+            if col.dtype == "int":
+                num = pd.to_numeric(df[c], errors="coerce")
+                df[c] = num.round().astype("Int64") if num.notna().any() else num.astype("Int64")
+            elif col.dtype == "float":
+                df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+            elif col.dtype == "bool":
+                df[c] = df[c].map(_as_bool).astype("boolean")
+            elif col.dtype == "datetime":
+                df[c] = pd.to_datetime(df[c], utc=True, errors="coerce", format="ISO8601")
+            elif col.dtype == "list":
+                df[c] = df[c].map(_as_list).astype(object)
+        except (TypeError, ValueError):
+            continue  # a column that cannot take its type keeps what it has, rather than losing the table
+    return df
+
+
+def _csv_ready(df: pd.DataFrame) -> pd.DataFrame:
+    """CSV holds text: list columns become JSON text (``typed`` turns them back into lists)."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].map(lambda v: isinstance(v, (list, dict))).any():
+            out[c] = out[c].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
+    return out
+
+
 def records_to_frames(records: list[dict[str, Any]], run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, samples = [], []
     # Rows follow the order cells were measured in (records are files, listed by name).
@@ -118,19 +225,24 @@ def records_to_frames(records: list[dict[str, Any]], run_id: str) -> tuple[pd.Da
         row.update({k: v for k, v in rec.get("row", {}).items() if k not in schema.RECORD_ONLY})
         if row.get("gmacs") is not None:
             row["gflops"] = 2 * row["gmacs"]
+            if row.get("params"):
+                row["macs_per_param"] = row["gmacs"] * 1e9 / row["params"]
         rows.append(row)
-        for i, ms in enumerate(rec.get("samples_ms") or []):
-            samples.append({"run_id": run_id, "cell_key": cell["key"], "model": cell.get("model"), "iteration": i,
-                            "latency_ms": ms})
+        axes = {k: cell.get(k) for k in ("task", "model", "device", "precision", "runtime", "batch_size", "img_size", "threads")}
+        per_round = rec.get("rounds")
+        if per_round is None:  # schema 1 record: one process, one round
+            per_round = [{"round": 0, "samples_ms": rec.get("samples_ms") or []}]
+        for rnd in sorted(per_round, key=lambda x: x["round"]):
+            for i, ms in enumerate(rnd.get("samples_ms") or []):
+                samples.append({"run_id": run_id, "cell_key": cell["key"], **axes, "round": rnd["round"],
+                                "iteration": i, "latency_ms": ms})
     df = pd.DataFrame(rows)
     extra = [c for c in df.columns if c not in KEY_COLUMNS + METRIC_COLUMNS]
     df = df.reindex(columns=KEY_COLUMNS + METRIC_COLUMNS + extra)
-    # Lists (e.g. per-seed accuracies) are stored as JSON text so every format can hold them.
-    for c in df.columns:
-        if df[c].map(lambda v: isinstance(v, (list, dict))).any():
-            df[c] = df[c].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
-    sdf = pd.DataFrame(samples, columns=["run_id", "cell_key", "model", "iteration", "latency_ms"])
-    return df, sdf
+    sdf = pd.DataFrame(samples, columns=SAMPLE_COLUMNS)
+    sdf = sdf.astype({"batch_size": "Int64", "img_size": "Int64", "threads": "Int64", "round": "int64",
+                      "iteration": "int64", "latency_ms": "float64"})
+    return typed(upgrade_table(df)), sdf
 
 
 def frames_from_records(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -162,7 +274,7 @@ def consolidate(run_dir: Path) -> pd.DataFrame:
     df, sdf = frames_from_records(run_dir)
     stored = _stored_rows(run_dir)
     if len(df) < stored:
-        return load_results(run_dir)
+        return load_results(run_dir, join_accuracy=False)
     write_table_atomic(df, run_dir / "results.parquet")
     write_table_atomic(df, run_dir / "results.csv")
     write_table_atomic(sdf, run_dir / "samples.parquet")
@@ -179,9 +291,10 @@ def read_run_meta(run_dir: Path) -> dict[str, Any]:
         raise UserError(f"{p}: corrupt run.json ({err.msg} at line {err.lineno})") from None
     except (UnicodeDecodeError, RecursionError) as err:
         raise UserError(f"{p}: corrupt run.json ({type(err).__name__})") from None
-    if not isinstance(meta, dict) or meta.get("schema_version") != SCHEMA_VERSION:
+    if not isinstance(meta, dict) or meta.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
         got = meta.get("schema_version") if isinstance(meta, dict) else None
-        raise UserError(f"{p}: results schema version {got!r} is not supported (this archbench reads {SCHEMA_VERSION})")
+        readable = ", ".join(map(str, READABLE_SCHEMA_VERSIONS))
+        raise UserError(f"{p}: results schema version {got!r} is not supported (this archbench reads {readable})")
     if meta.get("status") == "running":
         from bench.runlock import DRIVER_GONE, is_locked
 
@@ -195,8 +308,52 @@ def _run_dir_of(path: Path) -> Path:
     return path if path.is_dir() else path.parent
 
 
-def load_results(path: str | Path) -> pd.DataFrame:
-    """Read a run back as a DataFrame: a run folder, its results.parquet or its results.csv."""
+def load_results(path: str | Path, join_accuracy: bool = True) -> pd.DataFrame:
+    """Read runs back as one DataFrame, typed by bench/schema.py (the same from Parquet or CSV).
+
+    ``path``: a run folder, its results.parquet or results.csv, or a folder of run folders
+    (e.g. ``results/``), concatenated with their ``run_id``. With ``join_accuracy`` each speed row
+    also carries its model's accuracy (``top1``, ``top5``, ``top1_std``, ``acc_source``,
+    ``acc_dataset``; measured beats scratch beats reported), so analyses need no merge; the
+    accuracy rows themselves stay in the table.
+    """
+    p = Path(path)
+    if p.is_dir() and not (p / "run.json").is_file() and not (p / "results.parquet").is_file():
+        runs = list_runs(p)
+        if runs:
+            frames = [load_results(r, join_accuracy=join_accuracy) for r in reversed(runs)]  # oldest first
+            return pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
+    df = typed(_read_table(p))
+    return with_accuracy(df) if join_accuracy else df
+
+
+def with_accuracy(df: pd.DataFrame) -> pd.DataFrame:
+    """Speed rows get their model's accuracy columns (see :func:`load_results`)."""
+    if "task" not in df.columns or "model" not in df.columns or not (df["task"] == "accuracy").any():
+        return df
+    from bench.accuracy.summary import one_accuracy_per_model
+
+    acc = one_accuracy_per_model(df)
+    if acc.empty:
+        return df
+    df = df.copy()
+    acc = acc.set_index(["run_id", "model"] if "run_id" in acc.columns and acc["run_id"].notna().all() else ["model"])
+    keys = list(acc.index.names)
+    speed = df["task"] == "speed"
+    idx = pd.MultiIndex.from_frame(df.loc[speed, keys]) if len(keys) > 1 else pd.Index(df.loc[speed, keys[0]])
+    for c in ("top1", "top5", "top1_std", "acc_source", "acc_dataset"):
+        if c not in acc.columns:
+            continue
+        if c not in df.columns:
+            df[c] = pd.Series(pd.NA, index=df.index, dtype=acc[c].dtype)
+        joined = acc[c].reindex(idx).to_numpy()
+        cur = df.loc[speed, c]
+        df.loc[speed, c] = cur.where(cur.notna(), pd.Series(joined, index=cur.index))
+    return df
+
+
+def _read_table(path: str | Path) -> pd.DataFrame:
+    """One run's table as stored: a run folder, its results.parquet or its results.csv."""
     p = Path(path)
     if not p.exists():
         raise UserError(f"{p}: no such run folder or results file")
@@ -212,9 +369,9 @@ def load_results(path: str | Path) -> pd.DataFrame:
             raise UserError(f"{p}: not a run folder (no results.parquet, results.csv or run.json)")
     try:
         if p.suffix == ".parquet":
-            return pd.read_parquet(p)
+            return upgrade_table(pd.read_parquet(p))
         if p.suffix == ".csv":
-            return pd.read_csv(p)
+            return upgrade_table(pd.read_csv(p))
     except Exception as err:  # pyarrow/pandas raise many types for a damaged file
         raise UserError(f"{p}: unreadable results file ({type(err).__name__}: {err})") from None
     raise UserError(f"{p}: expected a run folder, results.parquet or results.csv")
@@ -226,11 +383,14 @@ def load_samples(path: str | Path) -> pd.DataFrame:
     if not p.is_file():
         if cells_dir(run_dir).is_dir() and (run_dir / "run.json").is_file():
             return frames_from_records(run_dir)[1]
-        return pd.DataFrame(columns=["run_id", "cell_key", "model", "iteration", "latency_ms"])
+        return pd.DataFrame(columns=SAMPLE_COLUMNS)
     try:
-        return pd.read_parquet(p)
+        sdf = pd.read_parquet(p)
     except Exception as err:
         raise UserError(f"{p}: unreadable samples file ({type(err).__name__}: {err})") from None
+    if "round" not in sdf.columns:  # schema 1: every cell's samples came from one process
+        sdf.insert(min(3, len(sdf.columns)), "round", 0)
+    return sdf
 
 
 def list_runs(results_root: Path) -> list[Path]:

@@ -77,10 +77,12 @@ class Guardian:
     """The driver's side of the guardian: start it, and close the pipe when the run is final."""
 
     def __init__(self, run_dir: Path):
+        self._w: int | None
         r, self._w = os.pipe()  # both ends non-inheritable: workers never hold the driver's end
         try:
             self.proc = subprocess.Popen([sys.executable, "-m", "bench.runlock", str(run_dir), str(r)], pass_fds=(r,),
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         start_new_session=True)  # holds no pipe of the driver's caller open
         finally:
             os.close(r)
 

@@ -1,13 +1,19 @@
 """Runner: expands a suite, sends each cell to an executor, stores each record as it lands.
 
 The run folder is valid after every cell: an interrupted run keeps every finished cell, and
-``run_suite(..., resume=RUN_DIR)`` measures only the cells that have no record yet.
+``run_suite(..., resume=RUN_DIR)`` measures only the cells (and rounds) that have no record yet.
+
+Each cell is timed in ``timing.rounds`` worker processes (bench.rounds): all cells' round 1,
+then all cells' round 2, …, each round in its own shuffled order (seed in run.json), so a
+phase of load on the machine lands on one round of many cells, not on every round of one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,6 +25,7 @@ from bench import results
 from bench.errors import UserError
 from bench.executor import Executor, LocalProcessExecutor
 from bench.names import safe_filename
+from bench.rounds import MEASURED, combine_rounds, round_order
 from bench.runlock import Guardian, RunLock
 from bench.suite import Cell, Suite, expand, suite_hash
 
@@ -62,6 +69,9 @@ def _create_run_dir(results_root: Path, suite_name: str) -> tuple[Path, str]:
 def _check_resumable(run_dir: Path, meta: dict[str, Any], suite: Suite) -> None:
     """Before anything is written: the folder must be a run of this very suite."""
     old = meta.get("suite") or {}
+    if meta.get("schema_version") != results.SCHEMA_VERSION:
+        raise UserError(f"{run_dir}: written with results schema {meta.get('schema_version')}, this archbench writes "
+                        f"{results.SCHEMA_VERSION}; start a new run instead of resuming it")
     if old.get("name") != suite.name:
         raise UserError(f"{run_dir}: was a run of suite {old.get('name')!r}, not {suite.name!r}; cannot resume it with this suite")
     if old.get("hash") and old["hash"] != suite_hash(suite):
@@ -111,8 +121,11 @@ def _conventions() -> dict[str, Any]:
 
     from bench.executor import MALLOC_RULE
 
+    from bench.load import LOAD_RULE
+    from bench.rounds import ROUNDS_RULE
+
     conv: dict[str, Any] = {"timing_rule": TIMING_RULE, "hardware_rule": HARDWARE_RULE, "parity_rule": PARITY_RULE,
-                            "malloc_rule": MALLOC_RULE}
+                            "malloc_rule": MALLOC_RULE, "rounds_rule": ROUNDS_RULE, "load_rule": LOAD_RULE}
     try:
         from bench.metrics.flops import FLOP_CONVENTION
 
@@ -122,8 +135,13 @@ def _conventions() -> dict[str, Any]:
     return conv
 
 
+def sweep_group(cell: Cell) -> tuple:
+    """Cells that differ only in batch size: a batch sweep stops at the first out-of-memory."""
+    return (cell.model, cell.device, cell.precision, cell.runtime, cell.img_size, cell.threads, cell.task)
+
+
 def _oom_blocker(cell: Cell, oom_at: dict[tuple, int]) -> str | None:
-    group = (cell.model, cell.device, cell.precision, cell.runtime, cell.img_size, cell.threads, cell.task)
+    group = sweep_group(cell)
     failed = oom_at.get(group)
     if failed is not None and cell.batch_size > failed:
         return f"not run: batch {failed} already ran out of memory for this model (sweep stopped)"
@@ -147,6 +165,12 @@ def run_suite(
         meta = results.read_run_meta(run_dir)
         _check_resumable(run_dir, meta, suite)
         lock = RunLock.acquire(run_dir)
+        try:  # read again under the lock: a driver that just finished may have rewritten it
+            meta = results.read_run_meta(run_dir)
+            _check_resumable(run_dir, meta, suite)
+        except BaseException:
+            lock.release()
+            raise
         run_id = meta["run_id"]
         meta.pop("status_note", None)
     else:
@@ -184,6 +208,11 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
         conventions=_conventions(),
         cells_total=len(cells),
     )
+    # A resumed run may finish on other machines: keep every node any of its cells ran on.
+    meta["executor"] = executor.describe()
+    nodes = {n["node_id"]: n for n in meta.get("nodes", []) + meta["executor"].pop("nodes", [])}
+    if nodes:
+        meta["nodes"] = list(nodes.values())
     if resumed:
         meta.setdefault("resumed_at", []).append(_now())
     summary = RunSummary(run_dir, run_id)
@@ -199,39 +228,79 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
             meta["hardware"] = measure_ceilings(cells, suite.timing.ceiling_s) if suite.timing.ceiling_s > 0 else []
             results.write_json_atomic(run_dir / "run.json", meta)
 
+        rounds = suite.timing.rounds
+        seed = (meta.get("rounds") or {}).get("seed")  # a resumed run keeps its order
+        if seed is None:
+            seed = suite.timing.rounds_seed if suite.timing.rounds_seed is not None else secrets.randbelow(2**31)
+        meta["rounds"] = {"count": rounds, "seed": seed}
+        results.write_json_atomic(run_dir / "run.json", meta)
+
         problems: list[str] = []
         done = {rec["cell"]["key"]: rec for rec in results.read_cell_records(run_dir, problems)}
         for line in problems:
             print(f"warning: {line}", file=sys.stderr)
-        pending = [c for c in cells if c.key not in done]
-        summary.reused = len(cells) - len(pending)
+        summary.reused = sum(1 for c in cells if _complete(done.get(c.key), c, rounds))
         oom_at: dict[tuple, int] = {}
+        rec: dict[str, Any] | None  # a cell's stored record, or None before its first round
         for rec in done.values():
             if rec["row"].get("status") == "oom":
                 c = rec["cell"]
                 oom_at[(c.get("model"), c.get("device"), c.get("precision"), c.get("runtime"), c.get("img_size"),
                         c.get("threads"), c.get("task"))] = c.get("batch_size")
 
-        bar = _Progress(len(cells), summary.reused, enabled=progress)
-        for cell in pending:
-            bar.start(cell)
-            started = _now()
-            blocker = _oom_blocker(cell, oom_at)
-            if blocker:
-                row, samples = {"status": "skipped", "error": blocker}, []
-            else:
-                outcome = executor.run(cell, run_dir / "logs" / f"{cell.slug}.log")
-                row, samples = outcome.row, outcome.samples_ms
-            row.update(efficiency_columns(row, cell.device, cell.precision, cell.threads, meta.get("hardware") or []))
-            row.setdefault("started_at", started)
-            row["finished_at"] = _now()
-            if row.get("status") == "oom":
-                group = (cell.model, cell.device, cell.precision, cell.runtime, cell.img_size, cell.threads, cell.task)
-                oom_at[group] = min(cell.batch_size, oom_at.get(group, cell.batch_size))
-            results.write_cell_record(run_dir, cell.slug, {"cell": cell.to_dict(), "row": row, "samples_ms": samples})
-            results.consolidate(run_dir)
-            summary.measured += 1
-            bar.advance(cell, row.get("status", "?"), row)
+        measured = [c for c in cells if not is_lookup(c)]  # table lookups are not work to show
+        bar = _Progress(sum(_planned_rounds(c, rounds) for c in measured),
+                        sum(len(_rounds_of(done.get(c.key))) for c in measured), enabled=progress)
+        last_tables = 0.0
+        for r in range(rounds):
+            todo: list[Cell] = []
+            for cell in round_order(cells, r, seed):
+                rec = done.get(cell.key)
+                if r in _rounds_of(rec) or r >= _planned_rounds(cell, rounds):
+                    continue
+                if r > 0 and (rec is None or rec["row"].get("status") not in MEASURED):
+                    bar.skip()  # a cell that failed or was skipped in round 0 is not timed again
+                    continue
+                todo.append(cell)
+
+            def record(cell: Cell, row: dict[str, Any], samples: list[float], r: int = r) -> None:
+                nonlocal last_tables
+                rec = done.get(cell.key)
+                row.setdefault("started_at", _now())
+                row["finished_at"] = _now()
+                per_round = [x for x in (rec or {}).get("rounds", []) if x["round"] != r]
+                per_round.append({"round": r, "row": row, "samples_ms": samples})
+                combined = combine_rounds(per_round, cell.batch_size, _planned_rounds(cell, rounds),
+                                          cell.timing.get("percentiles") or (50.0, 90.0))
+                combined.update(efficiency_columns(combined, cell.device, cell.precision, cell.threads,
+                                                   meta.get("hardware") or []))
+                if combined.get("status") == "oom":
+                    group = sweep_group(cell)
+                    oom_at[group] = min(cell.batch_size, oom_at.get(group, cell.batch_size))
+                rec = {"cell": cell.to_dict(), "row": combined, "rounds": sorted(per_round, key=lambda x: x["round"])}
+                done[cell.key] = rec
+                results.write_cell_record(run_dir, cell.slug, rec)  # the source of truth, after every round
+                if time.time() - last_tables > 10:  # the derived tables: rebuilt every 10 s and at the end
+                    results.consolidate(run_dir)
+                    last_tables = time.time()
+                if r == _planned_rounds(cell, rounds) - 1 or row.get("status") not in MEASURED:
+                    summary.measured += 1
+                if not is_lookup(cell):
+                    bar.advance(cell, row.get("status", "?"), combined)
+
+            for cell in todo:
+                if is_lookup(cell):
+                    record(cell, lookup_row(cell), [])
+            # The executor yields cells as they finish: in order here, in completion order on a cluster.
+            by_key = {c.key: c for c in todo if not is_lookup(c)}
+            jobs = [dataclasses.replace(c, options={**c.options, "round": r, **export_cache_option(c, run_dir)})
+                    for c in by_key.values()]
+            for job, outcome in executor.run_all(
+                    jobs,
+                    lambda c, r=r: run_dir / "logs" / (f"{c.slug}.log" if r == 0 else f"{c.slug}.r{r + 1}.log"),  # type: ignore[misc]
+                    (lambda c: _oom_blocker(c, oom_at)) if r == 0 else (lambda c: None),
+                    lambda c, r=r: bar.start(c, r, rounds)):  # type: ignore[misc]  # mypy cannot type a lambda default
+                record(by_key[job.key], outcome.row, outcome.samples_ms)
     except KeyboardInterrupt:  # Ctrl-C, and SIGTERM/SIGHUP (bench.cli turns them into this)
         ended = "interrupted"
         raise
@@ -239,10 +308,65 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
         ended, error = "failed", f"{type(err).__name__}: {err}"[:2000]
         raise
     finally:
+        try:
+            executor.close()
+        except Exception:  # closing must never hide how the run ended
+            pass
+        shutil.rmtree(run_dir / EXPORT_CACHE, ignore_errors=True)  # exported graphs are scratch, not results
         _finalise(run_dir, meta, summary, ended, error)
         if bar is not None:
             bar.stop()
     return summary
+
+
+EXPORT_CACHE = "onnx-cache"
+
+
+def export_cache_option(cell: Cell, run_dir: Path) -> dict[str, str]:
+    """Deployed-runtime cells share one ONNX export per model, input shape and exporter within a
+    run (bench.deploy), so thread settings and rounds of the same model do not export again."""
+    from bench.runtimes import DEPLOYED_RUNTIMES
+
+    return {"export_cache": str(run_dir / EXPORT_CACHE)} if cell.runtime in DEPLOYED_RUNTIMES else {}
+
+
+def is_lookup(cell: Cell) -> bool:
+    """A reported-accuracy cell reads a published figure: no model runs, so no worker and no progress."""
+    return cell.task == "accuracy" and cell.options.get("source") == "reported"
+
+
+def lookup_row(cell: Cell) -> dict[str, Any]:
+    """The published accuracy, looked up in this process; a lookup has no batch or threads."""
+    from bench.accuracy import run_accuracy_cell
+
+    t0 = time.time()
+    try:
+        row = run_accuracy_cell(cell, progress=False)
+    except Exception as err:  # one cell's fault is its status, never the run's
+        row = {"status": "failed", "error": f"{type(err).__name__}: {err}"[:2000]}
+    row.update(batch_size=None, threads=None, duration_s=round(time.time() - t0, 3))
+    return row
+
+
+def _planned_rounds(cell: Cell, rounds: int) -> int:
+    """Only timed speed cells get more than one round; accuracy and size-only cells run once."""
+    return rounds if cell.task == "speed" and "latency" in cell.metrics else 1
+
+
+def _rounds_of(rec: dict[str, Any] | None) -> set[int]:
+    if rec is None:
+        return set()
+    if "rounds" not in rec:
+        return {0}  # a record written before rounds existed: one complete round
+    return {int(x["round"]) for x in rec["rounds"]}
+
+
+def _complete(rec: dict[str, Any] | None, cell: Cell, rounds: int) -> bool:
+    if rec is None:
+        return False
+    if rec["row"].get("status") not in MEASURED or "rounds" not in rec:
+        return True
+    return len(_rounds_of(rec)) >= _planned_rounds(cell, rounds)
 
 
 def _finalise(run_dir: Path, meta: dict[str, Any], summary: RunSummary, ended: str, error: str | None) -> None:
@@ -300,19 +424,26 @@ class _Progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.p = Progress(
-            TextColumn("[bold]cells"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("[bold]cell rounds"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("left"), TimeRemainingColumn(), TextColumn("{task.description}"),
         )
         self.task = self.p.add_task("", total=total, completed=already)
         self.p.start()
 
     # Model names and statuses are data (a suite alias may be `cnn [/]`): escaped, never read as markup.
-    def start(self, cell: Cell) -> None:
+    def start(self, cell: Cell, round_no: int = 0, rounds: int = 1) -> None:
         self.cell_t0 = time.time()
+        self.where = f" round {round_no + 1}/{rounds}" if rounds > 1 else ""
         if self.enabled and not self.plain:
             from rich.markup import escape
 
-            self.p.update(self.task, description=escape(cell_label(cell)))
+            self.p.update(self.task, description=escape(cell_label(cell) + self.where))
+
+    def skip(self) -> None:
+        """A planned round that will not run (its cell failed in round 1)."""
+        self.done += 1
+        if self.enabled and not self.plain:
+            self.p.advance(self.task)
 
     def advance(self, cell: Cell, status: str, row: dict[str, Any] | None = None) -> None:
         self.done += 1
@@ -323,7 +454,8 @@ class _Progress:
             top1 = (row or {}).get("top1")
             what = f" p50 {p50:.3g} ms" if isinstance(p50, (int, float)) else ""
             what += f" top-1 {top1:.3g}%" if isinstance(top1, (int, float)) else ""
-            print(f"[{self.done}/{self.total}] {cell_label(cell)}: {status}{what} ({time.time() - self.cell_t0:.1f} s)", flush=True)
+            print(f"[{self.done}/{self.total}] {cell_label(cell)}{getattr(self, 'where', '')}: {status}{what} "
+                  f"({time.time() - self.cell_t0:.1f} s)", flush=True)
             return
         if status != "ok":
             from rich.markup import escape

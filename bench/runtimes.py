@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 import torch
 
+from bench.axes import DEPLOYED_RUNTIMES
 from bench.env import cpu_flags
 from bench.errors import Unsupported  # noqa: F401  (part of this module's API)
 
@@ -48,7 +49,6 @@ PARITY_RULE = (
     f"tol by precision: {PARITY_TOL}"
 )
 
-DEPLOYED_RUNTIMES = ("onnxruntime", "openvino")
 
 
 def cpu_has_native_bf16() -> bool:
@@ -86,8 +86,8 @@ def prepare(model: torch.nn.Module, example: torch.Tensor, cell: Any) -> tuple[C
             from bench.deploy import prepare_deployed
         except ImportError as err:
             raise Unsupported(f"runtime {runtime!r} is not available: {err}") from None
-        step, info = prepare_deployed(model, example, cell)
-        return step, dict(info or {})
+        deployed, deployed_info = prepare_deployed(model, example, cell)
+        return deployed, dict(deployed_info or {})
 
     info: dict[str, Any] = {}
     if runtime == "channels_last":
@@ -143,7 +143,7 @@ class Parity:
     note: str | None = None
 
     def as_row(self) -> dict[str, Any]:
-        row = {"parity_max_abs_err": self.max_abs_err, "parity_max_rel_err": self.max_rel_err,
+        row: dict[str, Any] = {"parity_max_abs_err": self.max_abs_err, "parity_max_rel_err": self.max_rel_err,
                "parity_top1_agree": self.top1_agree, "parity_tol": self.tol}
         if self.note:
             row["parity_note"] = self.note

@@ -16,18 +16,20 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator, model_validator
 
+from bench.axes import Device, Family, Metric, Precision, Runtime
 from bench.errors import UserError
 
-Device = Literal["cpu", "cuda"]
-Precision = Literal["fp32", "bf16", "fp16"]
-Runtime = Literal["eager", "channels_last", "compile", "onnxruntime", "openvino"]
-Metric = Literal["params", "flops", "latency", "memory"]
+
+
+MAX_IMG_SIZE = 4096  # a 4096² fp32 input is already 200 MB per image; larger ones only exhaust memory
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # No inf/nan (a `timeout_s: .inf` never times out), and numbers are numbers: YAML's `true`
+    # or "8" is an error, not 1 or 8.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ModelEntry(_Strict):
@@ -36,25 +38,45 @@ class ModelEntry(_Strict):
     name: str = Field(min_length=1)
     alias: str | None = None  # how the model is named in tables when kwargs change it
     kwargs: dict[str, Any] = Field(default_factory=dict)
-    img_size: StrictInt | None = Field(default=None, gt=0)  # overrides the suite's sizes for this model
-    family: Literal["cnn", "mobile", "vit", "hybrid"] | None = None
+    img_size: StrictInt | None = Field(default=None, gt=0, le=MAX_IMG_SIZE)  # overrides the suite's sizes for this model
+    family: Family | None = None
     # Giant models: below this much GPU memory (and always on CPU) the cell reports params and
     # GMACs computed on the meta device, and skips latency/memory with the reason.
-    min_gpu_mem_gb: float | None = Field(default=None, gt=0)
+    min_gpu_mem_gb: StrictFloat | None = Field(default=None, gt=0)
 
 
 class TimingSpec(_Strict):
     """Warm-up and adaptive measurement budget (see bench.metrics.timing)."""
 
     warmup_min_iters: StrictInt = Field(default=3, ge=0)
-    warmup_max_s: float = Field(default=10.0, gt=0)
+    warmup_max_s: StrictFloat = Field(default=10.0, gt=0)
     min_samples: StrictInt = Field(default=10, ge=1)
     max_samples: StrictInt = Field(default=500, ge=1)
-    max_time_s: float = Field(default=5.0, gt=0)
-    target_rel_iqr: float = Field(default=0.05, gt=0)
+    max_time_s: StrictFloat = Field(default=5.0, gt=0)
+    target_rel_iqr: StrictFloat = Field(default=0.05, gt=0)
+    # Least time of timed calls before the rule may stop (capped at max_time_s).
+    min_time_s: StrictFloat = Field(default=1.0, ge=0)
+    # Percentiles to report; sampling continues until each has 10 samples beyond it (p90 → 100
+    # samples, p99 → 1000) or the budget ends, and one without that support is left empty.
+    percentiles: list[StrictFloat] = Field(default_factory=lambda: [50.0, 90.0], min_length=1)
     # Seconds per (device, precision, threads) to measure the hardware ceiling at run start
     # (bench.metrics.hardware); 0 skips it, and rows then get no efficiency.
-    ceiling_s: float = Field(default=1.0, ge=0)
+    ceiling_s: StrictFloat = Field(default=1.0, ge=0)
+    # Least seconds of repeated calls per cell for energy_j_per_img (bench.metrics.energy), where
+    # NVML or RAPL can be read; 0 skips it.
+    energy_s: StrictFloat = Field(default=1.0, ge=0)
+
+    @field_validator("percentiles")
+    @classmethod
+    def _valid_percentiles(cls, v: list[float]) -> list[float]:
+        bad = [q for q in v if not 0 < q < 100]
+        if bad:
+            raise ValueError(f"percentiles must lie strictly between 0 and 100 (e.g. [50, 90, 99]), got {bad}")
+        return sorted(set(float(q) for q in v))
+    # Worker processes per cell (bench.rounds): each process settles at its own level, so the
+    # round, not the sample, is the unit of replication. 1 = no interval (process variation unknown).
+    rounds: StrictInt = Field(default=3, ge=1, le=50)
+    rounds_seed: StrictInt | None = Field(default=None, ge=0)  # order of cells within rounds; None = drawn per run
 
     @model_validator(mode="after")
     def _min_le_max(self) -> "TimingSpec":
@@ -67,23 +89,36 @@ class Suite(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     models: list[ModelEntry | str] = Field(min_length=1)
-    devices: list[Device] = Field(default_factory=lambda: ["cpu"], min_length=1)
+    # ignore[arg-type] below: mypy cannot infer the Literal list a default_factory lambda returns (pydantic validates it).
+    devices: list[Device] = Field(default_factory=lambda: ["cpu"], min_length=1)  # type: ignore[arg-type]
     # StrictInt: YAML's `true` is not batch 1, nor "8" or 8.0 a batch of 8.
     batch_sizes: list[StrictInt] = Field(default_factory=lambda: [1], min_length=1)
-    img_sizes: list[StrictInt | None] = Field(default_factory=lambda: [None], min_length=1)
-    precisions: list[Precision] = Field(default_factory=lambda: ["fp32"], min_length=1)
-    runtimes: list[Runtime] = Field(default_factory=lambda: ["eager"], min_length=1)
-    threads: list[StrictInt | None] = Field(default_factory=lambda: [None], min_length=1)
-    metrics: list[Metric] = Field(default_factory=lambda: ["params", "flops", "latency", "memory"], min_length=1)
+    img_sizes: list[StrictInt | None] = Field(default_factory=lambda: [None], min_length=1)  # type: ignore[arg-type]
+    precisions: list[Precision] = Field(default_factory=lambda: ["fp32"], min_length=1)  # type: ignore[arg-type]
+    runtimes: list[Runtime] = Field(default_factory=lambda: ["eager"], min_length=1)  # type: ignore[arg-type]
+    threads: list[StrictInt | None] = Field(default_factory=lambda: [None], min_length=1)  # type: ignore[arg-type]
+    metrics: list[Metric] = Field(default_factory=lambda: ["params", "flops", "latency", "memory"], min_length=1)  # type: ignore[arg-type]
     timing: TimingSpec = Field(default_factory=TimingSpec)
-    timeout_s: float = Field(default=600.0, gt=0)
+    timeout_s: StrictFloat = Field(default=600.0, gt=0)
     memory_limit_mb: StrictInt | None = Field(default=None, gt=0)
     # "steady": workers run with glibc's mmap/trim thresholds raised (bench/executor.py), so
     # tensors freed and re-allocated every call are not returned to the kernel and faulted in
     # again; "system": glibc's defaults, as a plain `python` process gets them.
     malloc: Literal["steady", "system"] = "steady"
+    # Where cells run: one worker process at a time on this machine, or on a Ray cluster
+    # (bench.executor_ray; `archbench run --executor` overrides it).
+    executor: Literal["local", "ray"] = "local"
+    # TF32 for fp32 matmuls and cuDNN convolutions on CUDA cells. Off by default, so an fp32
+    # CNN (cuDNN allows TF32 by default) and an fp32 ViT (matmuls do not) run the same math.
+    tf32: Literal["off", "on"] = "off"
     accuracy: list[dict[str, Any]] = Field(default_factory=list)  # accuracy tasks (bench.accuracy)
     compare: dict[str, Any] = Field(default_factory=dict)  # thresholds for bench.compare
+
+    @field_validator("tf32", mode="before")
+    @classmethod
+    def _tf32_words(cls, v: Any) -> Any:
+        # YAML 1.1 reads a bare on/off as a boolean.
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
 
     @field_validator("batch_sizes")
     @classmethod
@@ -96,9 +131,10 @@ class Suite(_Strict):
     @field_validator("img_sizes")
     @classmethod
     def _positive_sizes(cls, v: list[int | None]) -> list[int | None]:
-        bad = [s for s in v if s is not None and s <= 0]
+        bad = [s for s in v if s is not None and not 0 < s <= MAX_IMG_SIZE]
         if bad:
-            raise ValueError(f"image sizes must be positive integers (or null for the model's default), got {bad}")
+            raise ValueError(f"image sizes must be whole numbers from 1 to {MAX_IMG_SIZE} (or null for the model's "
+                             f"default), got {bad}")
         return v
 
     @field_validator("threads")
@@ -303,7 +339,7 @@ def load_yaml(text: str) -> Any:
     try:
         return loader.get_single_data()
     except RecursionError:
-        raise InputTooLarge(f"nested too deeply (more than Python's stack allows)") from None
+        raise InputTooLarge("nested too deeply (more than Python's stack allows)") from None
     finally:
         loader.dispose()
 
@@ -440,7 +476,8 @@ def expand(suite: Suite) -> list[Cell]:
                     threads=threads,
                     model_kwargs=dict(entry.kwargs),
                     options={k: v for k, v in (("min_gpu_mem_gb", entry.min_gpu_mem_gb),
-                                                ("malloc", "system" if suite.malloc == "system" else None)) if v},
+                                                ("malloc", "system" if suite.malloc == "system" else None),
+                                                ("tf32", suite.tf32 if device == "cuda" else None)) if v},
                     metrics=tuple(suite.metrics),
                     timing=suite.timing.model_dump(),
                     timeout_s=suite.timeout_s,

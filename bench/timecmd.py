@@ -16,12 +16,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
 
 
 def _csv(kind: type, what: str):
     def parse(text: str) -> list:
-        out = []
+        out: list[Any] = []
         for part in text.split(","):
             part = part.strip()
             if kind is int and part in ("all", "null", "none"):
@@ -100,7 +99,8 @@ def time_command(args: argparse.Namespace) -> int:
     if args.json:
         keep = ("model", "device", "precision", "runtime", "batch_size", "img_size", "threads", "status", "error",
                 "latency_ms_p50", "latency_ms_iqr", "latency_rel_iqr", "latency_ms_p90", "latency_ms_p99",
-                "n_samples", "timing_target_met", "throughput_ips", "peak_mem_mb", "params_m", "gmacs")
+                "latency_note", "n_samples", "timing_target_met", "throughput_ips", "act_peak_mb", "rss_peak_mb",
+                "params_m", "gmacs")
         print(json.dumps([{k: _plain(r.get(k)) for k in keep} for r in rows], indent=1))
     else:
         for r in rows:
@@ -129,14 +129,16 @@ def format_time_row(r: dict[str, Any]) -> str:
         return f"{config}: {r.get('status')} — {why}"
     iqr = _plain(r.get("latency_ms_iqr")) or 0.0
     rel = _plain(r.get("latency_rel_iqr")) or 0.0
-    line = (f"{config}: p50 {p50:.3f} ms (IQR {iqr:.3f} ms = {rel * 100:.1f}%, p90 {_plain(r.get('latency_ms_p90')):.3f},"
-            f" p99 {_plain(r.get('latency_ms_p99')):.3f} ms, {int(r['n_samples'])} samples)")
+    # A percentile without 10 samples beyond it is empty (bench.metrics.stats): say so, never print a number.
+    tails = ", ".join(f"{q} {v:.3f} ms" if v is not None else f"{q} n/a" for q, v in
+                      (("p90", _plain(r.get("latency_ms_p90"))), ("p99", _plain(r.get("latency_ms_p99")))))
+    line = f"{config}: p50 {p50:.3f} ms (IQR {iqr:.3f} ms = {rel * 100:.1f}%, {tails}, {int(r['n_samples'])} samples)"
     tput = _plain(r.get("throughput_ips"))
     if tput:
         line += f", {tput:.1f} img/s"
-    mem = _plain(r.get("peak_mem_mb"))
+    mem = _plain(r.get("act_peak_mb"))
     if mem is not None:
-        line += f", peak mem {mem:.1f} MB"
+        line += f", activations {mem:.2f} MiB"
     if r.get("timing_target_met") is False or str(r.get("timing_target_met")).lower() == "false":
         line += "  [noisy: spread above target]"
     return line

@@ -27,15 +27,34 @@ def _is_oom(err: BaseException) -> bool:
     return name == "OutOfMemoryError" or "out of memory" in text or "can't allocate memory" in text or "cannot allocate memory" in text
 
 
-def _apply_memory_limit(limit_mb: int | None) -> None:
+def _data_mb() -> float | None:
+    """This process's private data (VmData: heap and private mappings, what RLIMIT_DATA counts)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmData:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _apply_memory_limit(limit_mb: int | None) -> str | None:
+    """Cap the worker's heap; returns why the cell is ``oom`` already when the cap is below what
+    the worker holds before measuring anything (a forked worker would otherwise reuse its free
+    heap and never notice a cap of 1 MB)."""
     if not limit_mb:
-        return
+        return None
     import resource
 
+    held = _data_mb()
+    if held is not None and held > limit_mb:
+        return (f"out of memory under memory_limit_mb={limit_mb}: the worker holds {held:.0f} MB of data "
+                "(interpreter, torch) before building the model")
     # RLIMIT_DATA caps heap growth (malloc/mmap of private memory) without counting the
     # large virtual reservations shared libraries make, which RLIMIT_AS would trip over.
     limit = limit_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    return None
 
 
 def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
@@ -52,8 +71,9 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
     from bench import registry
     from bench.metrics.memory import measure_memory, module_bytes
     from bench.metrics.stats import summarize
-    from bench.metrics.timing import TimingConfig, measure_latency
-    from bench.runtimes import Unsupported, check_precision, is_reference, parity, prepare, reference_output
+    from bench.metrics.timing import TimingConfig, measure_block_throughput, measure_latency
+    from bench.runtimes import (DEPLOYED_RUNTIMES, Unsupported, check_precision, is_reference, parity, prepare,
+                                reference_output)
 
     if cell.options.get("min_gpu_mem_gb"):
         if _gpu_mem_gb(cell.device) < cell.options["min_gpu_mem_gb"]:
@@ -61,13 +81,19 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
     if cell.device == "cuda" and not torch.cuda.is_available():
         raise Unsupported("cuda requested but no CUDA device is available on this machine")
     check_precision(cell.device, cell.precision)
+    if cell.device == "cuda":
+        _apply_tf32(cell.options.get("tf32", "off"), row)
     torch.manual_seed(0)
     t0 = time.perf_counter()
     model = registry.create_model(cell.registry_name, img_size=cell.img_size, **cell.model_kwargs)
     model.eval()
     row["build_s"] = round(time.perf_counter() - t0, 3)
 
-    row.update(_counted_row(model, cell))
+    # Rounds after the first (bench.runner) only time: params, GMACs, weight size, memory and
+    # parity were measured once, in round 0, and do not change between processes.
+    first = int(cell.options.get("round", 0) or 0) == 0
+    if first:
+        row.update(_counted_row(model, cell))
 
     if not ({"latency", "memory"} & set(cell.metrics)):
         return []
@@ -80,8 +106,10 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
     step, info = prepare(model, example, cell)
     row.update(info)
 
-    if "memory" in cell.metrics:
+    if "memory" in cell.metrics and first:
         row.update(measure_memory(step, cell.device, weights_bytes=weights_bytes).as_row())
+        if cell.runtime not in DEPLOYED_RUNTIMES:  # an exported graph's buffers are not PyTorch tensors
+            row.update(_act_columns(model, example, cell.device, cell.precision))
     out = step()
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"model output is a {type(out).__name__}, not a tensor; archbench times classifiers returning logits")
@@ -93,13 +121,26 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
 
     samples: list[float] = []
     if "latency" in cell.metrics:
-        res = measure_latency(step, cell.device, TimingConfig.from_dict(cell.timing))
+        from bench.load import CpuWatch
+
+        cfg = TimingConfig.from_dict(cell.timing)
+        with CpuWatch() as watch:  # other processes' CPU use during this timing pass
+            res = measure_latency(step, cell.device, cfg)
+        row.update(watch.reading.as_row())
         samples = res.samples_ms
-        row.update(summarize(samples).as_row())
+        row.update(summarize(samples, cfg.percentiles).as_row())
         row.update(res.as_row())
         row["throughput_ips"] = cell.batch_size / (row["latency_ms_p50"] / 1000.0)
+        # Once per cell (round 0), like memory: a pipelined-throughput pass and an energy window.
+        if cell.device == "cuda" and first:
+            row.update(measure_block_throughput(step, cell.batch_size, row["latency_ms_p50"]).as_row())
+        energy_s = float(cell.timing.get("energy_s", 1.0))
+        if energy_s > 0 and first:
+            from bench.metrics.energy import energy_for_cell
 
-    if not is_reference(cell.precision, cell.runtime):
+            row.update(energy_for_cell(step, cell.device, cell.batch_size, energy_s).as_row())
+
+    if first and not is_reference(cell.precision, cell.runtime):
         del step  # drop the variant (compiled graph, deployed session) before the reference runs
         par = parity(out, reference_output(model, example), cell.precision)
         row.update(par.as_row())
@@ -107,6 +148,31 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
             why = par.note or f"max error {par.max_rel_err:.3g} of the largest logit > tolerance {par.tol:g}"
             row.update(status="mismatch", error=f"output differs from fp32 eager: {why}")
     return samples
+
+
+def _apply_tf32(setting: str, row: dict[str, Any]) -> None:
+    """Set TF32 for both matmuls and cuDNN convolutions, so fp32 CNNs and ViTs run the same math."""
+    import torch
+
+    on = setting == "on"
+    torch.backends.cuda.matmul.allow_tf32 = on
+    torch.backends.cudnn.allow_tf32 = on
+    row["tf32"] = "on" if on else "off"
+
+
+def _act_columns(model: Any, example: Any, device: str, precision: str) -> dict[str, float]:
+    """act_peak_mb and act_total_mb of one eager forward at the cell's precision (bench.metrics.memory)."""
+    import torch
+
+    from bench.metrics.memory import MB, activation_bytes
+    from bench.runtimes import autocast_context
+
+    def forward() -> Any:
+        with torch.inference_mode(), autocast_context(device, precision):
+            return model(example)
+
+    peak, total = activation_bytes(forward)
+    return {"act_peak_mb": peak / MB, "act_total_mb": total / MB}
 
 
 def _counted_row(model: Any, cell: Cell, device: str = "cpu", always_params: bool = False) -> dict[str, Any]:
@@ -142,6 +208,12 @@ def _measure_on_meta(cell: Cell, row: dict[str, Any]) -> list[float]:
     fp32_gib = weight_size_mb(model, "fp32") / 1024
     # Parameters are counted whatever the suite's metrics: the skip reason quotes them.
     row.update(_counted_row(model, cell, device="meta", always_params=True))
+    if "memory" in cell.metrics and cell.precision == "fp32":  # counting tensor bytes needs no real memory
+        import torch
+
+        example = torch.empty(cell.batch_size, 3, cell.img_size, cell.img_size, device="meta")
+        row.update(_act_columns(model, example, "cpu", "fp32"))
+        row["mem_method"] = "act on meta only"
     need = cell.options["min_gpu_mem_gb"]
     where = "no CUDA device here" if _gpu_mem_gb(cell.device) == 0 else f"this GPU has {_gpu_mem_gb(cell.device):.0f} GB"
     row.update(status="skipped", error=(
@@ -159,6 +231,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     if cell.threads:
         torch.set_num_threads(cell.threads)
     row["threads_actual"] = torch.get_num_threads()
+    row["worker_pid"] = os.getpid()  # rounds are separate processes; this shows it
     row["malloc"] = "steady" if os.environ.get("MALLOC_MMAP_THRESHOLD_") and os.environ.get("MALLOC_TRIM_THRESHOLD_") else "system"
     started = time.time()
     try:
@@ -174,7 +247,8 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         if isinstance(err, Unsupported):
             row.update(status="skipped", error=str(err))
         elif _is_oom(err):
-            row.update(status="oom", error=f"out of memory at batch {cell.batch_size}: {str(err)[:300]}")
+            cap = f" under memory_limit_mb={cell.memory_limit_mb}" if cell.memory_limit_mb else ""
+            row.update(status="oom", error=f"out of memory at batch {cell.batch_size}{cap}: {str(err)[:300]}")
         else:
             row.update(status="failed", error=f"{type(err).__name__}: {err}"[:2000])
             row["traceback"] = traceback.format_exc(limit=8)[-4000:]
@@ -211,8 +285,11 @@ def main(argv: list[str]) -> int:
     cell = Cell.from_dict(job["cell"])
     if not cell.options.get("download"):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub from inside a measurement
-    _apply_memory_limit(cell.memory_limit_mb)
-    record = run_cell(cell)
+    too_small = _apply_memory_limit(cell.memory_limit_mb)
+    if too_small:
+        record = {"row": {"status": "oom", "error": too_small, "duration_s": 0.0}, "samples_ms": []}
+    else:
+        record = run_cell(cell)
     write_json_atomic(out_path, record)
     return 0
 

@@ -43,8 +43,12 @@ def screenshot(page_path: Path, out_path: Path, width: int = 1280, height: int =
             page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=1)
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
+            # A report inlines plotly.js (4.7 MiB): give a loaded machine time to parse it.
+            page.set_default_timeout(240_000)
             page.goto(Path(page_path).resolve().as_uri())
             page.wait_for_load_state("load")
+            # The explorer draws its Plotly figures after load; it marks <body> when done.
+            page.wait_for_function("!document.getElementById('explorer-data') || document.body.dataset.explorer === 'ready'")
             out_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = out_path.with_name(f".{out_path.name}.tmp.png")
             page.screenshot(path=str(tmp), full_page=full_page)

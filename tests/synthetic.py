@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from bench import results
-from bench.metrics.stats import summarize
 
 
 @dataclass(frozen=True)
@@ -51,28 +50,60 @@ def process_samples(rng: np.random.Generator, true_ms: float, n: int = 400, shap
     return x
 
 
-def with_samples(template: Path, dest: Path, samples_by_model: dict[str, np.ndarray]) -> Path:
+def rounds_samples(rng: np.random.Generator, true_ms: float, rounds: int = 5, n: int = 120,
+                   shape: ProcessShape = ProcessShape(), burst_round: int | None = None,
+                   burst: ProcessShape | None = None) -> list[np.ndarray]:
+    """One cell timed in ``rounds`` worker processes (bench.rounds): each round its own process level.
+
+    ``burst_round`` gets ``burst``'s shape instead (a phase of load that fell on that round)."""
+    return [process_samples(rng, true_ms, n, burst if (burst is not None and r == burst_round) else shape)
+            for r in range(rounds)]
+
+
+def with_samples(template: Path, dest: Path, samples_by_model: dict[str, np.ndarray | list[np.ndarray]],
+                 loads_by_model: dict[str, list[float]] | None = None) -> Path:
     """A copy of the real run folder ``template`` whose named models carry the given samples.
 
-    The results table's latency statistics and throughput are recomputed from the samples with
-    the project's own summary (bench.metrics.stats.summarize), as the worker computes them.
+    A model's samples are one array (one process: a one-round cell, as runs before rounds) or
+    a list of arrays, one per round. The results table's latency statistics, round-level columns
+    and throughput are recomputed with the project's own code (bench.rounds.combine_rounds), as
+    the runner computes them. ``loads_by_model`` gives the other-process CPU (% of a core)
+    recorded for each round; without it every round is recorded quiet (0%).
     """
+    from bench.rounds import combine_rounds
+
     shutil.copytree(template, dest)
     table = results.load_results(dest / "results.parquet")
     sdf = results.load_samples(dest)
     run_id = str(table["run_id"].iloc[0])
+    loads_by_model = loads_by_model or {}
     for model, samples in samples_by_model.items():
         rows = table.index[table["model"] == model]
         assert len(rows) == 1, f"template run has {len(rows)} cells of {model!r}"
         i = rows[0]
         key = table.at[i, "cell_key"]
-        for col, value in summarize(samples).as_row().items():
+        per_round = [np.asarray(samples, dtype=float)] if isinstance(samples, np.ndarray) else [np.asarray(x, dtype=float) for x in samples]
+        loads = loads_by_model.get(model) or [0.0] * len(per_round)
+        recs = [{"round": r, "samples_ms": list(x), "row": {"status": "ok", "other_cpu_pct": loads[r],
+                                                             "load_busy": loads[r] > 25, "timing_target_met": True}}
+                for r, x in enumerate(per_round)]
+        row = combine_rounds(recs, int(table.at[i, "batch_size"]), len(per_round))
+        for col in table.columns:  # round-level columns the template's own rounds left behind
+            if col.startswith(("latency_ms_p50_", "throughput_ips_ci", "latency_between", "other_cpu", "load_busy")):
+                table[col] = table[col].astype(object)
+                table.at[i, col] = None
+        for col, value in row.items():
+            if col in ("status", "duration_s") or col.startswith("timing_"):
+                continue
+            if col not in table.columns:
+                table[col] = None
+            table[col] = table[col].astype(object)
             table.at[i, col] = value
-        table.at[i, "throughput_ips"] = table.at[i, "batch_size"] / (table.at[i, "latency_ms_p50"] / 1000.0)
-        sdf = pd.concat([sdf[sdf["cell_key"] != key], pd.DataFrame({
-            "run_id": run_id, "cell_key": key, "model": model, "iteration": np.arange(len(samples)),
-            "latency_ms": np.asarray(samples, dtype=float)})], ignore_index=True)
+        new = pd.concat([pd.DataFrame({"run_id": run_id, "cell_key": key, "model": model, "round": r,
+                                       "iteration": np.arange(len(x)), "latency_ms": x}) for r, x in enumerate(per_round)])
+        sdf = pd.concat([sdf[sdf["cell_key"] != key], new], ignore_index=True)
+    table = results.typed(table)  # list columns hold lists (combine_rounds gives JSON text)
     results.write_table_atomic(table, dest / "results.parquet")
-    results.write_table_atomic(table, dest / "results.csv")
+    results.write_table_atomic(results._csv_ready(table), dest / "results.csv")
     results.write_table_atomic(sdf, dest / "samples.parquet")
     return dest

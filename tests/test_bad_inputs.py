@@ -169,6 +169,14 @@ def batch_text(tmp, real, ctx):
     return ["run", _suite(tmp, "name: t\nmodels: [test:cnn]\nbatch_sizes: ['8']\n"), "--results-dir", str(ctx["results"])]
 
 
+def suite_with(line: str):
+    def setup(tmp, real, ctx):
+        ctx["results"] = tmp / "results"
+        return ["run", _suite(tmp, f"name: t\nmodels: [test:cnn]\n{line}\n"), "--results-dir", str(ctx["results"])]
+
+    return setup
+
+
 def python_tag(tmp, real, ctx):
     ctx["results"] = tmp / "results"
     return ["run", _suite(tmp, "name: !!python/object/apply:os.getcwd []\nmodels: [test:cnn]\n"),
@@ -262,6 +270,9 @@ CASES = [
     # 11. strict integers
     Case("batch_sizes: [true]", batch_true, 2, ("batch_sizes.0", "integer"), (), ("results",)),
     Case("batch_sizes: ['8']", batch_text, 2, ("batch_sizes.0", "integer"), (), ("results",)),
+    Case("timeout_s: .inf", suite_with("timeout_s: .inf"), 2, ("timeout_s", "finite")),
+    Case("timeout_s: true", suite_with("timeout_s: true"), 2, ("timeout_s", "valid number")),
+    Case("img_sizes: [100000]", suite_with("img_sizes: [100000]"), 2, ("img_sizes", "4096")),
     Case("run --data /nonexistent", data_missing, 2, ("--data", "no such file"), (), ("results",)),
     Case("run --data no task reads", data_unused, 2, ("--data", "no accuracy task"), (), ("results",)),
     # 7, 9. resume validates before writing; one driver per run folder
@@ -393,14 +404,16 @@ def test_a_failure_inside_the_run_still_finalises_run_json(tmp_path):
     assert meta["status"] == "failed" and "lost its connection" in meta["error"]
 
 
-def test_progress_bar_prints_markup_in_names_as_text(tmp_path, capsys):
+def test_progress_bar_prints_markup_in_names_as_text(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)  # the Rich bar, as on a terminal
     suite_file = write_suite(tmp_path, SUITE.replace("models: [test:cnn, test:mobile]", """models:
   - {name: "fault:model", alias: "bad [/x]", kwargs: {mode: raise}}
   - {name: test:cnn, alias: "cnn [/]"}"""))
     summary = run_suite(load_suite(suite_file), tmp_path / "r", executor=InProcess(), progress=True)
     assert summary.counts == {"failed": 1, "ok": 1}
     assert json.loads((summary.run_dir / "run.json").read_text())["status"] == "complete"
-    assert "bad [/x] b1: failed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "bad [/x] b1" in out and ": failed" in out
 
 
 def test_threads_above_the_core_count_are_warned(capsys):
@@ -443,18 +456,22 @@ def _wait(cond: Callable[[], bool], timeout: float = 120.0) -> bool:
     return cond()
 
 
-def _workers_of(tmp_root: Path) -> list[int]:
-    """Worker processes whose job lies under ``tmp_root`` (their TMPDIR)."""
-    pids = []
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (template, forked or fresh worker, guardian)."""
+    parent = {}
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
-                cmd = (d / "cmdline").read_bytes().split(b"\0")
-            except OSError:
+                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
-            if b"bench.worker" in cmd and any(str(tmp_root).encode() in part for part in cmd):
-                pids.append(int(d.name))
-    return pids
+    found, frontier = set(), [pid]
+    while frontier:
+        p = frontier.pop()
+        kids = {c for c, pp in parent.items() if pp == p} - found
+        found |= kids
+        frontier.extend(kids)
+    return found
 
 
 HANG = """
@@ -476,8 +493,9 @@ def test_killed_driver_leaves_no_worker_no_temp_folder_and_no_running_run(sig, t
                                "--no-report", "-q"], cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp_root)},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait(lambda: _workers_of(tmp_root)), "the worker never started"
-        workers = _workers_of(tmp_root)
+        # The cell's log appears when its worker starts (hang: it then never finishes).
+        assert _wait(lambda: list((tmp_path / "r").glob("*/logs/*.log")), 300), "the worker never started"
+        workers = _descendants(driver.pid)
         driver.send_signal(sig)
         _, err = driver.communicate(timeout=120)
     finally:
@@ -485,7 +503,8 @@ def test_killed_driver_leaves_no_worker_no_temp_folder_and_no_running_run(sig, t
             driver.kill()
     if sig == signal.SIGTERM:
         assert driver.returncode == 128 + signal.SIGTERM and "SIGTERM" in err and "Traceback" not in err
-    assert _wait(lambda: not any(Path(f"/proc/{p}").exists() for p in workers), 60), "worker outlived its driver"
+    assert workers
+    assert _wait(lambda: not any(Path(f"/proc/{p}").exists() for p in workers), 60), "a child outlived its driver"
     assert _wait(lambda: not list(tmp_root.glob("archbench-cell-*")), 60), list(tmp_root.iterdir())
     run_json = next((tmp_path / "r").iterdir()) / "run.json"
     assert _wait(lambda: json.loads(run_json.read_text())["status"] == "interrupted", 60), run_json.read_text()
@@ -496,9 +515,15 @@ def test_memory_limit_too_small_is_recorded_as_oom(tmp_path):
 
     cell = expand(parse_suite({"name": "m", "models": ["test:cnn"], "img_sizes": [32], "memory_limit_mb": 1,
                                "metrics": ["params"], "timeout_s": 300}))[0]
-    out = LocalProcessExecutor().run(cell, tmp_path / "cell.log")
+    forked = LocalProcessExecutor()
+    try:
+        out = forked.run(cell, tmp_path / "cell.log")
+    finally:
+        forked.close()
     assert out.row["status"] == "oom", out.row
     assert "memory_limit_mb=1" in out.row["error"]
+    fresh = LocalProcessExecutor(use_template=False).run(cell, tmp_path / "fresh.log")
+    assert fresh.row["status"] == "oom" and "memory_limit_mb=1" in fresh.row["error"], fresh.row
 
 
 def test_full_disk_is_one_message_and_exit_74(real, tmp_path):

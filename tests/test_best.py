@@ -67,7 +67,7 @@ def _trow(runtime, threads, ms, iqr=0.1, met=True, model="m", batch=1, mem=50.0)
     r = _row(runtime, "fp32", ms, err=None if runtime == "eager" else 1e-6, tol=None if runtime == "eager" else 1e-3,
              model=model, batch=batch)
     r.update(threads=threads, threads_actual=threads or 2, latency_ms_iqr=iqr, latency_rel_iqr=iqr / ms,
-             timing_target_met=met, peak_mem_mb=mem, cell_key=f"{model}|{runtime}|t{threads}|b{batch}")
+             timing_target_met=met, act_peak_mb=mem, cell_key=f"{model}|{runtime}|t{threads}|b{batch}")
     return r
 
 

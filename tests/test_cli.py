@@ -28,6 +28,9 @@ def test_claims_subcommand_runs_one_claim(tmp_path):
     data = json.loads((runs[0] / "claims.json").read_text())
     assert "AlexNet" in json.dumps(data, ensure_ascii=False)
     assert any(v in res.stdout for v in ("holds", "does not hold here"))
+    # tiny verdicts are smoke tests: the terminal says so, and the footer names the --reports-dir used
+    assert "these verdicts say nothing about the claims" in res.stderr and "scale tiny" in res.stdout
+    assert str(tmp_path / "p" / "claims.html") in res.stdout
 
 
 def test_claims_bad_only_is_exit_2(tmp_path):

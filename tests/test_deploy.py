@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch

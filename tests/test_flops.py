@@ -70,7 +70,7 @@ def test_walk_covers_the_installed_torchvision():
 @pytest.mark.parametrize("name", TV_MODELS)
 def test_torchvision_params_and_gmacs_match_weight_metadata(name):
     for weights, crop, kwargs in _tv_weight_variants(name):
-        model = build_on_meta(lambda: tvm.get_model(name, weights=None, **kwargs))
+        model = build_on_meta(lambda kwargs=kwargs: tvm.get_model(name, weights=None, **kwargs))
         where = f"{name} {weights.name} @{crop}"
         assert count_params(model).total == weights.meta["num_params"], where
         report = count_flops(model, crop, device="meta")
@@ -283,7 +283,7 @@ def test_fused_multi_head_attention_kernel_is_counted():
 
 @pytest.mark.parametrize(("mode", "per_sample"), [("bilinear", 4), ("nearest", 0), ("bicubic", 16)])
 def test_grid_sample_convention(mode, per_sample):
-    c, h, w, ho, wo = 6, 8, 8, 5, 7
+    c, h, _w, ho, wo = 6, 8, 8, 5, 7
     grid = nn.Parameter(torch.rand(1, ho, wo, 2) * 2 - 1)
 
     def fwd(x, holder):

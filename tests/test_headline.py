@@ -13,7 +13,7 @@ def _speed(model, runtime, threads, ms, batch=1, met=True, iqr=0.05):
             "runtime": runtime, "batch_size": batch, "img_size": 224, "threads": threads,
             "threads_actual": threads or 2, "status": "ok", "latency_ms_p50": ms, "latency_ms_p99": ms * 1.1,
             "latency_ms_iqr": iqr, "latency_rel_iqr": iqr / ms, "timing_target_met": met,
-            "throughput_ips": batch * 1000 / ms, "peak_mem_mb": 40.0, "params_m": 5.5, "gmacs": 0.22,
+            "throughput_ips": batch * 1000 / ms, "act_peak_mb": 40.0, "params_m": 5.5, "gmacs": 0.22,
             "cell_key": f"{model}|{runtime}|t{threads}|b{batch}", **parity}
 
 

@@ -13,11 +13,13 @@ import pytest
 
 from bench import results
 from bench.report.data import ReportData, matmul_ceiling_gflops, pareto_front
+from bench.report.explorer import plotly_js
 from bench.report.figures import FAMILY_COLORS, build_figures
 from bench.report.html import fmt, page_name, render_run_report, update_index
 from bench.report.markdown import render_markdown
 from tests.test_report_runs import DEFAULT_MODELS, write_run
 
+PLOTLY_JS = str(plotly_js())
 XSS_SUITE = "<script>alert(1)</script>"
 XSS_MODEL = '<img src=x onerror="alert(2)">$\\x$|m'
 XSS_ERROR = "</script><script>alert(3)</script> & <b>bold</b>\nsecond line"
@@ -47,6 +49,13 @@ def default_page(default_like, tmp_path_factory) -> str:
     return out.read_text()
 
 
+def without_plotly(page: str) -> str:
+    """The page with the inlined plotly.js bundle cut out (it is third-party code, checked once)."""
+    head, sep, rest = page.partition(PLOTLY_JS[:200])
+    assert sep, "the plotly.js bundle is not inlined"
+    return head + rest[len(PLOTLY_JS) - 200:]
+
+
 def _figure_ids(page: str) -> list[str]:
     return re.findall(r'<figure id="([^"]+)" class="report-figure">', page)
 
@@ -58,16 +67,19 @@ def _load(run_dir: Path) -> ReportData:
 def test_default_shaped_run_renders_every_applicable_figure(default_page):
     page = default_page
     assert _figure_ids(page) == ["fig-acc-latency", "fig-lat-gmacs", "fig-lat-dist", "fig-throughput",
-                                 "fig-memory", "fig-family-size"]
+                                 "fig-memory", "fig-roofline", "fig-family-size"]
     # The two figures this run cannot support say why instead of vanishing.
     assert "the suite measured a single input size" in page and "the suite measured a single runtime" in page
     # Every figure has a caption; the ceiling line is drawn and named with the measured rate.
-    assert page.count("<figcaption>") == 6
-    assert "measured matmul rate (cpu 150 GFLOP/s)" in page
-    assert page.count("data:image/png;base64,") == 6
-    assert "<script src" not in page and "http://" not in page and "https://" not in page
+    static = page.split('<h2 id="figures">')[1].split('<h2 id="results-section">')[0]
+    assert static.count("<figcaption>") == 7
+    assert "3×3 convolution (cpu 150 GFLOP/s)" in page
+    assert "the line is the roofline from the measured bandwidth 18.0 GB/s (slope) and compute ceiling 150 GFLOP/s" in page
+    assert static.count("data:image/png;base64,") == 7
+    own = without_plotly(page)  # the bundle itself names URLs in code paths these pages never take
+    assert "<script src" not in own and "http://" not in own and "https://" not in own
     # Units in headers, numeric sort keys on numeric cells.
-    for header in ("latency p50 (ms)", "throughput (img/s)", "peak mem (MB)", "params (M)", "top-1 (%)"):
+    for header in ("latency p50 (ms)", "throughput (img/s)", "activations (MiB)", "params (M)", "top-1 (%)"):
         assert f">{header}</th>" in page
     rows = re.search(r'<table id="results".*?</table>', page, re.S).group(0)
     assert rows.count("<tr data-family=") == 24  # speed rows; accuracy has its own table
@@ -79,7 +91,7 @@ def test_default_shaped_run_renders_every_applicable_figure(default_page):
 def test_rich_run_draws_all_eight_figures_and_runtime_speedups(rich, tmp_path):
     page = render_run_report(rich, tmp_path / "r.html", strict=True).read_text()
     assert _figure_ids(page) == ["fig-acc-latency", "fig-lat-gmacs", "fig-lat-dist", "fig-throughput",
-                                 "fig-memory", "fig-resolution", "fig-family-size", "fig-runtimes"]
+                                 "fig-memory", "fig-roofline", "fig-resolution", "fig-family-size", "fig-runtimes"]
     assert "Not drawn for this run" not in page
     assert "224, 384, 512 px" in page
     assert "speed-up of each runtime over eager" in page
@@ -134,7 +146,8 @@ def test_matmul_ceiling_read_defensively(hw, device, precision, threads, want):
 def test_no_hardware_means_no_line_and_a_caption_that_says_so(tmp_path):
     run = write_run(tmp_path, models=DEFAULT_MODELS[:3], hardware=None, accuracy=False, failures=False)
     page = render_run_report(run, tmp_path / "r.html", strict=True).read_text()
-    assert "no matmul ceiling is drawn because run.json records no measured matmul rate" in page
+    assert "no ceiling is drawn because run.json records no measured rate" in page
+    assert "no roofline: run.json has no measured ceiling" in page
     assert "not measured in this run" in page
 
 
@@ -168,8 +181,10 @@ def test_hostile_names_render_as_text(tmp_path):
     results.write_cell_record(run, "zz-xss", rec)
     results.consolidate(run)
     page = render_run_report(run, tmp_path / "xss.html", strict=True).read_text()
-    # Exactly one script element: ours. None of the injected markup survives as markup.
-    assert page.count("<script") == 1 and page.count("</script>") == 1
+    # Only our script elements: the table script, the JSON payload, plotly.js and the explorer.
+    # None of the injected markup survives as markup.
+    assert page.count("<script") == 4 and page.count("</script>") == 4
+    assert page.count('<script type="application/json" id="explorer-data">') == 1
     for raw in (XSS_SUITE, "<img src=x", "<b>bold</b>", "<b>fam</b>", "<i>dev</i>"):
         assert raw not in page
     assert htmllib.escape(XSS_SUITE, quote=False) in page
@@ -260,6 +275,42 @@ def test_builders_report_failures_instead_of_crashing(default_like):
     figs, skipped = build_figures(d)
     dist = [s for s in skipped if s.title == "Latency distribution"]
     assert dist and dist[0].reason.startswith("could not be drawn (ValueError")
-    assert len(figs) == 5
+    assert len(figs) == 6  # the other applicable figures still render
     with pytest.raises(ValueError):
         build_figures(d, strict=True)
+
+
+def test_summary_marks_unsupported_percentiles_and_flags_efficiency_above_the_ceiling():
+    import pandas as pd
+
+    from bench.metrics.hardware import EFFICIENCY_ABOVE_ONE
+    from bench.report.html import summary_table
+
+    base = {"task": "speed", "status": "ok", "device": "cpu", "precision": "fp32", "runtime": "eager", "batch_size": 1,
+            "img_size": 224, "threads_actual": 2, "params_m": 1.0, "gmacs": 1.0, "latency_ms_p50": 5.0,
+            "latency_rel_iqr": 0.01, "throughput_ips": 200.0, "act_peak_mb": 3.0}
+    df = pd.DataFrame([
+        {**base, "model": "a", "family": "cnn", "n_samples": 40, "latency_ms_p90": float("nan"),
+         "latency_note": "p90 empty: 40 samples, p90 needs 100 (10 beyond it)", "efficiency": 1.3,
+         "latency_ms_p50_ci_low": 4.5, "latency_ms_p50_ci_high": 5.6,
+         "efficiency_note": EFFICIENCY_ABOVE_ONE},
+        {**base, "model": "b", "family": "vit", "n_samples": 150, "latency_ms_p90": 5.5, "efficiency": 0.4},
+    ])
+    summ = summary_table(ReportData(df, pd.DataFrame(), {}))
+    headers = [h for h, _ in summ["header"]]
+    by_model = {r["cells"][0]["text"]: {h: c["text"] for h, c in zip(headers, r["cells"])} for r in summ["rows"]}
+    assert by_model["a"]["p90 (ms)"] == "n/a" and by_model["b"]["p90 (ms)"] == "5.50"
+    assert by_model["a"]["p50 (ms)"] == "5 (4.50–5.60)" and by_model["b"]["p50 (ms)"] == "5"  # interval over rounds
+    assert by_model["a"]["eff. (%)"].endswith("†") and "†" not in by_model["b"]["eff. (%)"]
+    assert by_model["a"]["act. (MiB)"] == "3"
+    notes = " ".join(summ["notes"])
+    assert "fewer than 100 samples" in notes and "above the measured ceiling" in notes
+    # the full table flags the row too, with its reason in a column of its own
+    from bench.report.html import results_table
+
+    full = results_table(ReportData(df, pd.DataFrame(), {}))
+    keys = [c.key for c in full["columns"]]
+    rows = {r["cells"][keys.index("model")]["text"]: r["cells"] for r in full["rows"]}
+    assert rows["a"][keys.index("efficiency")]["text"] == "130 †"
+    assert "above the measured ceiling" in rows["a"][keys.index("efficiency_note")]["text"]
+    assert rows["b"][keys.index("efficiency")]["text"] == "40" and rows["b"][keys.index("efficiency_note")]["text"] == ""

@@ -98,7 +98,10 @@ def write_run(root: Path, *, suite: str = "default", run_id: str = "20260101-000
                         st = summarize(samples).as_row()
                         row = {"status": "ok", "params": int(params_m * 1e6), "params_m": params_m, "gmacs": gmacs,
                                "throughput_ips": batch / (st["latency_ms_p50"] / 1e3),
-                               "peak_mem_mb": params_m * 4 * 0.3 + batch * img * img * 3 * 4 * 20 / 1e6,
+                               "act_peak_mb": params_m * 4 * 0.3 + batch * img * img * 3 * 4 * 20 / 1e6,
+                               "act_total_mb": params_m * 4 + batch * img * img * 3 * 4 * 60 / 1e6,
+                               "weight_mb": params_m * 4 * 1e6 / 2**20,
+                               "rss_peak_mb": params_m * 4 * 0.5 + batch * img * img * 3 * 4 * 25 / 1e6,
                                "mem_method": "vmhwm-delta", "threads_actual": 2, "timing_target_met": bool(i % 7),
                                "started_at": f"{started_at}#{i:05d}", **st}
                         row["achieved_gflops"] = 2 * gmacs * row["throughput_ips"]

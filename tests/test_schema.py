@@ -14,6 +14,7 @@ import pytest
 from bench import results, schema
 from bench.accuracy import ROW_FIELDS
 from bench.compare.config import METRICS
+from bench.report.data import NUMERIC_COLUMNS, TEXT_COLUMNS
 from bench.report.html import ACC_COLUMNS, TABLE_COLUMNS
 from bench.runner import run_suite
 from bench.suite import parse_suite
@@ -46,7 +47,7 @@ def test_every_entry_is_complete():
 def test_readers_take_their_columns_from_the_schema():
     assert results.KEY_COLUMNS + results.METRIC_COLUMNS == [c.name for c in schema.COLUMNS]
     # the three that used to end up as unordered "extra" columns
-    assert {"mem_baseline_mb", "parity_note", "train_fraction"} <= set(results.METRIC_COLUMNS)
+    assert {"rss_baseline_mb", "parity_note", "train_fraction"} <= set(results.METRIC_COLUMNS)
     assert list(ROW_FIELDS) == schema.task_fields("accuracy") and "train_fraction" in ROW_FIELDS
     for m in METRICS:
         col = schema.column(m.column)
@@ -55,10 +56,15 @@ def test_readers_take_their_columns_from_the_schema():
             assert m.higher_is_better == col.higher_is_better
     for c in TABLE_COLUMNS + ACC_COLUMNS:
         assert c.numeric == schema.column(c.key).numeric and c.scale == schema.column(c.key).scale
+    # the columns the report coerces to numbers / text are the schema's numbers / text
+    assert all(schema.column(c).numeric for c in NUMERIC_COLUMNS)
+    assert all(schema.column(c).dtype == "str" for c in TEXT_COLUMNS)
 
 
 def test_unknown_lists_what_the_schema_lacks():
-    assert schema.unknown(["params", "traceback", "latency_ms_p42", "gmacs"]) == ["latency_ms_p42"]
+    assert schema.unknown(["params", "traceback", "latency_ms_42", "gmacs"]) == ["latency_ms_42"]
+    # a percentile the suite asked for beyond p50/p90/p99 (timing.percentiles) is a known column
+    assert schema.unknown(["latency_ms_p99_9", "latency_ms_p75", "latency_ms_p9x"]) == ["latency_ms_p9x"]
 
 
 def test_a_real_run_writes_only_columns_the_schema_knows(tmp_path):
@@ -80,7 +86,12 @@ def test_a_real_run_writes_only_columns_the_schema_knows(tmp_path):
     speed = df[df["task"] == "speed"].set_index("runtime")
     assert (speed["status"] == "ok").all(), speed[["status", "error"]]
     assert speed.loc["channels_last", "parity_max_rel_err"] <= speed.loc["channels_last", "parity_tol"]
-    assert speed.loc["eager", "mem_baseline_mb"] > 0 and speed.loc["eager", "gmacs"] > 0
+    eager = speed.loc["eager"]
+    assert eager["rss_baseline_mb"] > 0 and eager["gmacs"] > 0
+    assert eager["act_peak_mb"] > 0
+    # energy: a figure where RAPL is readable, else the reason
+    assert eager["energy_j_per_img"] > 0 or isinstance(eager["energy_note"], str)
+    assert eager["macs_per_param"] == pytest.approx(eager["gmacs"] * 1e9 / eager["params"])
     acc = df[df["task"] == "accuracy"].iloc[0]
     assert acc["acc_source"] == "reported"  # test:cnn has no published figure: every field is still present
     rec = next(r for r in records if r["cell"]["task"] == "accuracy")

@@ -13,8 +13,12 @@ def test_summary_of_known_samples():
     assert s.n_samples == 100
     assert s.latency_ms_mean == pytest.approx(50.5)
     assert s.latency_ms_p50 == pytest.approx(50.5)
-    assert s.latency_ms_p90 == pytest.approx(90.1)
-    assert s.latency_ms_p99 == pytest.approx(99.01)
+    assert s.latency_ms_p90 == pytest.approx(90.1)  # 100 samples: exactly p90's support
+    assert math.isnan(s.latency_ms_p99)  # p99 would need 1,000
+    assert s.latency_note == ""  # nothing requested (p50, p90) is missing
+    s99 = summarize(list(range(1, 101)), percentiles=[50, 90, 99])
+    assert s99.latency_note == "p99 empty: 100 samples, p99 needs 1000 (10 beyond it)"
+    assert summarize(list(range(1, 1001)), percentiles=[99]).latency_ms_p99 == pytest.approx(990.01)
     assert s.latency_ms_min == 1 and s.latency_ms_max == 100
     assert s.latency_ms_std == pytest.approx(np.std(np.arange(1, 101), ddof=1))
     assert s.latency_ms_iqr == pytest.approx(75.25 - 25.75)
@@ -30,10 +34,11 @@ def test_rel_iqr_edge_cases():
 def test_warmup_runs_until_stable_then_stops_when_spread_is_small():
     # Warm-up: 50, 20, 10, 10.2, 10.1 → stable after the 5th; then steady 10 ms samples.
     clock = ScriptedClock([50, 20, 10, 10.2, 10.1] + [10.0] * 100)
-    res = measure_latency(lambda: None, "cpu", TimingConfig(warmup_min_iters=2, min_samples=8, max_samples=100, target_rel_iqr=0.05), clock)
+    res = measure_latency(lambda: None, "cpu", TimingConfig(warmup_min_iters=2, min_samples=8, max_samples=100, target_rel_iqr=0.05,
+                                                            min_time_s=0, percentiles=(50,)), clock)
     assert res.warmup_iters == 5 and res.warmup_stable
     assert res.target_met and res.stop_reason == "target_met"
-    assert len(res.samples_ms) == 8  # stops at the minimum once the spread target is met
+    assert len(res.samples_ms) == 20  # stops once the median has 10 samples beyond it and the spread is met
 
 
 def test_noisy_samples_hit_max_samples_and_are_flagged():

@@ -1,6 +1,5 @@
 """`archbench time`, `run --set`, `--dry-run`, plain progress lines, suggestions on unknown fields."""
 
-import json
 import re
 
 import pandas as pd
@@ -13,10 +12,14 @@ from tests.conftest import ROOT, run_cli
 
 def test_time_one_model_prints_p50_with_spread_and_writes_a_run(tmp_path):
     res = run_cli("time", "test:cnn", "--batch", "2", "--threads", "1", "--max-time-s", "0.3",
-                  "--results-dir", str(tmp_path))
+                  "--set", "timing.rounds=1", "--results-dir", str(tmp_path))
     assert res.returncode == 0, res.stderr + res.stdout
     line = next(x for x in res.stdout.splitlines() if x.startswith("test:cnn b2 32px cpu/fp32/eager threads 1:"))
-    assert re.search(r"p50 [\d.]+ ms \(IQR [\d.]+ ms = [\d.]+%, p90 [\d.]+, p99 [\d.]+ ms, \d+ samples\)", line), line
+    # p90/p99 print a number only where 100 / 1,000 samples support them, else "n/a"
+    assert re.search(r"p50 [\d.]+ ms \(IQR [\d.]+ ms = [\d.]+%, p90 ([\d.]+ ms|n/a), p99 ([\d.]+ ms|n/a), \d+ samples\)",
+                     line), line
+    n = int(re.search(r"(\d+) samples\)", line).group(1))
+    assert ("p90 n/a" in line) == (n < 100) and ("p99 n/a" in line) == (n < 1000)
     # Not a terminal: one plain progress line per finished cell, threads in the label.
     assert re.search(r"^\[1/1\] test:cnn b2 32px cpu/fp32/eager t1: ok", res.stdout, re.M), res.stdout
     run_dir = next(tmp_path.iterdir())
@@ -71,3 +74,21 @@ def test_run_dry_run_with_set(tmp_path):
     assert res.returncode == 0, res.stderr
     threads = {x.split("\t")[8] for x in res.stdout.splitlines()[1:-1]}
     assert threads == {"1", "2"}
+
+
+def test_dry_run_estimate_uses_an_earlier_run_of_the_same_cells(tmp_path):
+    from bench import results
+    from bench.plan import estimate
+    from bench.runner import all_cells
+
+    suite = parse_suite({"name": "est", "models": ["test:cnn", "test:vit"], "threads": [1]})
+    cells = all_cells(suite)
+    run = tmp_path / "r1"
+    results.write_json_atomic(run / "run.json", {"schema_version": results.SCHEMA_VERSION, "run_id": "r1",
+                                                 "suite": {"name": "est"}, "started_at": "2026-01-01T00:00:00+00:00"})
+    rounds = [{"round": i, "row": {"started_at": f"2026-01-01T00:0{i}:00+00:00", "finished_at": f"2026-01-01T00:0{i}:04+00:00"}}
+              for i in range(3)]
+    results.write_cell_record(run, cells[0].slug, {"cell": cells[0].to_dict(), "row": {"status": "ok"}, "rounds": rounds})
+    est = estimate(cells, tmp_path, "est")
+    assert (est[0].seconds, est[0].basis) == (12.0, "earlier run")  # 3 rounds × 4 s
+    assert est[1].basis == "rule of thumb" and est[1].seconds > 0

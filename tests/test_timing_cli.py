@@ -117,7 +117,10 @@ def test_hardware_ceiling_and_efficiency(busy_run):
     ok = busy_run["df"][(busy_run["df"]["status"] == "ok") & (busy_run["df"]["precision"] == "fp32")]
     achieved = 2 * ok["gmacs"] * ok["throughput_ips"]
     assert (abs(ok["achieved_gflops"] - achieved) <= 1e-9 * achieved).all()
-    assert (abs(ok["efficiency"] - ok["achieved_gflops"] / fp32[0]["matmul_gflops"]) < 1e-12).all()
+    # the ceiling is the faster of the matmul and 3×3 conv probes, and run.json names which
+    assert fp32[0]["ceiling_gflops"] == max(fp32[0]["matmul_gflops"], fp32[0]["conv_gflops"])
+    assert fp32[0]["ceiling_kernel"] in ("matmul", "conv3x3") and (ok["ceiling_kernel"] == fp32[0]["ceiling_kernel"]).all()
+    assert (abs(ok["efficiency"] - ok["achieved_gflops"] / fp32[0]["ceiling_gflops"]) < 1e-12).all()
 
 
 def test_parity_columns_and_best_view_on_real_rows(busy_run):

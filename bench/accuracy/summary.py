@@ -37,3 +37,21 @@ def data_efficiency(rows: Iterable[dict[str, Any]]) -> dict[str, list[tuple[floa
         frac = float(r.get("train_fraction") or 1.0)
         curves.setdefault(str(r["model"]), []).append((frac, float(r["top1"]), float(r.get("top1_std") or 0.0)))
     return {m: sorted(v) for m, v in curves.items()}
+
+
+# When a model has several accuracy figures, the one from its own data wins.
+ACC_SOURCES = ("measured", "scratch", "reported")
+
+
+def one_accuracy_per_model(df: Any) -> Any:
+    """The ok accuracy rows with a top-1, one per model (measured beats scratch beats reported)."""
+    import pandas as pd
+
+    need = ["model", "status", "task", "top1", "acc_source"]
+    d = df.reindex(columns=list(dict.fromkeys(list(df.columns) + need)))
+    acc = d[(d["status"] == "ok") & (d["task"] == "accuracy") & pd.to_numeric(d["top1"], errors="coerce").notna()].copy()
+    if acc.empty:
+        return acc
+    rank = {s: i for i, s in enumerate(ACC_SOURCES)}
+    acc["_rank"] = acc["acc_source"].map(lambda s: rank.get(s, len(rank)))
+    return acc.sort_values(["model", "_rank"]).drop_duplicates("model").drop(columns="_rank")

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bench.axes import Device
 from bench.errors import UserError
 from bench.suite import Cell, ModelEntry, Suite
 
@@ -100,7 +101,7 @@ class AccuracyTask(BaseModel):
     checkpoint: str | None = None  # a local checkpoint (only with one model)
     img_size: int | None = Field(default=None, gt=0)
     batch_size: int | None = Field(default=None, gt=0)
-    device: Literal["cpu", "cuda"] = "cpu"
+    device: Device = "cpu"
     threads: int | None = Field(default=None, gt=0)
     timeout_s: float | None = Field(default=None, gt=0)
     # measured: preprocessing overrides (default: each model's own data config)

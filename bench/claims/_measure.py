@@ -76,8 +76,9 @@ def attention_gmacs(per_op: dict[str, float]) -> float:
 
 def on_meta(build: Callable[[], nn.Module]) -> nn.Module:
     """Build a model on the meta device: shapes only, no memory for weights."""
-    with torch.device("meta"):
-        return build().eval()
+    from bench.registry import build_on_meta
+
+    return build_on_meta(build).eval()
 
 
 def latency_ms(model: nn.Module, x: torch.Tensor, min_samples: int = 3, max_time_s: float = 1.0) -> float:
@@ -87,6 +88,7 @@ def latency_ms(model: nn.Module, x: torch.Tensor, min_samples: int = 3, max_time
     cfg = TimingConfig(
         warmup_min_iters=1, warmup_max_s=0.5, min_samples=min_samples, max_samples=max(min_samples, 20),
         max_time_s=max_time_s, target_rel_iqr=0.05,
+        min_time_s=0.0, percentiles=(),  # a quick median only: no tail is reported, so none needs support
     )
     with torch.inference_mode():
         res = measure_latency(lambda: model(x), "cpu", cfg)
@@ -152,7 +154,7 @@ class _LiveTensors(TorchDispatchMode):
 
 
 def peak_live_mb(model: nn.Module, x: torch.Tensor) -> float:
-    """Peak live activation memory (MB) of one inference forward (see module docstring)."""
+    """Peak live activation memory (MiB) of one inference forward (see module docstring)."""
     mode = _LiveTensors()
     with torch.no_grad(), mode:
         out = model(x)

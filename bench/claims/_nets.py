@@ -141,6 +141,7 @@ class SmallViT(nn.Module):
 
     def _positions(self, h: int, w: int) -> torch.Tensor | None:
         if self.pos_kind == "learnable":
+            assert self.pos is not None  # built with pos="learnable"
             if (h, w) == (self.grid, self.grid):
                 return self.pos
             p = self.pos.reshape(1, self.grid, self.grid, self.dim).permute(0, 3, 1, 2)
@@ -316,7 +317,7 @@ def vgg_stack(depth: int, width: int, bn: bool = True, in_chans: int = 1, num_cl
         raise ValueError("depth must be an even number ≥ 2")
     layers: list[nn.Module] = []
     cin = in_chans
-    for block in range(2):
+    for _block in range(2):
         for _ in range(depth // 2):
             layers += [nn.Conv2d(cin, width, 3, padding=1, bias=not bn)]
             layers += [nn.BatchNorm2d(width), nn.ReLU(inplace=True)] if bn else [nn.ReLU(inplace=True)]
@@ -329,6 +330,7 @@ def vgg_stack(depth: int, width: int, bn: bool = True, in_chans: int = 1, num_cl
 def width_for_params(depth: int, target: int, bn: bool = True) -> int:
     """The width at which :func:`vgg_stack` of ``depth`` has the parameter count closest to ``target``."""
     def count(w: int) -> int:  # the same count as summing vgg_stack's parameters, without building it
-        per = (lambda cin: 9 * cin * w + (2 * w if bn else w))
+        def per(cin: int) -> int:
+            return 9 * cin * w + (2 * w if bn else w)
         return per(1) + (depth - 1) * per(w) + 10 * w + 10
     return min(range(2, 257), key=lambda w: abs(count(w) - target))

@@ -16,6 +16,7 @@ Formula:
 
 from __future__ import annotations
 
+from typing import Any
 from torch import nn
 
 from bench.claims import _measure as M
@@ -36,10 +37,10 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
     import torch
 
     sizes = SIZES[scale]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for s in sizes:
         conv = M.on_meta(lambda: nn.Conv2d(C_IN, C_OUT, 3, padding=1))
-        fc = M.on_meta(lambda s=s: nn.Linear(C_IN * s * s, C_OUT * s * s))
+        fc = M.on_meta(lambda s=s: nn.Linear(C_IN * s * s, C_OUT * s * s))  # type: ignore[misc]  # mypy cannot type a lambda default
         x = torch.empty(1, C_IN, s, s, device="meta")
         rows.append({
             "size": s, "conv_params": M.params(conv), "fc_params": M.params(fc),

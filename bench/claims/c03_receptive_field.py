@@ -63,7 +63,7 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
     trf: dict[str, list[int]] = {}
     layers: dict[str, list[M.RFLayer]] = {}
     for name in MODELS[scale]:
-        meta = M.on_meta(lambda n=name: torchvision.models.get_model(n))
+        meta = M.on_meta(lambda n=name: torchvision.models.get_model(n))  # type: ignore[misc]  # mypy cannot type a lambda default
         layers[name] = M.theoretical_rf(meta, 224)
         trf[name] = [la.rf for la in layers[name]]
 
@@ -95,6 +95,7 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
     axes[1].axhline(img, color="k", lw=0.8, ls=":", label=f"image {img}px")
     axes[1].set(xlabel=f"{resnet_name} stage", ylabel="side (px)", title="Theoretical vs effective", xticks=[1, 2, 3, 4])
     axes[1].legend(fontsize=7)
+    assert maps is not None  # set by the first seed
     axes[2].imshow(np.log10(maps[-1] + 1e-12), cmap="magma")
     axes[2].set(title=f"log10 |∂y/∂x|, {resnet_name} layer4 centre", xticks=[], yticks=[])
     axes[2].grid(False)

@@ -64,7 +64,7 @@ def _arithmetic() -> dict:
                                             nn.Conv2d(256, 256, 3, padding=1, bias=False)))
     big = M.on_meta(lambda: nn.Conv2d(256, 256, 5, padding=2, bias=False))
     img = torch.empty(1, 3, 224, 224, device="meta")
-    nets = {n: M.on_meta(lambda n=n: torchvision.models.get_model(n)) for n in ("vgg16", "resnet50")}
+    nets = {n: M.on_meta(lambda n=n: torchvision.models.get_model(n)) for n in ("vgg16", "resnet50")}  # type: ignore[misc]  # mypy cannot type a lambda default
     fc = sum(M.params(m) for m in nets["vgg16"].classifier.modules() if isinstance(m, nn.Linear))
     return {"two_3x3_over_5x5_params": M.params(stack) / M.params(big),
             "two_3x3_rf": M.theoretical_rf(stack, 56, 256)[-1].rf, "one_5x5_rf": M.theoretical_rf(big, 56, 256)[-1].rf,
@@ -102,7 +102,7 @@ def run(scale: str, seeds: tuple[int, ...], depths: tuple[int, ...] | None = Non
     arith = {k: v for k, v in _arithmetic().items() if k != "_unused"}
 
     fig, ax = figure(1, width=4.6)
-    for i, (d, w, bn) in enumerate(arms):
+    for i, (d, _w, bn) in enumerate(arms):
         ys = [r[f"acc_depth{d}_{i}"] for r in rows]
         ax.plot([d] * len(ys), ys, "o", color=COLORS["cnn"] if bn else COLORS["other"], alpha=0.6)
         ax.plot([d], [sum(ys) / len(ys)], "s", color="k")

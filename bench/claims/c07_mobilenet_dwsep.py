@@ -26,6 +26,7 @@ Formula:
 
 from __future__ import annotations
 
+from typing import Any
 import torch
 from torch import nn
 
@@ -62,7 +63,7 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
 
     s = NET_SIZE[scale]
     x = torch.randn(1, 3, s, s)
-    nets = {}
+    nets: dict[str, dict[str, Any]] = {}
     built = {"separable": mobilenet_v1(separable=True).eval(), "standard": mobilenet_v1(separable=False).eval()}
     repeats = [M.paired_latency_ms(list(built.values()), x, ROUNDS[scale]) for _ in range(REPEATS[scale])]
     for i, (name, m) in enumerate(built.items()):

@@ -27,6 +27,8 @@ Verdict:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 import torch
 
 from bench.claims import _train as T
@@ -72,12 +74,12 @@ def _train_eval(key: str, length: int, steps: int, seed: int, test) -> tuple[flo
 
 
 def run(scale: str, seeds: tuple[int, ...], treatment: str = "lstm", reference: str = "rnn",
-        lengths: tuple[int, ...] | None = None, steps: int | None = None) -> ClaimResult:
+        lengths: Sequence[int] | None = None, steps: int | None = None) -> ClaimResult:
     lengths, steps = list(lengths or LENGTHS[scale]), steps or STEPS[scale]
     arms = [treatment, reference]
 
     def one(seed: int) -> dict:
-        row = {}
+        row: dict[str, Any] = {}
         for length in lengths:
             test = recall_batch(1000, length, VOCAB, torch.Generator().manual_seed(10_000 + seed))
             for i, key in enumerate(arms):

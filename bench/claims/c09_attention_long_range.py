@@ -58,7 +58,8 @@ def decide(effect: Interval) -> Decision:
 def _dilations(kind: str, length: int) -> tuple[int, ...]:
     if kind == "cnn_local":
         return (1, 1, 1, 1)
-    dil, d = [], 1
+    dil: list[int] = []
+    d = 1
     while sum(dil) < length:  # reach = sum(dilations) ≥ L > d
         dil.append(d)
         d *= 2
@@ -94,7 +95,7 @@ def run(scale: str, seeds: tuple[int, ...], treatment: str = "attention", refere
             torch.manual_seed(arm_seed(seed, i))
             model = _build(kind, length, target)
             g = torch.Generator().manual_seed(arm_seed(seed, i))
-            T.train_stream(model, lambda: match_batch(64, length, d, VOCAB, g), steps=steps, lr=3e-3)
+            T.train_stream(model, lambda g=g: match_batch(64, length, d, VOCAB, g), steps=steps, lr=3e-3)  # type: ignore[misc]  # lambda default
             row[f"acc_{i}_{kind}"] = T.accuracy(model, test_x, test_y)
         row["effect"] = row[f"acc_0_{treatment}"] - row[f"acc_1_{reference}"]
         return row

@@ -116,7 +116,7 @@ def run(scale: str, seeds: tuple[int, ...], learnable_at_24: str = "place", alig
     headline = (f"{'(' + ', '.join(setup) + ') ' if setup else ''}accuracy lost on a 24 px canvas, learnable − sinusoidal: "
                 f"{effect.text(100, unit=' pts')} over {effect.n} seeds; mean drops "
                 + ", ".join(f"{n} {100 * mean(rows, 'drop_' + n):.1f}" for n in names)
-                + f" pts (accuracy at 16 px: " + ", ".join(f"{n} {mean(rows, 'acc16_' + n):.3f}" for n in names[:3]) + ")")
+                + " pts (accuracy at 16 px: " + ", ".join(f"{n} {mean(rows, 'acc16_' + n):.3f}" for n in names[:3]) + ")")
     numbers = {"arms": names, "effect": effect.as_dict(), "control_drop_none": control.as_dict(),
                "train_steps": STEPS[scale], "pool": pool, "learnable_at_24": learnable_at_24,
                "align_sinusoidal": align_sinusoidal,

@@ -28,6 +28,7 @@ Verdict:
 
 from __future__ import annotations
 
+from typing import Any
 import functools
 
 import torch
@@ -53,7 +54,7 @@ FRACTIONS = {"tiny": (0.1, 1.0), "full": (0.1, 1.0)}
 EPOCHS = {"tiny": 1, "full": 5}
 IMG = 16
 CNN = ("archbench:resnet18_small", {"width": 8})
-VIT = ("archbench:vit_small_patch4", {})
+VIT: tuple[str, dict[str, Any]] = ("archbench:vit_small_patch4", {})
 
 
 def decide(lead_small: Interval, gain_diff: Interval) -> Decision:

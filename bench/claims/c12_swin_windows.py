@@ -22,6 +22,7 @@ Formula:
 
 from __future__ import annotations
 
+from typing import Any
 import timm
 import torch
 
@@ -50,7 +51,7 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
     torch.manual_seed(seed)
     sizes, mem_sizes = SIZES[scale], MEMORY_SIZES[scale]
     areas, mem_areas = [s * s for s in sizes], [s * s for s in mem_sizes]
-    rows = {k: [] for k in MODELS}
+    rows: dict[str, list[dict[str, Any]]] = {k: [] for k in MODELS}
     for key in MODELS:
         for s in sizes:
             total, per_op = M.flop_counts(_build(key, s), torch.empty(1, 3, s, s, device="meta"))
@@ -79,7 +80,7 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
             axes[1].loglog(areas, [r["attention_gmacs"] for r in rows[key]], "o-", color=colors[key],
                            label=f"{LABELS[key]} (exp {attn_exp[key]:.2f})")
     for ax, t, yl, ss in [(axes[0], "Total GMACs", "GMACs", sizes), (axes[1], "Attention core (QKᵀ, AV)", "GMACs", sizes),
-                          (axes[2], "Peak activation memory (CPU)", "MB", mem_sizes)]:
+                          (axes[2], "Peak activation memory (CPU)", "MiB", mem_sizes)]:
         ax.set(title=t, ylabel=yl, xlabel="image area (px²)", xticks=[s * s for s in ss], xticklabels=[f"{s}²" for s in ss])
         ax.minorticks_off()
         ax.legend(fontsize=7)

@@ -26,6 +26,7 @@ Verdict:
 
 from __future__ import annotations
 
+from typing import Any
 import math
 
 import numpy as np
@@ -102,7 +103,7 @@ def run(scale: str, seeds: tuple[int, ...], img_size: int | None = None, cnn: st
     img = torch.empty(1, 3, 224, 224, device="meta")
     gmacs = {"cnn": M.gmacs(M.on_meta(lambda: torchvision.models.resnet50()), img),
              "vit": M.gmacs(M.on_meta(lambda: timm.create_model("vit_small_patch16_224")), img)}
-    maps = {}
+    maps: dict[str, Any] = {}
 
     cnn_key, zero_last_arm = CNN_ARMS[cnn]
 

@@ -21,6 +21,7 @@ Formula:
 
 from __future__ import annotations
 
+from typing import Any
 from torch import nn
 
 from bench.claims import _measure as M
@@ -67,7 +68,7 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
     dino = create_model_on_meta(DINO, img_size=dsize)
     dino_params = M.params(dino)
     dino_rep = count_flops(dino, dsize, device="meta")
-    intern = None
+    intern: dict[str, Any] | None = None
     try:
         im = create_model_on_meta(INTERN)
     except UserError:

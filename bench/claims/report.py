@@ -121,11 +121,18 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def claims_table_markdown(run_dir: Path) -> str:
+TINY_WARNING = ("scale tiny: a smoke test of the claim code on toy sizes; these verdicts say nothing about "
+                "the claims (run `archbench claims` without --scale tiny for the measured ones)")
+
+
+def claims_table_markdown(run_dir: Path, reports_dir: Path | str = "reports") -> str:
     """The README table: claim | kind | verdict | number. A pure function of claims.json."""
     data = load_run(Path(run_dir))
-    lines = ["| # | Claim (lecture notes) | Kind | Verdict | Number (computed: formula; experiment: mean [95% interval] over seeds) |",
-             "|---|---|---|---|---|"]
+    lines = []
+    if data.get("scale") == "tiny":
+        lines += [f"> **{TINY_WARNING}**", ""]
+    lines += ["| # | Claim (lecture notes) | Kind | Verdict | Number (computed: formula; experiment: mean [95% interval] over seeds) |",
+              "|---|---|---|---|---|"]
     for c in data["claims"]:
         verdict = c["verdict"] or "error (not measured)"
         number = c.get("headline") or c.get("error") or ""
@@ -141,5 +148,5 @@ def claims_table_markdown(run_dir: Path) -> str:
                  f"thread; {data.get('total_s') or '?'} s wall, {data.get('total_cpu_s') or '?'} s CPU; load average "
                  f"{load} before the run, {end[2]} over the last 15 min at its end, on {env.get('cpu_count', '?')} cores); "
                  f"per-seed points, caveats and methods in `results/claims/{data['run_id']}/claims.json` "
-                 "and `reports/claims.html`.")
+                 f"and `{Path(reports_dir) / 'claims.html'}`.")
     return "\n".join(lines) + "\n"

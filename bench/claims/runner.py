@@ -20,7 +20,6 @@ number. The environment (versions, CPU, load before the run) is stored with the 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time

@@ -15,14 +15,13 @@ from typing import Any, Callable
 
 from bench.errors import UserError
 
-DEFAULT_BASELINES = Path("results") / "baselines"
 
 
 def add_compare_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
     s = sub.add_parser(
         "compare", help="compare two runs metric by metric (exit 0 ok, 1 regression, 2 unusable input)",
         description="Join BASE and NEW cell by cell and decide per metric: regressed, improved, unchanged, new, "
-                    "missing or not comparable. Latency/throughput need both the threshold and Mann–Whitney U p < alpha.",
+                    "missing or not comparable. Latency/throughput need the threshold and a round-level test p < alpha (Welch t on log round medians; Mann–Whitney U for one-round runs).",
     )
     s.add_argument("base", help="BASE: run folder, results.parquet/results.csv, or a baseline name under results/baselines/")
     s.add_argument("new", help="NEW: run folder or results file, or 'latest' for the newest run in --results-dir")
@@ -39,11 +38,12 @@ def add_compare_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> a
                    help="compare timings even though machine, device, threads or library versions differ")
     s.add_argument("--threshold", action="append", metavar="METRIC=VALUE", default=[],
                    help="relative threshold, e.g. latency=15%% or memory=0.1 (repeatable; a bare value sets latency and throughput)")
-    s.add_argument("--alpha", type=float, help="Mann–Whitney U significance level (default 0.01)")
+    s.add_argument("--alpha", type=float, help="significance level of the round-level test (default 0.01)")
     s.add_argument("--accuracy-drop", type=float, metavar="POINTS", help="top-1/top-5 drop that counts (default 0.5)")
     s.add_argument("--all", action="store_true", dest="show_all", help="list unchanged metrics too (terminal table)")
     s.add_argument("--results-dir", default="results", help="where 'latest' is looked up")
-    s.add_argument("--baselines-dir", default=str(DEFAULT_BASELINES), help="where baseline names are looked up")
+    s.add_argument("--baselines-dir", default=None,
+                   help="where baseline names are looked up (default RESULTS_DIR/baselines)")
     s.set_defaults(func=func)
     return s
 
@@ -55,12 +55,18 @@ def add_baseline_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> 
     save.add_argument("run_dir", help="run folder, e.g. results/20250101-120000-ci-ab12 (or 'latest')")
     save.add_argument("name", help="baseline name, e.g. ci or main")
     save.add_argument("--force", action="store_true", help="replace an existing baseline of that name")
-    save.add_argument("--root", default=str(DEFAULT_BASELINES), help="baselines folder (default results/baselines)")
-    save.add_argument("--results-dir", default="results", help="where 'latest' is looked up")
-    lst = bsub.add_parser("list", help="list saved baselines")
-    lst.add_argument("--root", default=str(DEFAULT_BASELINES))
+    for p in (save, bsub.add_parser("list", help="list saved baselines")):
+        p.add_argument("--results-dir", default="results",
+                       help="results folder: where 'latest' is looked up, and RESULTS_DIR/baselines the default baselines folder")
+        p.add_argument("--baselines-dir", default=None, help="baselines folder (default RESULTS_DIR/baselines), as in compare")
+        p.add_argument("--root", dest="baselines_dir", help=argparse.SUPPRESS)  # the option's earlier name
     s.set_defaults(func=func)
     return s
+
+
+def baselines_dir(args: argparse.Namespace) -> Path:
+    """--baselines-dir, else the baselines folder inside --results-dir (one rule for save, list, compare)."""
+    return Path(args.baselines_dir) if args.baselines_dir else Path(args.results_dir) / "baselines"
 
 
 def _latest(results_dir: str) -> Path:
@@ -94,6 +100,7 @@ def _thresholds(items: list[str]) -> dict[str, Any] | None:
         if "=" in item:
             name, value = item.split("=", 1)
             metric = metric_name(name, "--threshold")
+            metric = "memory" if metric in ("rss_memory", "cuda_memory") else metric  # one memory threshold
             if metric not in ("latency", "throughput", "memory"):
                 raise UserError(f"--threshold {item}: thresholds apply to latency, throughput and memory")
             out[metric] = parse_fraction(value, f"--threshold {item}")
@@ -104,11 +111,10 @@ def _thresholds(items: list[str]) -> dict[str, Any] | None:
 
 
 def compare_command(args: argparse.Namespace) -> int:
-    from bench.compare import compare_paths, render_json, render_markdown, render_terminal, write_html
+    from bench.compare import compare_paths
     from bench.compare.config import DETERMINISTIC, metric_list
-    from bench.results import write_text_atomic
 
-    base = _resolve_base(args.base, args.baselines_dir)
+    base = _resolve_base(args.base, str(baselines_dir(args)))
     new = _latest(args.results_dir) if args.new == "latest" else Path(args.new)
     overrides: dict[str, Any] = {
         "thresholds": _thresholds(args.threshold),
@@ -121,6 +127,14 @@ def compare_command(args: argparse.Namespace) -> int:
     if args.alpha is not None and not 0 < args.alpha < 1:
         raise UserError(f"--alpha {args.alpha}: must be between 0 and 1 (e.g. 0.01)")
     cmp = compare_paths(base, new, overrides)
+    return emit_comparison(cmp, args)
+
+
+def emit_comparison(cmp: Any, args: argparse.Namespace) -> int:
+    """Write a comparison as --format/-o/--html ask (compare and ab share it); return its exit code."""
+    from bench.compare import render_json, render_markdown, render_terminal, write_html
+    from bench.results import write_text_atomic
+
     if args.format == "md":
         text = render_markdown(cmp)
     elif args.format == "json":
@@ -149,15 +163,16 @@ def compare_command(args: argparse.Namespace) -> int:
 def baseline_command(args: argparse.Namespace) -> int:
     from bench.baseline import list_baselines, save_baseline
 
+    root = baselines_dir(args)
     if args.baseline_command == "list":
-        found = list_baselines(args.root)
+        found = list_baselines(root)
         if not found:
-            print(f"no baselines under {args.root}/")
+            print(f"no baselines under {root}/")
         for d in found:
             print(d.name)
         return 0
     run_dir = _latest(args.results_dir) if args.run_dir == "latest" else Path(args.run_dir)
-    saved = save_baseline(run_dir, args.name, args.root, force=args.force)
+    saved = save_baseline(run_dir, args.name, root, force=args.force)
     verb = "replaced" if saved.replaced else "saved"
     print(f"baseline {saved.name!r} {verb}: {saved.path} (run {saved.run_id}, {saved.cells} cells; {', '.join(saved.files)})")
     return 0

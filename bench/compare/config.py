@@ -5,14 +5,17 @@ produced NEW (stored in NEW's run.json), then command-line flags. A suite sectio
 
     compare:
       thresholds: {latency: 15%, throughput: 15%, memory: 5%}   # relative change; "15%" or 0.15
-      alpha: 0.01                 # Mann–Whitney U significance level for latency/throughput
+      alpha: 0.01                 # significance level of the round-level test for latency/throughput
       accuracy_drop_points: 0.5   # top-1/top-5 drop (percentage points) that counts
-      memory_floor_mb: 1.0        # device (CUDA) memory changes smaller than this never count
+      memory_floor_mb: 1.0        # CUDA allocator-peak changes smaller than this never count
       cpu_memory_floor_mb: 4.0    # CPU peak-RSS changes smaller than this never count
+      # (act_peak_mb, metric "memory", is a deterministic count: any change counts)
       allow_change: [gmacs]       # deterministic metrics allowed to change
       fail_on: [params, gmacs, latency]   # metrics that may fail the job (default: all)
       noise_guard: true           # also require the change in the runs' fast tails …
       quiet_quantile: 0.10        # … their 10th percentile of per-call latency
+      one_round_threshold: 25%    # at least this threshold when a side has 1 round per cell
+      max_other_cpu_pct: 25       # rounds measured while other processes used more CPU are left out
 """
 
 from __future__ import annotations
@@ -58,7 +61,11 @@ METRICS: tuple[MetricSpec, ...] = (
     _spec("weight_mb", "weight_mb", "exact"),
     _spec("latency", "latency_ms_p50", "timing"),
     _spec("throughput", "throughput_ips", "timing"),
-    _spec("memory", "peak_mem_mb", "threshold"),
+    # Activations counted at the tensor level: deterministic, so any change counts.
+    _spec("memory", "act_peak_mb", "exact"),
+    # What the OS / the CUDA allocator see: noisy, judged with the "memory" threshold and floors.
+    _spec("rss_memory", "rss_peak_mb", "threshold"),
+    _spec("cuda_memory", "cuda_peak_alloc_mb", "threshold"),
     _spec("top1", "top1", "accuracy"),
     _spec("top5", "top5", "accuracy"),
 )
@@ -66,8 +73,12 @@ BY_NAME = {m.name: m for m in METRICS}
 # Names people naturally type for the same metric.
 ALIASES = {"flops": "gmacs", "gflops": "gmacs", "macs": "gmacs", "weights": "weight_mb", "weight": "weight_mb",
            "size": "weight_mb", "latency_ms": "latency", "latency_ms_p50": "latency", "throughput_ips": "throughput",
-           "peak_mem_mb": "memory", "mem": "memory", "accuracy": "top1", "acc": "top1"}
+           "act_peak_mb": "memory", "activations": "memory", "mem": "memory", "accuracy": "top1", "acc": "top1",
+           "rss_peak_mb": "rss_memory", "rss": "rss_memory", "peak_mem_mb": "rss_memory",
+           "cuda_peak_alloc_mb": "cuda_memory"}
 DETERMINISTIC = tuple(m.name for m in METRICS if m.kind == "exact")
+# The "memory" threshold applies to the noisy memory figures (rss_memory, cuda_memory);
+# act_peak_mb ("memory") is deterministic and compared exactly.
 THRESHOLD_METRICS = ("latency", "throughput", "memory")
 
 
@@ -145,6 +156,12 @@ class CompareConfig(BaseModel):
     min_samples: int = Field(default=5, ge=2)
     noise_guard: bool = True
     quiet_quantile: float = Field(default=0.10, gt=0, le=0.5)
+    # A run with one round per cell (schema 1 runs, `timing.rounds: 1`) says nothing about how
+    # far another process would land: such cells are judged on their samples with at least this threshold.
+    one_round_threshold: float = Field(default=0.25, gt=0, le=10)
+    # A round during which other processes used more than this (% of one core) is busy; busy
+    # rounds are left out, and a cell without 2 quiet rounds per side is "not comparable" (unreliable).
+    max_other_cpu_pct: float = Field(default=25.0, ge=0)
     allow_change: list[str] = Field(default_factory=list)
     fail_on: list[str] = Field(default_factory=lambda: [m.name for m in METRICS])
     allow_env_change: bool = False
@@ -160,6 +177,7 @@ class CompareConfig(BaseModel):
         out = dict(DEFAULT_THRESHOLDS)
         for k, val in v.items():
             name = ALIASES.get(str(k).lower(), str(k).lower())
+            name = "memory" if name in ("rss_memory", "cuda_memory") else name  # one memory threshold
             if name not in THRESHOLD_METRICS:
                 raise ValueError(f"no threshold for {k!r}; thresholds apply to {', '.join(THRESHOLD_METRICS)}")
             try:
@@ -167,6 +185,14 @@ class CompareConfig(BaseModel):
             except UserError as err:
                 raise ValueError(str(err)) from None
         return out
+
+    @field_validator("one_round_threshold", mode="before")
+    @classmethod
+    def _one_round(cls, v: Any) -> float:
+        try:
+            return parse_fraction(v, "one_round_threshold")
+        except UserError as err:
+            raise ValueError(str(err)) from None
 
     @field_validator("allow_change", mode="before")
     @classmethod
@@ -185,6 +211,8 @@ class CompareConfig(BaseModel):
             raise ValueError(str(err)) from None
 
     def threshold(self, metric: str) -> float:
+        if metric in ("rss_memory", "cuda_memory"):
+            metric = "memory"
         return self.thresholds.get(metric, DEFAULT_THRESHOLDS.get(metric, 0.10))
 
 

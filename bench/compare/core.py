@@ -7,17 +7,30 @@ Per metric and cell the decision is one of :data:`DECISIONS`:
 - deterministic metrics (params, GMACs, weight size) — any change beyond float round-off is
   reported (``regressed`` when it grew, ``improved`` when it shrank) and fails the comparison
   unless the metric is in ``allow_change``: a model whose size moved is a different model.
-- latency and throughput — a change counts only when the ratio of medians passes the
-  metric's threshold **and** a two-sided Mann–Whitney U test on the raw samples gives
-  p < ``alpha`` **and** (noise guard, on by default) the ratio of the two runs' fast tails
-  (10th percentile) passes the threshold in the same direction: other processes lengthen some
-  calls, a real regression lengthens all of them (bench.compare.stats). The ratio comes with
-  a bootstrap confidence interval. Throughput is
-  batch / median latency, so it shares the latency samples and p-value; its ratio is the
-  inverse of the latency ratio and "worse" means lower.
-- memory (peak) — relative change past the threshold and larger than a floor:
-  ``memory_floor_mb`` for CUDA (allocator counts), ``cpu_memory_floor_mb`` for CPU, whose
-  peak resident-set delta moves by about a megabyte between identical runs.
+- latency and throughput, cells timed in rounds (bench.rounds; the round — one worker
+  process — is the unit of replication) — a change counts only when the ratio of the two
+  runs' medians of round medians passes the metric's threshold **and** Welch's t-test on the
+  log round medians gives p < ``alpha`` **and** its confidence interval for the ratio excludes
+  1 (no change called when the interval includes no change) **and** (noise guard, on by
+  default) the ratio of the runs' fast tails (median over rounds of each round's 10th
+  percentile) passes the threshold in the same direction: other processes lengthen some calls,
+  a real regression lengthens all of them (bench.compare.stats). ``archbench ab`` runs are
+  *paired* (round i of both sides measured back to back): the test is a one-sample t on the
+  pairs' log ratios. Rounds measured while other processes used more than
+  ``max_other_cpu_pct`` of a core are left out; a cell left with fewer than two quiet rounds
+  on a side is ``not comparable`` (timing unreliable), never regressed, and ``warnings`` says so.
+- cells with one round on a side (older runs, ``timing.rounds: 1``): process-to-process
+  variation is unknown, so they are judged on the raw samples (Mann–Whitney U, bootstrap
+  interval of the ratio of medians, fast-tail guard) with the threshold raised to at least
+  ``one_round_threshold``, and the reason says so.
+- throughput is batch / median latency: one set of samples, one verdict — its decision
+  follows latency's for the cell; its ratio is the inverse and "worse" means lower.
+- memory — ``act_peak_mb`` (metric ``memory``) is a tensor-level count, deterministic, so it is
+  judged like the other deterministic metrics. The resident-set peak (``rss_memory``, CPU) and
+  the CUDA allocator peak (``cuda_memory``) count only past the ``memory`` threshold and a
+  floor: ``memory_floor_mb`` for CUDA, ``cpu_memory_floor_mb`` for CPU, whose resident-set
+  delta moves by about a megabyte between identical runs. A run written before a column
+  existed (results schema 1 had no ``act_peak_mb``) makes that metric ``not comparable``.
 - accuracy (top-1/top-5) — an absolute drop of more than ``accuracy_drop_points``; figures
   whose ``acc_source`` is ``reported`` (copied from the literature) are shown but never fail.
 
@@ -38,7 +51,7 @@ import pandas as pd
 
 from bench import results
 from bench.compare.config import BY_NAME, METRICS, CompareConfig, MetricSpec, build_config
-from bench.compare.stats import SampleComparison, compare_samples, stable_seed
+from bench.compare.stats import RoundComparison, SampleComparison, compare_rounds, compare_samples, stable_seed
 from bench.errors import UserError
 
 REGRESSED, IMPROVED, UNCHANGED, NEW, MISSING, NOT_COMPARABLE = (
@@ -82,6 +95,8 @@ class RunData:
     meta: dict[str, Any] | None
     table: pd.DataFrame
     samples: dict[str, np.ndarray]
+    # cell_key → {round: that round's samples}; schema 1 runs have round 0 only
+    round_samples: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
@@ -102,6 +117,18 @@ class RunData:
     @property
     def env(self) -> dict[str, Any] | None:
         return (self.meta or {}).get("environment")
+
+    @property
+    def nodes(self) -> dict[str, dict[str, Any]]:
+        """Cluster nodes the run's cells ran on (RayExecutor runs), by node id."""
+        return {str(n.get("node_id")): n for n in (self.meta or {}).get("nodes") or [] if isinstance(n, dict)}
+
+    def node_env(self, row: pd.Series | None) -> dict[str, Any] | None:
+        """The environment of the machine that ran this row: its node's, else the run's."""
+        node = _text(row, "node_id") if row is not None else None
+        if node and node in self.nodes:
+            return {**(self.env or {}), **self.nodes[node]}
+        return self.env
 
     def info(self) -> dict[str, Any]:
         env = self.env or {}
@@ -136,7 +163,7 @@ def load_run(path: str | Path, label: str) -> RunData:
         raise UserError(f"{label} {p}: not a run folder (no run.json, results.parquet or results.csv)")
     if p.is_dir() and not (p / "results.parquet").is_file() and (p / "results.csv").is_file():
         p = p / "results.csv"
-    table = results.load_results(p)
+    table = results.load_results(p, join_accuracy=False)  # accuracy is judged on its own rows, once
     missing = [c for c in REQUIRED_TABLE_COLUMNS if c not in table.columns]
     if missing:
         raise UserError(f"{label} {p}: not an archbench results table (no {', '.join(missing)} column); "
@@ -149,12 +176,16 @@ def load_run(path: str | Path, label: str) -> RunData:
         raise UserError(f"{label} {run_dir / 'samples.parquet'}: samples table has columns {list(sdf.columns)}, "
                         "expected run_id, cell_key, model, iteration, latency_ms")
     samples: dict[str, np.ndarray] = {}
+    by_round: dict[str, dict[int, np.ndarray]] = {}
     if len(sdf):
-        if "iteration" in sdf.columns:
-            sdf = sdf.sort_values(["cell_key", "iteration"])
+        if "round" not in sdf.columns:
+            sdf = sdf.assign(round=0)
+        sdf = sdf.sort_values(["cell_key", "round"] + (["iteration"] if "iteration" in sdf.columns else []), kind="stable")
         for key, grp in sdf.groupby("cell_key", sort=False):
             samples[str(key)] = pd.to_numeric(grp["latency_ms"], errors="coerce").to_numpy(dtype=float)
-    return RunData(label, Path(path), meta, table, samples)
+            by_round[str(key)] = {int(r): pd.to_numeric(g["latency_ms"], errors="coerce").to_numpy(dtype=float)
+                                  for r, g in grp.groupby("round", sort=True)}
+    return RunData(label, Path(path), meta, table, samples, by_round)
 
 
 @dataclass
@@ -166,8 +197,10 @@ class EnvDiff:
     affects_timing: bool
 
 
-def environment_diffs(base: RunData, new: RunData) -> list[EnvDiff]:
-    be, ne = base.env or {}, new.env or {}
+def environment_diffs(base: RunData, new: RunData, base_env: dict[str, Any] | None = None,
+                      new_env: dict[str, Any] | None = None) -> list[EnvDiff]:
+    """Differences between the two runs' environments (or the two given ones: per node)."""
+    be, ne = (base_env if base_env is not None else base.env) or {}, (new_env if new_env is not None else new.env) or {}
     diffs = []
     for name, cat, timing in ENV_FIELDS:
         bv, nv = be.get(name), ne.get(name)
@@ -205,6 +238,8 @@ class MetricResult:
     n_new: int | None = None
     threshold: float | None = None
     quiet_change: float | None = None  # timing: change of the fast tail (quiet_quantile)
+    test: str | None = None  # timing: the significance test behind p_value
+    unreliable: bool = False  # timing: not judged because the cell was measured under load
 
     @property
     def changed(self) -> bool:
@@ -249,6 +284,7 @@ class Comparison:
     cells: list[CellComparison]
     warnings: list[str] = field(default_factory=list)
     join_note: str | None = None
+    paired: bool = False  # archbench ab: round i of BASE and NEW measured back to back
 
     @property
     def results(self) -> list[MetricResult]:
@@ -298,6 +334,7 @@ class Comparison:
             "timing_comparable": not self.env_blocks_timing,
             "warnings": list(self.warnings),
             "join_note": self.join_note,
+            "paired": self.paired,
             "config": self.config.model_dump(),
             "cells": [
                 {"cell_key": c.key, "cell": c.label, "model": c.model, "failed": c.failed, "changed": c.changed,
@@ -417,7 +454,7 @@ class _Judge:
                            failed=gate and not allowed)
 
     def timing(self, key: str, model: str, spec: MetricSpec, brow: pd.Series, nrow: pd.Series,
-               sc: SampleComparison | str | None, batch: float | None) -> MetricResult | None:
+               ev: "TimingEvidence | None", batch: float | None, follow: MetricResult | None = None) -> MetricResult | None:
         b, n = _num(brow, spec.column), _num(nrow, spec.column)
         if b is None or n is None:
             return self.presence(key, model, spec, b, n)
@@ -425,9 +462,13 @@ class _Judge:
         if self.timing_block:
             return self.result(key, model, spec, NOT_COMPARABLE, self.timing_block, base=b, new=n, change=n / b - 1 if b else None,
                                threshold=thr)
-        if isinstance(sc, str) or sc is None:
-            return self.result(key, model, spec, NOT_COMPARABLE, sc or "no raw samples", base=b, new=n,
-                               change=n / b - 1 if b else None, threshold=thr)
+        if ev is None or ev.comparison is None:
+            why = (ev.reason if ev else None) or "no raw samples"
+            return self.result(key, model, spec, NOT_COMPARABLE, why, base=b, new=n, change=n / b - 1 if b else None,
+                               threshold=thr, unreliable=bool(ev and ev.unreliable))
+        sc = ev.comparison
+        if ev.one_round:
+            thr = max(thr, self.cfg.one_round_threshold)
         if spec.name == "latency":
             base_v, new_v, ratio, lo, hi = sc.median_base, sc.median_new, sc.ratio, sc.ci_low, sc.ci_high
             quiet = sc.quiet_ratio
@@ -438,6 +479,12 @@ class _Judge:
             lo, hi = (1 / sc.ci_high if sc.ci_high else math.inf), (1 / sc.ci_low if sc.ci_low else math.inf)
             quiet = 1 / sc.quiet_ratio if sc.quiet_ratio else math.inf
         change, quiet_change = ratio - 1, quiet - 1
+        stats = dict(base=base_v, new=new_v, change=change, ci_low=lo, ci_high=hi, p_value=sc.p_value, n_base=sc.n_base,
+                     n_new=sc.n_new, threshold=thr, quiet_change=quiet_change, test=ev.test)
+        note = f" [{ev.note}]" if ev.note else ""
+        if follow is not None:  # one set of samples, one verdict: throughput follows latency
+            why = f"follows latency's verdict for this cell ({follow.decision}; latency {follow.change:+.1%})"
+            return self.result(key, model, spec, follow.decision, why + note, **stats)
 
         def past(c: float) -> tuple[bool, bool]:  # (worse, better) beyond the threshold
             return (c < -thr, c > thr) if spec.higher_is_better else (c > thr, c < -thr)
@@ -445,30 +492,34 @@ class _Judge:
         worse, better = past(change)
         q_worse, q_better = past(quiet_change)
         significant = sc.p_value < self.cfg.alpha
+        excludes_one = lo > 1 or hi < 1
         guard = self.cfg.noise_guard
+        unit = "rounds" if isinstance(sc, RoundComparison) else "samples"
         if not (worse or better):
             decision, reason = UNCHANGED, f"{change:+.1%} is within ±{thr:.0%}"
         elif not significant:
             decision = UNCHANGED
-            reason = f"{change:+.1%} is past ±{thr:.0%} but not significant (p={sc.p_value:.2g} ≥ {self.cfg.alpha:g})"
+            reason = (f"{change:+.1%} is past ±{thr:.0%} but not significant over {unit} "
+                      f"(p={sc.p_value:.2g} ≥ {self.cfg.alpha:g})")
+        elif not excludes_one:
+            decision = UNCHANGED
+            reason = f"{change:+.1%} is past ±{thr:.0%}, but its {self.cfg.confidence:.0%} interval includes no change"
         elif guard and not ((worse and q_worse) or (better and q_better)):
             decision = UNCHANGED
             reason = (f"{change:+.1%} is past ±{thr:.0%} (p={sc.p_value:.2g}), but the fastest calls (p"
                       f"{self.cfg.quiet_quantile * 100:g}) moved only {quiet_change:+.1%}: load on the machine, not the model")
         else:
             decision = REGRESSED if worse else IMPROVED
-            reason = f"{change:+.1%} is past ±{thr:.0%} and significant (p={sc.p_value:.2g} < {self.cfg.alpha:g})"
+            reason = f"{change:+.1%} is past ±{thr:.0%} and significant over {unit} (p={sc.p_value:.2g} < {self.cfg.alpha:g})"
             if guard:
                 reason += f"; fastest calls (p{self.cfg.quiet_quantile * 100:g}) {quiet_change:+.1%}"
-        return self.result(key, model, spec, decision, reason, base=base_v, new=new_v, change=change, ci_low=lo,
-                           ci_high=hi, p_value=sc.p_value, n_base=sc.n_base, n_new=sc.n_new, threshold=thr,
-                           quiet_change=quiet_change)
+        return self.result(key, model, spec, decision, reason + note, **stats)
 
     def memory(self, key: str, model: str, spec: MetricSpec, b: float | None, n: float | None,
                device: str | None = None) -> MetricResult | None:
         if b is None or n is None:
             return self.presence(key, model, spec, b, n)
-        thr = self.cfg.threshold("memory")
+        thr = self.cfg.threshold(spec.name)
         floor = self.cfg.memory_floor_mb if device == "cuda" else self.cfg.cpu_memory_floor_mb
         change = (n / b - 1) if b > 0 else (0.0 if n == b else math.inf)
         if self.timing_block:
@@ -478,10 +529,10 @@ class _Judge:
         past = abs(delta) > max(thr * b, floor)
         if past:
             decision = REGRESSED if delta > 0 else IMPROVED
-            reason = f"{delta:+.2f} MB is past ±{thr:.0%} and the {floor:g} MB floor"
+            reason = f"{delta:+.2f} MiB is past ±{thr:.0%} and the {floor:g} MiB floor"
         else:
             decision = UNCHANGED
-            reason = f"{delta:+.2f} MB is within ±{thr:.0%} (or under the {floor:g} MB floor)"
+            reason = f"{delta:+.2f} MiB is within ±{thr:.0%} (or under the {floor:g} MiB floor)"
         return self.result(key, model, spec, decision, reason, base=b, new=n, change=change, threshold=thr)
 
     def accuracy(self, key: str, model: str, spec: MetricSpec, brow: pd.Series, nrow: pd.Series) -> MetricResult | None:
@@ -507,23 +558,99 @@ class _Judge:
         return self.result(key, model, spec, decision, reason, base=b, new=n, change=delta, threshold=limit, failed=failed)
 
 
-def _sample_comparison(key: str, bkey: str, nkey: str, base: RunData, new: RunData, brow: pd.Series, nrow: pd.Series,
-                       cfg: CompareConfig) -> SampleComparison | str:
+@dataclass
+class TimingEvidence:
+    """What a cell's timing verdict rests on: a round-level (or, with one round, sample-level)
+    comparison, or the reason there is none."""
+
+    comparison: RoundComparison | SampleComparison | None = None
+    reason: str | None = None  # why there is no comparison
+    note: str | None = None  # said beside the verdict (rounds left out, one round only)
+    one_round: bool = False
+    unreliable: bool = False  # measured under load: not judged
+    test: str | None = None
+
+
+def _round_loads(row: pd.Series, rounds: list[int]) -> dict[int, float]:
+    """Other processes' CPU (% of a core) per round, from the row (aligned with its timed rounds)."""
+    raw = row.get("other_cpu_pct_rounds") if row is not None else None
+    # a list (Parquet, typed tables) or JSON text (CSV, older tables)
+    vals = results._as_list(raw) if raw is not None and not (isinstance(raw, float) and math.isnan(raw)) else None
+    if isinstance(vals, list) and len(vals) == len(rounds):
+        try:
+            return {r: float(v) for r, v in zip(rounds, vals) if v is not None}
+        except (TypeError, ValueError):
+            pass
+    one = _num(row, "other_cpu_pct")  # a one-round row, or a row without the per-round list
+    return {r: one for r in rounds} if one is not None and len(rounds) == 1 else {}
+
+
+def _timing_evidence(key: str, bkey: str, nkey: str, base: RunData, new: RunData, brow: pd.Series, nrow: pd.Series,
+                     cfg: CompareConfig, paired: bool = False) -> TimingEvidence:
     bt, nt = _num(brow, "threads_actual"), _num(nrow, "threads_actual")
     if bt is not None and nt is not None and bt != nt:
-        return f"thread counts differ ({bt:g} in BASE, {nt:g} in NEW)"
-    bs, ns = base.samples.get(bkey), new.samples.get(nkey)
-    if bs is None or ns is None:
-        which = " and ".join(r.label for r, s in ((base, bs), (new, ns)) if s is None)
-        return f"no raw timing samples in {which} (samples.parquet), so significance cannot be tested"
-    bs, ns = bs[np.isfinite(bs)], ns[np.isfinite(ns)]
+        return TimingEvidence(reason=f"thread counts differ ({bt:g} in BASE, {nt:g} in NEW)")
+    br, nr = base.round_samples.get(bkey), new.round_samples.get(nkey)
+    if not br or not nr:
+        which = " and ".join(r.label for r, s in ((base, br), (new, nr)) if not s)
+        return TimingEvidence(reason=f"no raw timing samples in {which} (samples.parquet), so significance cannot be tested")
+    br = {r: v[np.isfinite(v)] for r, v in br.items() if np.isfinite(v).sum() >= 1}
+    nr = {r: v[np.isfinite(v)] for r, v in nr.items() if np.isfinite(v).sum() >= 1}
+    # Rounds measured while other processes used the CPU are left out; too few quiet ones → unreliable.
+    bl, nl = _round_loads(brow, sorted(br)), _round_loads(nrow, sorted(nr))
+    limit = cfg.max_other_cpu_pct
+    b_busy = sorted(r for r in br if bl.get(r, 0.0) > limit)
+    n_busy = sorted(r for r in nr if nl.get(r, 0.0) > limit)
+    if paired:
+        # Load both members of a pair shared cancels in their ratio; a pair is left out when the
+        # load changed between its members (a phase began or ended between them).
+        pairs = sorted(set(br) & set(nr))
+        b_busy = sorted(r for r in pairs if abs(bl.get(r, 0.0) - nl.get(r, 0.0)) > limit)
+        n_busy = list(b_busy)
+        kept = [r for r in pairs if r not in b_busy]
+        bq, nq = {r: br[r] for r in kept}, {r: nr[r] for r in kept}
+    else:
+        bq = {r: v for r, v in br.items() if r not in b_busy}
+        nq = {r: v for r, v in nr.items() if r not in n_busy}
+    note = None
+    if b_busy or n_busy:
+        worst = max([bl.get(r, 0.0) for r in b_busy] + [nl.get(r, 0.0) for r in n_busy])
+        parts = [f"{lbl} {len(busy)}/{len(rs)}" for lbl, busy, rs in (("BASE", b_busy, br), ("NEW", n_busy, nr)) if busy]
+        enough = len(bq) >= 2 and len(nq) >= 2 and (len(br) > 1 and len(nr) > 1)
+        if not enough and paired:
+            return TimingEvidence(
+                reason=(f"timing unreliable: other processes' CPU use changed by more than {limit:g}% of a core between "
+                        f"the two members of {len(b_busy)}/{len(set(br) & set(nr))} pairs, so no decision"), unreliable=True)
+        if not enough:
+            return TimingEvidence(
+                reason=(f"timing unreliable: measured under load (other processes used up to {worst:.0f}% of a core "
+                        f"during {', '.join(parts)} rounds; limit {limit:g}%), so no decision"), unreliable=True)
+        note = (f"{len(b_busy)} pair(s) left out: load changed between their members" if paired else
+                f"busy rounds left out ({', '.join(parts)}; other processes up to {worst:.0f}% of a core)")
+    else:
+        bq, nq = br, nr
+    if len(bq) >= 2 and len(nq) >= 2:
+        if paired:
+            common = sorted(set(bq) & set(nq))
+            sc = compare_rounds([bq[r] for r in common], [nq[r] for r in common], cfg.confidence, cfg.quiet_quantile,
+                                paired=True)
+        else:
+            sc = compare_rounds([bq[r] for r in sorted(bq)], [nq[r] for r in sorted(nq)], cfg.confidence,
+                                cfg.quiet_quantile)
+        return TimingEvidence(sc, note=note, test=sc.test)
+    # One round on a side: the samples of one process; process-to-process variation unknown.
+    bs, ns = np.concatenate(list(bq.values())), np.concatenate(list(nq.values()))
     if len(bs) < cfg.min_samples or len(ns) < cfg.min_samples:
-        return f"too few samples (BASE {len(bs)}, NEW {len(ns)}; need {cfg.min_samples})"
-    return compare_samples(bs, ns, cfg.bootstrap_resamples, cfg.confidence, stable_seed(cfg.seed, key),
-                           cfg.quiet_quantile)
+        return TimingEvidence(reason=f"too few samples (BASE {len(bs)}, NEW {len(ns)}; need {cfg.min_samples})")
+    one = " and ".join(lbl for lbl, rs in (("BASE", bq), ("NEW", nq)) if len(rs) < 2)
+    ss = compare_samples(bs, ns, cfg.bootstrap_resamples, cfg.confidence, stable_seed(cfg.seed, key), cfg.quiet_quantile)
+    why = (f"1 round in {one}: process-to-process variation unknown; judged on samples with a threshold of at "
+           f"least {cfg.one_round_threshold:.0%}")
+    return TimingEvidence(ss, note="; ".join(x for x in (note, why) if x), one_round=True, test="Mann–Whitney U on samples")
 
 
-def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: CompareConfig) -> str | None:
+def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: CompareConfig,
+                  where: str = "") -> str | None:
     if cfg.allow_env_change:
         return None
     if base.env is None or new.env is None:
@@ -532,7 +659,7 @@ def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: Comp
     diffs = [d for d in cmp_env if d.affects_timing]
     if diffs:
         names = ", ".join(d.field for d in diffs[:4]) + (" …" if len(diffs) > 4 else "")
-        return f"different environment ({names}); pass --allow-env-change to compare anyway"
+        return f"different environment{where} ({names}); pass --allow-env-change to compare anyway"
     return None
 
 
@@ -548,11 +675,20 @@ def _expected_metrics(run: RunData) -> set[str]:
     return {m for m, s in _SUITE_METRIC.items() if s in asked}
 
 
-def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = None) -> Comparison:
-    """Judge every metric of every cell; see the module docstring for the rules."""
+def _absent(table: pd.DataFrame, column: str) -> bool:
+    """The table has no value at all in ``column`` (e.g. act_peak_mb in a results schema 1 run)."""
+    return column not in table.columns or not table[column].notna().any()
+
+
+def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = None, paired: bool = False) -> Comparison:
+    """Judge every metric of every cell; see the module docstring for the rules. ``paired``:
+    round i of BASE and NEW were measured back to back (archbench ab)."""
     cfg = config or build_config()
     env_diffs = environment_diffs(base, new)
     block = _timing_block(env_diffs, base, new, cfg)
+    # Runs whose cells ran on cluster nodes are guarded per cell: the machines that ran it.
+    per_node = bool(base.nodes or new.nodes)
+    node_diffs: dict[str, EnvDiff] = {}
     judge = _Judge(cfg, block)
     warnings: list[str] = []
     for run in (base, new):
@@ -583,6 +719,7 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
     for jk in order:
         brow, nrow = brows.get(jk), nrows.get(jk)
         row = nrow if nrow is not None else brow
+        assert row is not None  # jk comes from one side or the other
         key = str(row["cell_key"])
         model = _text(row, "model") or cell_label(key).split(" ")[0]
         status_spec = BY_NAME["status"]
@@ -594,10 +731,20 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
             cells.append(CellComparison(key, cell_label(key), model, [judge.result(
                 key, model, status_spec, MISSING, "cell only in BASE", base=_text(brow, "status"))]))
             continue
+        if per_node:
+            diffs = environment_diffs(base, new, base.node_env(brow), new.node_env(nrow))
+            node_diffs.update({d.field: d for d in diffs if d.field not in node_diffs})
+            judge.timing_block = block = _timing_block(diffs, base, new, cfg, " on the nodes that ran this cell")
         out: list[MetricResult] = [judge.status(key, model, brow, nrow)]
         both_ok = _text(brow, "status") == "ok" and _text(nrow, "status") == "ok"
-        sc: SampleComparison | str | None = None
+        ev: TimingEvidence | None = None
+        latency_result: MetricResult | None = None
         for spec in METRICS[1:]:
+            if both_ok and _absent(base.table, spec.column) and _num(nrow, spec.column) is not None:
+                out.append(judge.result(key, model, spec, NOT_COMPARABLE,
+                                        f"BASE has no {spec.column} at all (a run from before the column existed, "
+                                        "or one that did not measure it)", new=_num(nrow, spec.column)))
+                continue
             judge.damaged_new = (both_ok and spec.name in expected_new and spec.column in new.table.columns
                                  and _num(brow, spec.column) is not None and _num(nrow, spec.column) is None)
             if spec.kind == "exact":
@@ -605,9 +752,14 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
             elif spec.kind == "timing":
                 if not both_ok:
                     continue
-                if sc is None and not block and _num(brow, spec.column) is not None and _num(nrow, spec.column) is not None:
-                    sc = _sample_comparison(key, str(brow["cell_key"]), str(nrow["cell_key"]), base, new, brow, nrow, cfg)
-                r = judge.timing(key, model, spec, brow, nrow, sc, _num(nrow, "batch_size"))
+                if ev is None and not block and _num(brow, spec.column) is not None and _num(nrow, spec.column) is not None:
+                    ev = _timing_evidence(key, str(brow["cell_key"]), str(nrow["cell_key"]), base, new, brow, nrow, cfg,
+                                          paired)
+                follow = latency_result if spec.name != "latency" and latency_result is not None \
+                    and latency_result.decision in (REGRESSED, IMPROVED, UNCHANGED) else None
+                r = judge.timing(key, model, spec, brow, nrow, ev, _num(nrow, "batch_size"), follow)
+                if spec.name == "latency":
+                    latency_result = r
             elif spec.kind == "threshold":
                 if not both_ok:
                     continue
@@ -618,9 +770,26 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
             if r is not None:
                 out.append(r)
         cells.append(CellComparison(key, cell_label(key), model, out))
+    unreliable = [c.label for c in cells if any(r.unreliable and r.metric == "latency" for r in c.results)]
+    if unreliable:
+        shown = ", ".join(unreliable[:5]) + (f" and {len(unreliable) - 5} more" if len(unreliable) > 5 else "")
+        warnings.append(f"timing unreliable in {len(unreliable)} cell(s), measured while other processes used more than "
+                        f"{cfg.max_other_cpu_pct:g}% of a core: {shown}; their latency/throughput were not judged")
+    one_round = sorted({r.label for r in (base, new) if _one_round_run(r)})
+    if one_round:
+        warnings.append(f"{' and '.join(one_round)} timed each cell in 1 round (one process): process-to-process "
+                        f"variation is unknown, so those timings are judged on samples with a threshold of at least "
+                        f"{cfg.one_round_threshold:.0%}")
     # Changed cells first; the sort is stable, so the run's own order is kept within a rank.
     cells.sort(key=lambda c: c.rank)
-    return Comparison(base, new, cfg, env_diffs, cells, warnings, join_note)
+    if per_node:
+        env_diffs = list(node_diffs.values())
+    return Comparison(base, new, cfg, env_diffs, cells, warnings, join_note, paired)
+
+
+def _one_round_run(run: RunData) -> bool:
+    counts = [len(v) for v in run.round_samples.values() if v]
+    return bool(counts) and max(counts) < 2
 
 
 def compare_paths(base: str | Path, new: str | Path, overrides: dict[str, Any] | None = None) -> Comparison:

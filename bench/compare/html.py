@@ -33,9 +33,12 @@ def render_html(cmp: Comparison) -> str:
     cfg = cmp.config
     thr = ", ".join(f"{k} {v:.0%}" for k, v in cfg.thresholds.items())
     guard = f", and the fastest calls (p{cfg.quiet_quantile * 100:g}) moved past it too" if cfg.noise_guard else ""
-    rules = (f"Latency/throughput: a change counts when past its threshold ({thr}), Mann–Whitney U p < {cfg.alpha:g}{guard}; "
-             f"interval = {cfg.confidence:.0%} bootstrap of the median ratio ({cfg.bootstrap_resamples} resamples, seed "
-             f"{cfg.seed}). Memory: threshold and a floor of {cfg.cpu_memory_floor_mb:g} MB on CPU, {cfg.memory_floor_mb:g} MB "
+    test = "paired t on the rounds' log ratios" if cmp.paired else "Welch t on log round medians"
+    rules = (f"Latency/throughput: a change counts when the ratio of medians of round medians passes its threshold ({thr}), "
+             f"{test} gives p < {cfg.alpha:g} and its {cfg.confidence:.0%} interval excludes no change{guard}; throughput "
+             f"follows latency. One-round runs: Mann–Whitney U on samples, {cfg.confidence:.0%} bootstrap interval "
+             f"({cfg.bootstrap_resamples} resamples, seed {cfg.seed}), threshold ≥ {cfg.one_round_threshold:.0%}. Memory: activation peak (act_peak_mb, a tensor count) must not change; resident (CPU) and "
+             f"allocator (CUDA) peaks: threshold and a floor of {cfg.cpu_memory_floor_mb:g} MiB on CPU, {cfg.memory_floor_mb:g} MiB "
              f"on CUDA. Accuracy: drop of more than "
              f"{cfg.accuracy_drop_points:g} points. Params, GMACs and weight size must not change"
              + (f" (allowed: {', '.join(cfg.allow_change)})" if cfg.allow_change else "") + ".")

@@ -103,7 +103,8 @@ def _env_blocked(cmp: Comparison, r: MetricResult) -> bool:
 def visible_results(cmp: Comparison, show_all: bool) -> tuple[list[MetricResult], list[MetricResult]]:
     """(rows to show, rows summarised): unchanged rows, and rows the environment banner already
     explains, are summarised unless ``show_all``."""
-    shown, hidden = [], []
+    shown: list[MetricResult] = []
+    hidden: list[MetricResult] = []
     for c in cmp.cells:
         for r in c.results:
             quiet = (r.decision == UNCHANGED and not r.failed) or _env_blocked(cmp, r)
@@ -152,7 +153,7 @@ def render_terminal(cmp: Comparison, show_all: bool = False, console: Any = None
         t = Table(show_lines=False)
         for col, just in (("cell", "left"), ("metric", "left"), ("BASE", "right"), ("NEW", "right"), ("change", "right"),
                           ("95% CI", "right"), ("p", "right"), ("decision", "left"), ("why", "left")):
-            t.add_column(col, justify=just, overflow="fold")
+            t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]  # the literals above are valid
         last = None
         for r in shown:
             cell = r.cell if r.cell_key != last else ""
@@ -230,8 +231,13 @@ def render_markdown(cmp: Comparison) -> str:
     cfg = cmp.config
     thr = ", ".join(f"{k} {v:.0%}" for k, v in cfg.thresholds.items())
     guard = f", and the fastest calls (p{cfg.quiet_quantile * 100:g}) moved past it too" if cfg.noise_guard else ""
-    out += ["", f"<sub>Rules: latency/throughput change counts when past its threshold ({thr}), Mann–Whitney U "
-                f"p < {cfg.alpha:g}{guard}; CI = {cfg.confidence:.0%} bootstrap of the median ratio; accuracy limit "
+    test = ("a paired t-test on the rounds' log ratios (round i of both sides measured back to back)" if cmp.paired
+            else "Welch's t-test on the log round medians (one round = one worker process)")
+    out += ["", f"<sub>Rules: latency/throughput change counts when the ratio of medians of round medians passes its "
+                f"threshold ({thr}), {test} gives p < {cfg.alpha:g} and its {cfg.confidence:.0%} interval excludes no "
+                f"change{guard}; throughput follows latency's verdict; rounds with other processes above "
+                f"{cfg.max_other_cpu_pct:g}% of a core are left out; one-round runs: Mann–Whitney U on samples, "
+                f"bootstrap interval, threshold ≥ {cfg.one_round_threshold:.0%}; accuracy limit "
                 f"{cfg.accuracy_drop_points:g} points; deterministic metrics (params, GMACs, weights) must not change"
                 + (f" (allowed: {', '.join(cfg.allow_change)})" if cfg.allow_change else "") + ".</sub>"]
     return "\n".join(out) + "\n"

@@ -49,6 +49,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from bench.errors import UserError
+from bench.registry import build_on_meta  # the one way to build on meta; re-exported here
 
 __all__ = [
     "FLOP_CONVENTION",
@@ -606,49 +607,9 @@ def count_flops(
 # --------------------------------------------------------------------------- building on meta
 
 
-@contextlib.contextmanager
-def _parameters_on_meta() -> Iterator[None]:
-    """Move every parameter to the meta device the moment a module registers it.
-
-    For builders that compute with tensors (``.tolist()``, ``.item()``) and so cannot run
-    under ``torch.device("meta")``: they run on the CPU, but each weight is replaced by a
-    meta tensor before any initialiser touches it, so nothing large is ever filled.
-    """
-    original = nn.Module.register_parameter
-
-    def register(self, name, param):
-        if param is not None and type(param) is nn.Parameter and param.device.type != "meta":
-            param = nn.Parameter(param.detach().to("meta"), requires_grad=param.requires_grad)
-        original(self, name, param)
-
-    nn.Module.register_parameter = register
-    try:
-        yield
-    finally:
-        nn.Module.register_parameter = original
-
-
-def build_on_meta(builder: Callable[[], nn.Module]) -> nn.Module:
-    """Call ``builder()`` so that every weight lives on the meta device (no memory, no init time).
-
-    First under ``torch.device("meta")``; builders that compute with tensors while
-    constructing (torchvision's RegNet calls ``.tolist()``) fail there and are rerun on
-    the CPU with each parameter moved to meta as it is registered.
-    """
-    try:
-        with torch.device("meta"):
-            return builder()
-    except (NotImplementedError, RuntimeError):
-        with _parameters_on_meta():
-            model = builder()
-        return model.to("meta")
-
-
 def create_model_on_meta(name: str, img_size: int | None = None, **kwargs: Any) -> nn.Module:
     """:func:`bench.registry.create_model` with every weight on the meta device."""
-    from bench.registry import create_model
-
-    return build_on_meta(lambda: create_model(name, img_size=img_size, **kwargs))
+    return build_on_meta(name, img_size=img_size, **kwargs)
 
 
 # --------------------------------------------------------------------------- CLI

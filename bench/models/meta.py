@@ -12,20 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
-
-
-def build_on_meta(name: str, img_size: int | None = None, **kwargs: Any) -> nn.Module:
-    """Build registry model ``name`` with every parameter and buffer on the meta device.
-
-    Tries ``torch.device("meta")`` as the default device first; builders that compute
-    with tensor values while constructing (``.item()``, ``.tolist()``) fall back to
-    moving each weight to meta as it is registered (see
-    :func:`bench.metrics.flops.create_model_on_meta`, which this delegates to).
-    """
-    from bench.metrics.flops import create_model_on_meta
-
-    return create_model_on_meta(name, img_size=img_size, **kwargs)
+from bench.registry import build_on_meta  # re-exported: the one way to build on meta
 
 
 def count_params_meta(name: str, img_size: int | None = None, **kwargs: Any) -> int:

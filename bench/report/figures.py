@@ -23,6 +23,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
+from bench.metrics.stats import supported_percentile  # noqa: E402
 from bench.report.data import FAMILIES, ReportData, pareto_front, same_config, short_name  # noqa: E402
 
 # Colour-blind-safe (Okabe–Ito) hues, one per family; "other" is neutral grey.
@@ -206,7 +207,7 @@ def fig_latency_gmacs(d: ReportData) -> Figure | str:
         threads = r["threads_actual"].max() if r["threads_actual"].notna().any() else None
         rate = d.ceiling(dev, precision, threads)
         if rate:
-            # Best possible latency if every MAC (2 FLOPs) ran at the measured matmul rate, per batch.
+            # Best possible latency if every MAC (2 FLOPs) ran at the measured ceiling, per batch.
             batch = float(r["batch_size"].min()) if r["batch_size"].notna().any() else 1.0
             lo, hi = r["gmacs"].min() / 1.5, r["gmacs"].max() * 1.5
             xs = np.geomspace(lo, hi, 50)
@@ -217,15 +218,15 @@ def fig_latency_gmacs(d: ReportData) -> Figure | str:
         ax.grid(True, which="both", alpha=0.25)
         if dev == devices[-1]:
             if ceilings:
-                handles.append(Line2D([], [], color="#222", lw=1.2, label="matmul ceiling" if len(devices) > 1
-                                      else f"matmul ceiling {ceilings[0].split(' ', 1)[1]}"))
+                handles.append(Line2D([], [], color="#222", lw=1.2, label="measured ceiling" if len(devices) > 1
+                                      else f"measured ceiling {ceilings[0].split(' ', 1)[1]}"))
             _legend(ax, handles)
         _finish(ax)
     if ceilings:
         tail = (f"the solid line is the latency every model would have if all its MACs ran at the device's measured "
-                f"matmul rate ({'; '.join(ceilings)}), so the gap to it shows how efficiently each architecture uses the hardware.")
+                f"ceiling rate, the faster of a large matmul and a large 3×3 convolution ({'; '.join(ceilings)}), so the gap to it shows how efficiently each architecture uses the hardware.")
     else:
-        tail = ("no matmul ceiling is drawn because run.json records no measured matmul rate (hardware.matmul_gflops) "
+        tail = ("no ceiling is drawn because run.json records no measured rate (hardware.ceiling_gflops) "
                 "for this device.")
     return Figure("Latency vs GMACs",
                   f"Median latency ({_config_text(ref)}) against multiply-accumulates per image; {tail}",
@@ -236,7 +237,7 @@ def fig_latency_distribution(d: ReportData) -> Figure | str:
     if d.samples is None or d.samples.empty or "cell_key" not in d.samples or "latency_ms" not in d.samples:
         return "no raw timing samples (samples.parquet) for this run"
     ref = d.ref.sort_values("latency_ms_p50", ascending=False)
-    groups, labels, fams, p50s, p99s = [], [], [], [], []
+    groups, labels, fams, p90s = [], [], [], []
     by_cell = {k: g["latency_ms"].to_numpy(dtype=float) for k, g in d.samples.groupby("cell_key")}
     for _, r in ref.iterrows():
         s = by_cell.get(r["cell_key"])
@@ -248,30 +249,29 @@ def fig_latency_distribution(d: ReportData) -> Figure | str:
         groups.append(s)
         labels.append(_t(d.label(r)))
         fams.append(r["family"])
-        p50s.append(float(np.percentile(s, 50)))
-        p99s.append(float(np.percentile(s, 99)))
+        p90s.append(supported_percentile(s, 90))  # NaN (not drawn) below 100 samples
     if not groups:
         return "no raw timing samples match this run's speed rows"
     fig, ax = plt.subplots(figsize=(9.5, max(2.8, 0.4 * len(groups) + 1.2)))
     pos = np.arange(len(groups))
-    bp = ax.boxplot(groups, positions=pos, orientation="horizontal", whis=(1, 99), widths=0.6, showfliers=False,
+    bp = ax.boxplot(groups, positions=pos, orientation="horizontal", whis=(0, 100), widths=0.6, showfliers=False,
                     patch_artist=True, medianprops={"color": "black", "lw": 1.5})
     for patch, f in zip(bp["boxes"], fams):
         patch.set_facecolor(color(f))
         patch.set_alpha(0.55)
-    ax.scatter(p99s, pos, marker="D", s=22, color="black", zorder=4)
+    ax.scatter(p90s, pos, marker="D", s=22, color="black", zorder=4)
     ax.set_yticks(pos, labels, fontsize=8)
     _log_if_wide(ax, [v for g in groups for v in (g.min(), g.max())], "x")
     ax.set_xlabel("latency per iteration (ms)")
     ax.grid(True, axis="x", which="both", alpha=0.25)
     _legend(ax, _family_handles(fams) + [
         Line2D([], [], color="black", lw=1.5, label="p50 (median)"),
-        Line2D([], [], marker="D", ls="", color="black", markersize=4, label="p99")])
+        Line2D([], [], marker="D", ls="", color="black", markersize=4, label="p90 (where ≥ 100 samples)")])
     _finish(ax, "x")
     return Figure("Latency distribution",
                   f"Every timed iteration per model ({_config_text(ref)}): boxes span the middle half of the samples, "
-                  "whiskers the 1st to 99th percentile, the black bar is p50 and the diamond p99 — "
-                  "a long box or a far diamond means a noisy or jittery measurement.",
+                  "whiskers the fastest and slowest call, the black bar is p50 and the diamond p90, drawn only where "
+                  "at least 100 samples put 10 beyond it — a long box or a far diamond means a noisy or jittery measurement.",
                   _encode(fig), "fig-lat-dist")
 
 
@@ -317,21 +317,25 @@ def fig_throughput_batch(d: ReportData) -> Figure | str:
 
 
 def fig_memory(d: ReportData) -> Figure | str:
-    sp = d.speed.dropna(subset=["peak_mem_mb"])
+    # The activation count where the run has it; a run from before it (schema 1) shows its
+    # resident-set figure under that name.
+    col = "act_peak_mb" if d.speed["act_peak_mb"].notna().any() else "rss_peak_mb"
+    what = "activation peak" if col == "act_peak_mb" else "resident-set peak"
+    sp = d.speed.dropna(subset=[col])
     if sp.empty:
-        return "no peak memory measured in this run"
-    if not (sp["peak_mem_mb"] > 0).any():
-        return "every cell's peak memory above the loaded model was 0 MB, below the probe's resolution"
+        return "no memory measured in this run"
+    if not (sp[col] > 0).any():
+        return f"every cell's {what} was 0 MiB"
     # Bars at the largest batch: activations dominate there, and a small batch often stays
     # within the memory the loaded model already touched (0 MB above baseline).
-    ref = d.ref_max.dropna(subset=["peak_mem_mb"]).sort_values("peak_mem_mb")
+    ref = d.ref_max.dropna(subset=[col]).sort_values(col)
     swept = sp["batch_size"].nunique() > 1
     ncols = 2 if swept else 1
     fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols if swept else 9.5, max(3, 0.34 * len(ref) + 1.2)), squeeze=False)
     fig.subplots_adjust(wspace=0.45)
     ax = axes[0][0]
-    ax.barh([_t(d.label(r)) for _, r in ref.iterrows()], ref["peak_mem_mb"], color=[color(f) for f in ref["family"]])
-    ax.set_xlabel(f"peak memory (MB) at {_config_text(ref)}")
+    ax.barh([_t(d.label(r)) for _, r in ref.iterrows()], ref[col], color=[color(f) for f in ref["family"]])
+    ax.set_xlabel(f"{what} (MiB) at {_config_text(ref)}")
     ax.grid(True, axis="x", alpha=0.25)
     _finish(ax, "x")
     if swept:
@@ -340,24 +344,26 @@ def fig_memory(d: ReportData) -> Figure | str:
             rows = same_config(sp, r).sort_values("batch_size")
             if len(rows) < 1:
                 continue
-            ax2.plot(rows["batch_size"], rows["peak_mem_mb"], marker="o", ms=4, color=color(r["family"]), lw=1.4)
-            ax2.annotate(_t(d.label(r)), (rows["batch_size"].iloc[-1], rows["peak_mem_mb"].iloc[-1]), fontsize=7,
+            ax2.plot(rows["batch_size"], rows[col], marker="o", ms=4, color=color(r["family"]), lw=1.4)
+            ax2.annotate(_t(d.label(r)), (rows["batch_size"].iloc[-1], rows[col].iloc[-1]), fontsize=7,
                          xytext=(5, 0), textcoords="offset points", va="center")
         ax2.set_xscale("log", base=2)
         batches = sorted(sp["batch_size"].unique())
         ax2.set_xticks(batches, [str(int(b)) for b in batches])
-        _log_if_wide(ax2, sp["peak_mem_mb"], "y")
+        _log_if_wide(ax2, sp[col], "y")
         ax2.set_xlabel("batch size")
-        ax2.set_ylabel("peak memory (MB)")
+        ax2.set_ylabel(f"{what} (MiB)")
         ax2.grid(True, which="both", alpha=0.25)
         _finish(ax2)
         ax2.xaxis.set_minor_formatter(NullFormatter())
     _legend(axes[0][-1], _family_handles(ref["family"]))
-    method = ", ".join(sorted({m for m in sp["mem_method"] if m})) or "the run's memory probe"
-    return Figure("Peak memory",
-                  f"Peak inference memory per model above the loaded model's baseline ({method})"
-                  + (", and how it grows with the batch size." if swept else "."),
-                  _encode(fig), "fig-memory")
+    if col == "act_peak_mb":
+        text = ("Activation peak per model: the most bytes of live tensors during one forward above the weights and "
+                "the input, counted tensor by tensor (act_peak_mb; independent of the allocator and of other processes)")
+    else:
+        text = "Resident-set growth during inference above the loaded model (rss_peak_mb, a run from before act_peak_mb)"
+    return Figure("Activation memory" if col == "act_peak_mb" else "Peak memory",
+                  text + (", and how it grows with the batch size." if swept else "."), _encode(fig), "fig-memory")
 
 
 def fig_resolution(d: ReportData) -> Figure | str:
@@ -368,7 +374,7 @@ def fig_resolution(d: ReportData) -> Figure | str:
     fig.subplots_adjust(wspace=0.45)  # room for the left panel's end labels
     sizes = sorted(sp["img_size"].unique())
     drawn = 0
-    for (model, dev), g in sp.groupby(["model", "device"], sort=False):
+    for _, g in sp.groupby(["model", "device"], sort=False):
         g = g[g["batch_size"] == g["batch_size"].min()]
         g = g[(g["runtime"] == ("eager" if (g["runtime"] == "eager").any() else g["runtime"].iloc[0]))]
         g = g[(g["precision"] == ("fp32" if (g["precision"] == "fp32").any() else g["precision"].iloc[0]))]
@@ -483,8 +489,8 @@ def fig_runtime_wins(d: ReportData) -> Figure | str:
     for j, rt in enumerate(others):
         vals = []
         for f in fams:
-            ups = [r[3][rt] for r in rows if r[2] == f and rt in r[3]]
-            vals.append(float(np.exp(np.mean(np.log(ups)))) if ups else np.nan)
+            fam_ups = [r[3][rt] for r in rows if r[2] == f and rt in r[3]]
+            vals.append(float(np.exp(np.mean(np.log(fam_ups)))) if fam_ups else np.nan)
         ax2.bar(np.arange(len(fams)) - 0.4 + h * (j + 0.5), vals, width=h, color=RUNTIME_COLORS[j % len(RUNTIME_COLORS)])
     ax2.set_xticks(range(len(fams)), [FAMILY_LABELS[f] for f in fams])
     for tick, f in zip(ax2.get_xticklabels(), fams):
@@ -502,12 +508,63 @@ def fig_runtime_wins(d: ReportData) -> Figure | str:
                   _encode(fig), "fig-runtimes")
 
 
+def arithmetic_intensity(rows: pd.DataFrame) -> pd.Series:
+    """FLOP per byte of each row's forward: 2·GMACs·batch over an estimate of the bytes moved —
+    weights read once, the input read once, every activation written once and read once
+    (``act_total_mb``). Cache reuse is ignored, so this is a lower bound on intensity."""
+    flop = 2e9 * rows["gmacs"] * rows["batch_size"]
+    moved = (rows["weight_mb"] * 2**20 + rows["batch_size"] * 3 * rows["img_size"] ** 2 * 4
+             + 2 * rows["act_total_mb"] * 2**20)
+    return flop / moved
+
+
+def fig_roofline(d: ReportData) -> Figure | str:
+    need = ["achieved_gflops", "gmacs", "weight_mb", "act_total_mb", "batch_size", "img_size"]
+    sp = d.speed.dropna(subset=[c for c in need if c in d.speed.columns])
+    if "act_total_mb" not in d.speed.columns or sp.empty:
+        return "no row has achieved GFLOP/s together with an activation count (act_total_mb)"
+    sp = sp.assign(ai=arithmetic_intensity(sp))
+    sp = sp[(sp["ai"] > 0) & (sp["achieved_gflops"] > 0)]
+    if sp.empty:
+        return "no row has a positive arithmetic intensity and achieved GFLOP/s"
+    dev = _devices(sp)[0]
+    r = sp[sp["device"] == dev]
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    ax.scatter(r["ai"], r["achieved_gflops"], c=[color(f) for f in r["family"]], s=30, zorder=3)
+    _label_points(ax, list(r["ai"]), list(r["achieved_gflops"]), [short_name(m) for m in r["model"]])
+    hw = [h for h in (d.hardware or []) if isinstance(h, dict) and h.get("device") == dev
+          and h.get("precision", "fp32") == (r["precision"].iloc[0] or "fp32")] if isinstance(d.hardware, list) else []
+    threads = r["threads_actual"].max()
+    hw = [h for h in hw if h.get("threads_actual") == threads] or hw
+    peak = max((h.get("ceiling_gflops") or h.get("matmul_gflops") or 0) for h in hw) if hw else 0
+    bw = max((h.get("mem_bw_gbs") or 0) for h in hw) if hw else 0
+    lines = []
+    if peak and bw:
+        xs = np.geomspace(min(r["ai"].min(), peak / bw) / 2, max(r["ai"].max(), peak / bw) * 2, 100)
+        ax.plot(xs, np.minimum(peak, bw * xs), color="#222", lw=1.3, zorder=2)
+        kernel = next((h.get("ceiling_kernel") for h in hw if h.get("ceiling_kernel")), "matmul")
+        lines.append(f"measured bandwidth {bw:,.1f} GB/s (slope) and compute ceiling {peak:,.0f} GFLOP/s ({kernel})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOP per byte moved, estimate)")
+    ax.set_ylabel(f"achieved GFLOP/s on {_t(dev)}")
+    ax.grid(True, which="both", alpha=0.25)
+    _legend(ax, _family_handles(r["family"]))
+    _finish(ax)
+    tail = f"; the line is the roofline from the {lines[0]}" if lines else "; no roofline: run.json has no measured ceiling"
+    return Figure("Roofline",
+                  f"Each row ({dev}) placed by arithmetic intensity (2·GMACs·batch over weights + input + every "
+                  f"activation written and read once; cache reuse ignored) and the GFLOP/s it achieved{tail}. "
+                  "Points far below the line leave the hardware idle.", _encode(fig), "fig-roofline")
+
+
 BUILDERS: list[tuple[str, Callable[[ReportData], Figure | str]]] = [
     ("Accuracy vs latency", fig_accuracy_latency),
     ("Latency vs GMACs", fig_latency_gmacs),
     ("Latency distribution", fig_latency_distribution),
     ("Throughput vs batch size", fig_throughput_batch),
     ("Peak memory", fig_memory),
+    ("Roofline", fig_roofline),
     ("Cost vs input resolution", fig_resolution),
     ("Parameters and GMACs by family", fig_family_size),
     ("Which runtime wins per architecture", fig_runtime_wins),

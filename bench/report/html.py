@@ -1,9 +1,10 @@
 """Self-contained HTML run report (Jinja2, autoescaped) and the reports index.
 
-Everything a page needs is inside it: CSS and the small sort/filter script are inlined,
-figures are base64 PNGs, and no run data is placed inside ``<script>`` (rows carry their
-family/device and sort values in HTML attributes, which autoescaping covers), so a
-model, suite or error text from a file can never become markup or code.
+Everything a page needs is inside it: CSS, the small sort/filter script, the plotly.js bundle
+and the explorer's script are inlined, static figures are base64 PNGs. Table rows carry their
+family/device and sort values in HTML attributes, which autoescaping covers; the explorer's
+data is one JSON element escaped for ``<script>`` (bench/report/explorer.py), so a model,
+suite or error text from a file can never become markup or code.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import pandas as pd
 from bench import results, schema, templating
 from bench.formatting import fmt_number as fmt  # noqa: F401  (re-exported: the report's formatter)
 from bench.formatting import is_missing as _missing
-from bench.report.data import FAMILIES, ReportData, ceiling_entries, not_met, short_name
+from bench.report.data import FAMILIES, ReportData, ceiling_entries, hardware_label, not_met, short_name
+from bench.report.explorer import build_explorer, plotly_js, plotly_version
 from bench.report.figures import FAMILY_COLORS, FAMILY_LABELS, build_figures
 
 
@@ -44,9 +46,14 @@ def col(key: str, header: str = "") -> Column:
 # value for every row is shown once above the table instead.
 TABLE_COLUMNS = [col(k) for k in (
     "model", "family", "device", "precision", "runtime", "batch_size", "img_size", "threads_actual",
-    "params_m", "gmacs", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_rel_iqr", "n_samples",
-    "throughput_ips", "peak_mem_mb", "efficiency", "top1", "acc_source")]
-CONSTANT_SHOWN_ONCE = {"device", "precision", "runtime", "img_size", "threads_actual", "batch_size"}
+    "params_m", "gmacs", "latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high", "latency_ms_p90",
+    "latency_ms_p99", "latency_rel_iqr", "n_samples",
+    "latency_note", "throughput_ips", "throughput_ips_pipelined", "act_peak_mb", "rss_peak_mb", "cuda_peak_alloc_mb",
+    "efficiency", "efficiency_note", "ceiling_kernel", "energy_j_per_img", "top1", "acc_source")]
+# Derived for the report (bench.report.data.hardware_label), not a results column: the machine a
+# row ran on, shown once above the table unless the run spans different machines.
+HARDWARE_COLUMN = Column("hardware", "hardware", False, title="the machine (CPU, or GPU for CUDA rows) the cell ran on")
+CONSTANT_SHOWN_ONCE = {"hardware", "device", "precision", "runtime", "img_size", "threads_actual", "batch_size"}
 
 ACC_COLUMNS = [col("model"), col("family"), col("acc_source", "source"), col("acc_dataset"), col("img_size"),
                col("top1"), col("top1_std"), col("top5"), col("acc_n_images")]
@@ -87,6 +94,8 @@ def _cells(r: pd.Series, cols: list[Column]) -> list[dict[str, Any]]:
             text = str(v)
         if c.key == "family":
             text = FAMILY_LABELS.get(str(v), str(v))
+        if c.key == "efficiency" and num is not None and num > 100 * (1 + 1e-9):
+            text += " †"  # above the measured ceiling: the efficiency_note column says why
         out.append({"text": text, "v": num, "numeric": c.numeric, "key": c.key})
     return out
 
@@ -115,9 +124,11 @@ def results_table(d: ReportData) -> dict[str, Any]:
         for col in ("top1", "acc_source"):
             joined = sp["model"].map(acc[col])
             sp[col] = sp[col].where(~sp[col].map(_missing), joined)
-    sp = sp.sort_values(["family", "model", "device", "runtime", "precision", "img_size", "batch_size"],
+    # A run that spans machines (RayExecutor) groups its rows by hardware first.
+    sp["hardware"] = [hardware_label(r) for _, r in sp.iterrows()] if len(sp) else []
+    sp = sp.sort_values(["hardware", "family", "model", "device", "runtime", "precision", "img_size", "batch_size"],
                         key=lambda s: s.map({f: i for i, f in enumerate(FAMILIES)}).fillna(9) if s.name == "family" else s)
-    cols, constants = _visible(sp, TABLE_COLUMNS, CONSTANT_SHOWN_ONCE)
+    cols, constants = _visible(sp, [HARDWARE_COLUMN, *TABLE_COLUMNS], CONSTANT_SHOWN_ONCE)
     rows = [{"family": r["family"], "device": r["device"], "cells": _cells(r, cols),
              "noisy": not_met(r.get("timing_target_met"))}
             for _, r in sp.iterrows()]
@@ -148,33 +159,50 @@ def summary_table(d: ReportData) -> dict[str, Any]:
     header = [("model", ""), ("family", "")] + ([("device", "")] if multi else []) + [
         (a, axis_help[a]) for a in axes] + [
         h("params_m", "parameters, millions"), h("gmacs", "1e9 multiply-accumulates per image"),
-        h("latency_ms_p50", "median latency at the smallest batch"), h("latency_ms_p99", "99th-percentile latency"),
+        h("latency_ms_p50", "median latency at the smallest batch (with the 95% interval over the rounds, "
+                            "where the cell was timed in several processes)"),
+        h("latency_ms_p90", "90th-percentile latency; empty with fewer than 100 samples (10 beyond it)"),
         h("latency_rel_iqr", "spread of the timing samples"), h("throughput_ips", "throughput at the largest batch"),
-        h("peak_mem_mb", "peak inference memory at the largest batch")] + (
-        [h("efficiency", "achieved GFLOP/s at the largest batch over the measured matmul GFLOP/s")] if has_eff else []) + (
+        h("act_peak_mb", "activation peak (live tensors above weights and input) at the largest batch")] + (
+        [h("efficiency", "achieved GFLOP/s at the largest batch over the measured ceiling (max of matmul, 3x3 conv)")]
+        if has_eff else []) + (
         [h("top1", ""), h("acc_source", "measured / scratch / reported")] if has_acc else [])
     rows = []
+    notes: dict[str, str] = {}
     for s in srows:
         nums: list[tuple[Any, bool]] = [(s.params_m, True), (s.gmacs, True), (s.latency_ms_p50, True),
-                                        (s.latency_ms_p99, True), (s.latency_rel_iqr * schema.column("latency_rel_iqr").scale, True),
-                                        (s.throughput_ips, True), (s.peak_mem_mb, True)]
+                                        (s.latency_ms_p90, True),
+                                        (s.latency_rel_iqr * schema.column("latency_rel_iqr").scale, True),
+                                        (s.throughput_ips, True), (s.act_peak_mb, True)]
         if has_eff:
             nums.append((s.efficiency * schema.column("efficiency").scale, True))
+        if s.latency_note and math.isnan(s.latency_ms_p90):
+            notes.setdefault("p90", "p90 — empty: fewer than 100 samples, so fewer than 10 beyond the 90th percentile")
+        if has_eff and s.efficiency > 1:
+            notes.setdefault("eff", f"eff. † — {s.efficiency_note or 'above the measured ceiling'}")
         if has_acc:
             nums += [(s.top1, True), (s.acc_source, False)]
-        cells = [{"text": s.model, "v": None, "numeric": False, "key": "model"},
+        cells: list[dict[str, Any]] = [{"text": s.model, "v": None, "numeric": False, "key": "model"},
                  {"text": FAMILY_LABELS.get(s.family, s.family), "v": None, "numeric": False, "key": "family"}]
         if multi:
             cells.append({"text": s.device, "v": None, "numeric": False, "key": "device"})
         for a in axes:
             cells.append({"text": getattr(s, a), "v": None, "numeric": False, "key": a})
-        for v, numeric in nums:
+        for i, (v, numeric) in enumerate(nums):
             n = _number(v) if numeric else None
-            cells.append({"text": fmt(n) if numeric else str(v or ""), "v": n, "numeric": numeric, "key": ""})
+            text = fmt(n) if numeric else str(v or "")
+            if i == 2 and s.p50_ci:  # the median's 95% interval over the rounds
+                text += f" ({fmt(s.p50_ci[0])}–{fmt(s.p50_ci[1])})"
+            if i == 3 and math.isnan(s.latency_ms_p90) and not math.isnan(s.latency_ms_p50):
+                text = "n/a"  # unsupported percentile: marked, never an interpolated maximum
+            if has_eff and i == 7 and s.efficiency > 1:
+                text += " †"  # efficiency above the measured ceiling, explained below the table
+            cells.append({"text": text, "v": n, "numeric": numeric, "key": ""})
         rows.append({"family": s.family, "device": s.device, "cells": cells, "noisy": s.noisy, "pareto": s.pareto,
                      "tput_batch": s.throughput_batch})
     batches = sorted({int(s.throughput_batch) for s in srows if not math.isnan(s.throughput_batch)})
-    return {"header": header, "rows": rows, "has_acc": has_acc, "throughput_batches": batches, "axes": axes}
+    return {"header": header, "rows": rows, "has_acc": has_acc, "throughput_batches": batches, "axes": axes,
+            "notes": list(notes.values())}
 
 
 def takeaways(d: ReportData) -> list[str]:
@@ -249,6 +277,13 @@ def method_items(meta: dict[str, Any], d: ReportData) -> dict[str, Any]:
             text = f"matmul {fmt(_number(h['matmul_gflops']))} GFLOP/s"
             if _number(h.get("matmul_gflops_max")):
                 text += f" (best {fmt(_number(h['matmul_gflops_max']))})"
+            if _number(h.get("conv_gflops")):
+                text += f"; 3×3 conv {fmt(_number(h['conv_gflops']))} GFLOP/s"
+            if _number(h.get("ceiling_gflops")):
+                text += f"; ceiling {fmt(_number(h['ceiling_gflops']))} GFLOP/s ({h.get('ceiling_kernel') or '?'})"
+            if _number(h.get("ceiling_theoretical_gflops")):
+                text += (f"; theoretical {fmt(_number(h['ceiling_theoretical_gflops']))} GFLOP/s "
+                         f"({h.get('ceiling_theoretical_note') or 'from the CPU flags'})")
             if _number(h.get("mem_bw_gbs")):
                 text += f"; memory copy {fmt(_number(h['mem_bw_gbs']))} GB/s"
         else:
@@ -266,6 +301,9 @@ def method_items(meta: dict[str, Any], d: ReportData) -> dict[str, Any]:
         hardware_other = [(str(k), json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (dict, list)) else str(v))
                           for k, v in hw.items()]
     other_conv = [(str(k), _flatten(v)) for k, v in conv.items() if k not in ("timing_rule", "flop_convention")]
+    for n in meta.get("nodes") or []:  # cells ran on a cluster: every node's machine
+        machine.append((f"node {str(n.get('node_id', '?'))[:8]}", _machine(n) + (
+            f" · archbench {n['git_commit'][:10]}" if n.get("git_commit") else "")))
     return {
         "machine": machine,
         "threads": ", ".join(str(t) for t in threads) if threads else "",
@@ -288,6 +326,7 @@ def render_run_report(run_dir: Path, out_path: Path, strict: bool = False) -> Pa
     samples = results.load_samples(run_dir)
     d = ReportData(df, samples, meta)
     figures, skipped = build_figures(d, strict=strict)
+    explorer = build_explorer(d)
     suite = meta.get("suite") or {}
     families = [f for f in (*FAMILIES, "other") if f in set(d.df["family"])]
     counts = d.df["status"].value_counts().to_dict()
@@ -315,6 +354,9 @@ def render_run_report(run_dir: Path, out_path: Path, strict: bool = False) -> Pa
         family_colors=FAMILY_COLORS,
         link_index=(reports_dir / "index.html").is_file() or out_path.name == page_name(meta.get("run_id", "")),
         link_claims=(reports_dir / "claims.html").is_file(),
+        explorer=explorer,
+        plotly_js=plotly_js() if not explorer.empty else "",
+        plotly_version=plotly_version(),
     )
     results.write_text_atomic(out_path, html)
     return out_path

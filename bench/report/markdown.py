@@ -50,10 +50,10 @@ def render_markdown(run_dir: Path) -> str:
         note = ("Best configuration per model (fastest whose output matches fp32 eager"
                 + (f", across {', '.join(summ['axes'])}" if summ.get("axes") else "") + "): smallest batch for latency")
         if summ["throughput_batches"]:
-            note += f"; throughput and peak memory at batch {', '.join(str(b) for b in summ['throughput_batches'])}"
+            note += f"; throughput and activation memory at batch {', '.join(str(b) for b in summ['throughput_batches'])}"
         if summ["has_acc"]:
             note += "; ★ = on the accuracy/latency Pareto front"
-        out += ["", note + "."]
+        out += ["", note + "."] + [f"\n{_esc(n)}" for n in summ.get("notes", [])]
     bad = failed_cells(d.df)
     if bad:
         out += ["", f"**Failed / skipped cells ({len(bad)})**", "", "| model | status | configuration | reason |", "|---|---|---|---|"]
