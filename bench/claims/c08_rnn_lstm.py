@@ -42,19 +42,22 @@ from bench.claims.stats import Interval
 KIND = "experiment"
 REACHABLE_VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
 WHY_REACHABLE = {
-    HOLDS: "the real configuration: LSTM with forget-gate bias 1 vs orthogonal RNN",
+    HOLDS: "an LSTM whose forget gate starts open for the task's length (treatment='lstm_chrono', chrono init) "
+           "against an RNN with PyTorch's default init (reference='rnn_default'), at a length that RNN cannot bridge "
+           "(tiny: lengths=(60,), steps=150)",
     FAILS: "an LSTM with PyTorch's default gate initialisation (treatment='lstm_default'): it learns the recall more "
            "slowly than the RNN in the same budget",
-    INCONCLUSIVE: "treatment = reference (treatment='rnn'): the arms differ only by seed",
+    INCONCLUSIVE: "treatment = reference (treatment='rnn') at a length the RNN only sometimes bridges (tiny: "
+                  "lengths=(60,), steps=100): the arms differ only by seed",
 }
 LENGTHS = {"tiny": [5, 20], "full": [10, 40]}
 STEPS = {"tiny": 60, "full": 150}
 SWEEP = {"tiny": [], "full": [2.0]}  # extra budgets (× STEPS) at the longest T, reported
 VOCAB, HIDDEN = 8, 32
 MODELS = {"rnn": ("rnn", "orthogonal"), "lstm": ("lstm", "forget1"), "lstm_default": ("lstm", "default"),
-          "lstm_chrono": ("lstm", "chrono")}
+          "lstm_chrono": ("lstm", "chrono"), "rnn_default": ("rnn", "default")}
 LABELS = {"rnn": "RNN (orthogonal)", "lstm": "LSTM (forget bias 1)", "lstm_default": "LSTM (default init)",
-          "lstm_chrono": "LSTM (chrono init, horizon T)"}
+          "lstm_chrono": "LSTM (chrono init, horizon T)", "rnn_default": "RNN (default init)"}
 
 
 def decide(effect: Interval) -> Decision:
