@@ -325,7 +325,9 @@ def test_run_claims_writes_run_folder_report_and_table(tmp_path):
     from bench.claims import claims_table_markdown
 
     table = claims_table_markdown(run_dir)
-    assert table.splitlines()[0].startswith("| # | Claim") and "| 4 | " in table and "formula:" in table
+    assert table.splitlines()[0].startswith("> **scale tiny")  # a tiny run's table says what it is
+    header = next(line for line in table.splitlines() if line.startswith("|"))
+    assert header.startswith("| # | Claim") and "| 4 | " in table and "formula:" in table
     assert claims_table_markdown(run_dir) == table  # a pure function of claims.json
 
 
