@@ -17,7 +17,6 @@ truth; the tables are derived from them and can always be rebuilt (``consolidate
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -71,26 +70,14 @@ def upgrade_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_table_atomic(df: pd.DataFrame, path: Path) -> None:
+    """A results table, serialised in memory and written by the one atomic writer."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = _tmp_beside(path)
-    except OSError as err:
-        raise naming_target(err, path) from None
-    os.close(fd)
-    try:
-        # Every writer stores the schema's types, so a list column never mixes JSON text and lists.
-        if path.suffix == ".parquet":
-            typed(df).to_parquet(tmp, index=False)
-        else:
-            _csv_ready(typed(df)).to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise naming_target(err, path) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Every writer stores the schema's types, so a list column never mixes JSON text and lists.
+    if path.suffix == ".parquet":
+        data = typed(df).to_parquet(None, index=False)
+    else:
+        data = _csv_ready(typed(df)).to_csv(None, index=False).encode("utf-8")
+    write_bytes_atomic(path, data)
 
 
 def cells_dir(run_dir: Path) -> Path:
