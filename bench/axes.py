@@ -17,5 +17,5 @@ DEVICES: tuple[Device, ...] = get_args(Device)
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
 METRICS: tuple[Metric, ...] = get_args(Metric)
-# Runtimes that run an exported ONNX graph outside PyTorch (bench.deploy).
+# Runtimes that run an exported ONNX graph outside PyTorch (bench.runtimes.export).
 DEPLOYED_RUNTIMES: tuple[Runtime, ...] = ("onnxruntime", "openvino")

@@ -21,7 +21,6 @@ whether a committed module is still up to date with its suite.
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -92,40 +91,26 @@ def generate(suite_path: str | Path) -> str:
     return "\n".join(lines)
 
 
-def _prepare_step(model: Any, example: Any, cell: Any) -> tuple[Callable[[], Any], dict[str, Any]]:
-    from bench import runtimes
-
-    params = list(inspect.signature(runtimes.prepare).parameters)
-    if "cell" in params:
-        step, info = runtimes.prepare(model, example, cell)
-        return step, dict(info or {})
-    return runtimes.prepare(model, example, cell.device, cell.precision, cell.runtime), {}  # type: ignore[call-arg,return-value]  # older signature
-
-
 def prepare_cell(cell_dict: dict[str, Any]) -> tuple[Callable[[], Any], dict[str, Any]]:
-    """Build the cell's model and return (``step``, extra_info); skips the test when the
-    machine cannot run the cell (no CUDA, no native bf16, missing runtime)."""
+    """Build the cell's model and return (``step``, extra_info) through
+    :func:`bench.runtimes.build_cell`, as the worker does; skips the test when the machine
+    cannot run the cell (no CUDA, no native bf16, missing runtime)."""
     import pytest
     import torch
 
-    from bench import registry
-    from bench.runtimes import Unsupported
+    from bench.runtimes import Unsupported, build_cell
     from bench.suite import Cell
 
     cell = Cell.from_dict({k: v for k, v in cell_dict.items() if k in CELL_FIELDS})
-    if cell.device == "cuda" and not torch.cuda.is_available():
-        pytest.skip("needs a CUDA device")
     if cell.threads:
         torch.set_num_threads(cell.threads)
-    torch.manual_seed(0)
-    model = registry.create_model(cell.registry_name, img_size=cell.img_size, **cell.model_kwargs).to(cell.device)
-    example = torch.randn(cell.batch_size, 3, cell.img_size, cell.img_size, device=cell.device)
     try:
-        step, info = _prepare_step(model, example, cell)
+        built = build_cell(cell)
     except Unsupported as err:
         pytest.skip(str(err))
-    info = {"cell_key": cell.key, "params": sum(p.numel() for p in model.parameters()),
-            "threads": torch.get_num_threads(), **info}
+    info = {"cell_key": cell.key, "params": sum(p.numel() for p in built.model.parameters()),
+            "threads": torch.get_num_threads(), **built.info}
+    step = built.step
     if cell.device == "cuda":
         inner = step
 

@@ -60,33 +60,22 @@ def _apply_memory_limit(limit_mb: int | None) -> str | None:
 def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
     """Fill ``row`` with this cell's metrics; return the latency samples (ms).
 
-    Order, each pass separate: build → params/GMACs → prepare the runtime variant (compile
-    time recorded as ``compile_s``) → memory pass (before any other inference, see
-    bench.metrics.memory) → one call to check the output → timing → parity against fp32
-    eager on the same input (non-reference variants; a failure becomes status ``mismatch``,
-    the timings are kept for the record).
+    Order, each pass separate: build → params/GMACs → prepare the runtime variant
+    (bench.runtimes.build_cell; compile time recorded as ``compile_s``) → memory pass (before
+    any other inference, see bench.metrics.memory) → one call to check the output → timing →
+    parity against fp32 eager on the same input (non-reference variants; a failure becomes
+    status ``mismatch``, the timings are kept for the record).
     """
-    import torch
-
-    from bench import registry
-    from bench.metrics.memory import measure_memory, module_bytes
-    from bench.metrics.stats import summarize
-    from bench.metrics.timing import TimingConfig, measure_block_throughput, measure_latency
-    from bench.runtimes import (DEPLOYED_RUNTIMES, Unsupported, check_precision, is_reference, parity, prepare,
-                                reference_output)
+    from bench.runtimes import build_cell, check_cell, is_reference, load_model
 
     if cell.options.get("min_gpu_mem_gb"):
         if _gpu_mem_gb(cell.device) < cell.options["min_gpu_mem_gb"]:
             return _measure_on_meta(cell, row)
-    if cell.device == "cuda" and not torch.cuda.is_available():
-        raise Unsupported("cuda requested but no CUDA device is available on this machine")
-    check_precision(cell.device, cell.precision)
+    check_cell(cell)  # a cell that cannot run here is skipped before its model is built
     if cell.device == "cuda":
         _apply_tf32(cell.options.get("tf32", "off"), row)
-    torch.manual_seed(0)
     t0 = time.perf_counter()
-    model = registry.create_model(cell.registry_name, img_size=cell.img_size, **cell.model_kwargs)
-    model.eval()
+    model = load_model(cell)
     row["build_s"] = round(time.perf_counter() - t0, 3)
 
     # Rounds after the first (bench.runner) only time: params, GMACs, weight size, memory and
@@ -97,19 +86,34 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
 
     if not ({"latency", "memory"} & set(cell.metrics)):
         return []
-    device = torch.device(cell.device)
-    model = model.to(device)
-    # Random input on the device, made before anything is timed; the same tensor feeds the
-    # variant and the fp32 eager reference.
-    example = torch.randn(cell.batch_size, 3, cell.img_size, cell.img_size, device=device)
-    weights_bytes = module_bytes(model)
-    step, info = prepare(model, example, cell)
-    row.update(info)
-
+    # The same random input (made on the device before anything is timed) feeds the variant
+    # and the fp32 eager reference.
+    built = build_cell(cell, model)
+    row.update(built.info)
     if "memory" in cell.metrics and first:
-        row.update(measure_memory(step, cell.device, weights_bytes=weights_bytes).as_row())
-        if cell.runtime not in DEPLOYED_RUNTIMES:  # an exported graph's buffers are not PyTorch tensors
-            row.update(_act_columns(model, example, cell.device, cell.precision))
+        _memory_pass(built, cell, row)
+    out = _first_output(built.step, cell, row)
+    samples = _timing_pass(built.step, cell, row, first) if "latency" in cell.metrics else []
+    if first and not is_reference(cell.precision, cell.runtime):
+        model, example = built.model, built.example
+        del built  # drop the variant (compiled graph, deployed session) before the reference runs
+        _parity_pass(out, model, example, cell, row)
+    return samples
+
+
+def _memory_pass(built: Any, cell: Cell, row: dict[str, Any]) -> None:
+    from bench.axes import DEPLOYED_RUNTIMES
+    from bench.metrics.memory import measure_memory, module_bytes
+
+    row.update(measure_memory(built.step, cell.device, weights_bytes=module_bytes(built.model)).as_row())
+    if cell.runtime not in DEPLOYED_RUNTIMES:  # an exported graph's buffers are not PyTorch tensors
+        row.update(_act_columns(built.model, built.example, cell.device, cell.precision))
+
+
+def _first_output(step: Any, cell: Cell, row: dict[str, Any]) -> Any:
+    """One call whose output is checked (a tensor, one row per image) and kept for parity."""
+    import torch
+
     out = step()
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"model output is a {type(out).__name__}, not a tensor; archbench times classifiers returning logits")
@@ -117,37 +121,42 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
     if row["batch_size_actual"] != cell.batch_size:
         raise ValueError(f"model returned {row['batch_size_actual']} outputs for a batch of {cell.batch_size}; "
                          "archbench never reports a reduced batch as the requested one")
-    out = out.detach().float().clone()  # kept for parity; the variant may reuse its buffer
+    return out.detach().float().clone()  # the variant may reuse its buffer
 
-    samples: list[float] = []
-    if "latency" in cell.metrics:
-        from bench.load import CpuWatch
 
-        cfg = TimingConfig.from_dict(cell.timing)
-        with CpuWatch() as watch:  # other processes' CPU use during this timing pass
-            res = measure_latency(step, cell.device, cfg)
-        row.update(watch.reading.as_row())
-        samples = res.samples_ms
-        row.update(summarize(samples, cfg.percentiles).as_row())
-        row.update(res.as_row())
-        row["throughput_ips"] = cell.batch_size / (row["latency_ms_p50"] / 1000.0)
-        # Once per cell (round 0), like memory: a pipelined-throughput pass and an energy window.
-        if cell.device == "cuda" and first:
-            row.update(measure_block_throughput(step, cell.batch_size, row["latency_ms_p50"]).as_row())
-        energy_s = float(cell.timing.get("energy_s", 1.0))
-        if energy_s > 0 and first:
-            from bench.metrics.energy import energy_for_cell
+def _timing_pass(step: Any, cell: Cell, row: dict[str, Any], first: bool) -> list[float]:
+    """Latency samples and their summary; in round 0 also pipelined throughput (CUDA) and energy."""
+    from bench.load import CpuWatch
+    from bench.metrics.stats import summarize
+    from bench.metrics.timing import TimingConfig, measure_block_throughput, measure_latency
 
-            row.update(energy_for_cell(step, cell.device, cell.batch_size, energy_s).as_row())
+    cfg = TimingConfig.from_dict(cell.timing)
+    with CpuWatch() as watch:  # other processes' CPU use during this timing pass
+        res = measure_latency(step, cell.device, cfg)
+    row.update(watch.reading.as_row())
+    samples = res.samples_ms
+    row.update(summarize(samples, cfg.percentiles).as_row())
+    row.update(res.as_row())
+    row["throughput_ips"] = cell.batch_size / (row["latency_ms_p50"] / 1000.0)
+    # Once per cell (round 0), like memory: a pipelined-throughput pass and an energy window.
+    if cell.device == "cuda" and first:
+        row.update(measure_block_throughput(step, cell.batch_size, row["latency_ms_p50"]).as_row())
+    energy_s = float(cell.timing.get("energy_s", 1.0))
+    if energy_s > 0 and first:
+        from bench.metrics.energy import energy_for_cell
 
-    if first and not is_reference(cell.precision, cell.runtime):
-        del step  # drop the variant (compiled graph, deployed session) before the reference runs
-        par = parity(out, reference_output(model, example), cell.precision)
-        row.update(par.as_row())
-        if not par.ok:
-            why = par.note or f"max error {par.max_rel_err:.3g} of the largest logit > tolerance {par.tol:g}"
-            row.update(status="mismatch", error=f"output differs from fp32 eager: {why}")
+        row.update(energy_for_cell(step, cell.device, cell.batch_size, energy_s).as_row())
     return samples
+
+
+def _parity_pass(out: Any, model: Any, example: Any, cell: Cell, row: dict[str, Any]) -> None:
+    from bench.runtimes import parity, reference_output
+
+    par = parity(out, reference_output(model, example), cell.precision)
+    row.update(par.as_row())
+    if not par.ok:
+        why = par.note or f"max error {par.max_rel_err:.3g} of the largest logit > tolerance {par.tol:g}"
+        row.update(status="mismatch", error=f"output differs from fp32 eager: {why}")
 
 
 def _apply_tf32(setting: str, row: dict[str, Any]) -> None:
@@ -165,7 +174,7 @@ def _act_columns(model: Any, example: Any, device: str, precision: str) -> dict[
     import torch
 
     from bench.metrics.memory import MB, activation_bytes
-    from bench.runtimes import autocast_context
+    from bench.runtimes.precision import autocast_context
 
     def forward() -> Any:
         with torch.inference_mode(), autocast_context(device, precision):
@@ -242,7 +251,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         else:
             samples = measure_speed_cell(cell, row)
     except Exception as err:  # one cell's fault is recorded, not propagated
-        from bench.runtimes import Unsupported
+        from bench.errors import Unsupported
 
         if isinstance(err, Unsupported):
             row.update(status="skipped", error=str(err))

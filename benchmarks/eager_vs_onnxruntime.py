@@ -1,8 +1,8 @@
 """Eager PyTorch vs ONNX Runtime, same machine, same process, interleaved: latency at batch 1 on CPU.
 
 For each model: build it (random weights), export it with archbench's exporter
-(``bench.deploy.onnx_export``, opset 18) and load it in an ONNX Runtime CPU session with
-archbench's settings (``bench.deploy.onnxruntime_rt``: intra-op threads = eager's thread count,
+(``bench.runtimes.export``, opset 18) and load it in an ONNX Runtime CPU session with
+archbench's settings (``bench.runtimes.onnxruntime``: intra-op threads = eager's thread count,
 inter-op 1, ORT_ENABLE_ALL). Both sides warm up, then run in rounds that alternate which goes
 first (eager ORT, ORT eager, …), so drift in clock speed or background load hits both alike.
 Every call is timed on its own (``perf_counter_ns``, garbage collector paused); the figures are
@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from bench import registry  # noqa: E402
-from bench.deploy import resolve_threads  # noqa: E402
-from bench.deploy.onnx_export import export_onnx  # noqa: E402
-from bench.deploy.onnxruntime_rt import build as build_ort  # noqa: E402
-from bench.deploy.onnxruntime_rt import require as require_ort  # noqa: E402
+from bench.runtimes.export import export_onnx, resolve_threads  # noqa: E402
+from bench.runtimes.onnxruntime import OnnxRuntimeBackend  # noqa: E402
+
+ORT = OnnxRuntimeBackend()
 
 DEFAULT_MODELS = ["tv:resnet50", "tv:mobilenet_v3_large", "timm:vit_tiny_patch16_224"]
 
@@ -59,7 +59,7 @@ def compare_model(name: str, batch: int, threads: int, rounds: int, iters: int, 
 
     with tempfile.TemporaryDirectory(prefix="archbench-onnx-") as tmp:
         export = export_onnx(model, x, Path(tmp))
-        ort_step, info = build_ort(export.path, x, threads)
+        ort_step, info = ORT.load(export.path, x, threads)
 
     ref, out = eager(), ort_step()
     max_abs = float((out - ref).abs().max())
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=5, help="untimed calls per side before the rounds")
     args = ap.parse_args(argv)
 
-    ort = require_ort()
+    ort = ORT.require()
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = resolve_threads(args.threads)

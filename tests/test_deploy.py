@@ -1,4 +1,4 @@
-"""Deployed runtimes (bench.deploy): ONNX export, ONNX Runtime and OpenVINO, parity with eager.
+"""Deployed runtimes (bench.runtimes.export/onnxruntime/openvino): ONNX export, ONNX Runtime and OpenVINO, parity with eager.
 
 Every test builds real models (the tiny per-family test models, random weights), exports them
 with the real exporters and runs them in the real runtimes; the only stand-in is hiding an
@@ -17,9 +17,8 @@ import torch
 from torch import nn
 
 from bench import registry
-from bench.deploy import check_cell, prepare_deployed, resolve_threads
-from bench.deploy.onnx_export import ONNX_OPSET, ExportError, export_onnx
-from bench.runtimes import Unsupported
+from bench.runtimes import Unsupported, backend_for, prepare
+from bench.runtimes.export import ONNX_OPSET, ExportError, export_onnx, resolve_threads
 from bench.suite import Cell
 from tests.conftest import run_cli, write_suite
 
@@ -87,8 +86,8 @@ def test_export_records_opset_exporter_size_and_leaves_weights_alone(exported, n
 @pytest.mark.parametrize("name", FAMILIES)
 def test_runtime_output_matches_eager(exported, name, runtime):
     _, x, ref, res, _ = exported[name]
-    rt = check_cell(runtime, "cpu", "fp32")
-    step, info = rt.build(res.path, x, threads=1)
+    rt = backend_for(runtime)
+    step, info = rt.load(res.path, x, threads=1)
     out = step()
     assert isinstance(out, torch.Tensor) and out.dtype == torch.float32 and out.shape == ref.shape
     err = float((out - ref).abs().max())
@@ -108,7 +107,7 @@ def test_prepare_deployed_onnxruntime_row_columns(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the export folder is made
     model, x, ref = _model_and_input("test:hybrid")
-    step, info = prepare_deployed(model, x, _cell("test:hybrid", "onnxruntime", threads=1))
+    step, info = prepare(model, x, _cell("test:hybrid", "onnxruntime", threads=1))
     assert info["onnx_opset"] == ONNX_OPSET and info["onnx_exporter"] == "dynamo"
     assert info["export_s"] > 0 and info["onnx_file_mb"] > 0
     assert info["execution_provider"] == "CPUExecutionProvider"
@@ -134,7 +133,7 @@ def test_prepare_deployed_openvino_runs_fp32_with_cell_threads():
     import openvino as ov
 
     model, x, ref = _model_and_input("test:mobile")
-    step, info = prepare_deployed(model, x, _cell("test:mobile", "openvino", threads=1))
+    step, info = prepare(model, x, _cell("test:mobile", "openvino", threads=1))
     assert info["execution_provider"] == "openvino:CPU" and info["onnx_opset"] == ONNX_OPSET
     assert ov.__version__.startswith(info["runtime_version"])
     assert int(step.compiled.get_property("INFERENCE_NUM_THREADS")) == 1
@@ -146,7 +145,7 @@ def test_torchscript_exporter_path_matches_eager(tmp_path):
     model, x, ref = _model_and_input("test:vit")
     res = export_onnx(model, x, tmp_path, exporters=("torchscript",))
     assert res.exporter == "torchscript" and res.opset == ONNX_OPSET
-    step, _ = check_cell("onnxruntime", "cpu", "fp32").build(res.path, x, threads=1)
+    step, _ = backend_for("onnxruntime").load(res.path, x, threads=1)
     assert torch.allclose(step(), ref, atol=1e-5)
 
 
@@ -197,7 +196,7 @@ def test_unexportable_model_raises_a_clear_error_not_unsupported(tmp_path):
     x = torch.randn(2, 3, 8, 8)
     cell = replace(_cell("test:cnn", "onnxruntime"), batch_size=2, img_size=8)
     with pytest.raises(ExportError) as info:
-        prepare_deployed(_Unexportable().eval(), x, cell)
+        prepare(_Unexportable().eval(), x, cell)
     msg = str(info.value)
     assert msg.startswith(f"ONNX export failed (opset {ONNX_OPSET})")
     assert "dynamo exporter:" in msg and "torchscript exporter:" in msg and "opaque_scale" in msg
@@ -209,7 +208,7 @@ def test_runtime_not_installed_names_the_extra(monkeypatch, runtime):
     monkeypatch.setitem(sys.modules, runtime, None)  # makes `import <runtime>` raise ImportError
     extra = "onnx" if runtime == "onnxruntime" else "openvino"
     with pytest.raises(Unsupported, match=rf"{runtime} is not installed: pip install 'archbench\[{extra}\]'"):
-        prepare_deployed(nn.Identity(), torch.randn(1, 3, 8, 8), _cell("test:cnn", runtime))
+        prepare(nn.Identity(), torch.randn(1, 3, 8, 8), _cell("test:cnn", runtime))
 
 
 @pytest.mark.parametrize("device,precision,why", [("cuda", "fp32", "CPU execution provider only"),
@@ -217,7 +216,7 @@ def test_runtime_not_installed_names_the_extra(monkeypatch, runtime):
 def test_unsupported_device_or_precision_is_skipped_before_export(device, precision, why):
     cell = _cell("test:cnn", "onnxruntime", device=device, precision=precision)
     with pytest.raises(Unsupported, match=why):
-        prepare_deployed(nn.Identity(), torch.randn(1, 3, 8, 8), cell)
+        prepare(nn.Identity(), torch.randn(1, 3, 8, 8), cell)
 
 
 SUITE = """
@@ -246,7 +245,7 @@ def test_cli_run_records_runtime_columns_and_export_failures(tmp_path):
     assert set(df.index) == {"test:cnn", "raises"}, res.stdout + res.stderr
     ok = df.loc["test:cnn"]
     if ok["status"] == "skipped" and "not available in this build" in str(ok["error"]):
-        pytest.skip("bench.runtimes does not dispatch to bench.deploy yet")
+        pytest.skip("bench.runtimes has no deployed backends yet")
     assert ok["status"] == "ok", ok["error"]
     assert ok["runtime"] == "onnxruntime" and int(ok["onnx_opset"]) == ONNX_OPSET
     assert ok["execution_provider"] == "CPUExecutionProvider" and int(ok["runtime_threads"]) == 1

@@ -140,9 +140,9 @@ def test_unknown_and_deployed_runtimes_are_dispatched():
     with pytest.raises(Unsupported, match="not available"):
         prepare(model, x, cell(runtime="tensorrt"))
     try:
-        import bench.deploy  # noqa: F401
+        import bench.runtimes.export  # noqa: F401
     except ImportError:
-        # Until bench.deploy exists the deployed runtimes are a clear skip, not a crash.
+        # Until bench.runtimes.export exists the deployed runtimes are a clear skip, not a crash.
         with pytest.raises(Unsupported, match="onnxruntime"):
             prepare(model, x, cell(runtime="onnxruntime"))
 
