@@ -110,16 +110,19 @@ def prepare_cell(cell_dict: dict[str, Any]) -> tuple[Callable[[], Any], dict[str
         pytest.skip(str(err))
     info = {"cell_key": cell.key, "params": sum(p.numel() for p in built.model.parameters()),
             "threads": torch.get_num_threads(), **built.info}
-    step = built.step
-    if cell.device == "cuda":
-        inner = step
+    return (_synchronized(built.step) if cell.device == "cuda" else built.step), info
 
-        def step() -> Any:  # pytest-benchmark reads a CPU clock: wait for the GPU inside the timed call
-            out = inner()
-            torch.cuda.synchronize()
-            return out
 
-    return step, info
+def _synchronized(inner: Callable[[], Any]) -> Callable[[], Any]:
+    """pytest-benchmark reads a CPU clock: wait for the GPU inside the timed call."""
+    import torch
+
+    def step() -> Any:
+        out = inner()
+        torch.cuda.synchronize()
+        return out
+
+    return step
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,10 +13,13 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.results import write_json_atomic
 from bench.suite import Cell
+
+if TYPE_CHECKING:
+    from bench.runtimes import BuiltCell
 
 
 def _is_oom(err: BaseException) -> bool:
@@ -101,7 +104,7 @@ def measure_speed_cell(cell: Cell, row: dict[str, Any]) -> list[float]:
     return samples
 
 
-def _memory_pass(built: Any, cell: Cell, row: dict[str, Any]) -> None:
+def _memory_pass(built: BuiltCell, cell: Cell, row: dict[str, Any]) -> None:
     from bench.axes import DEPLOYED_RUNTIMES
     from bench.metrics.memory import measure_memory, module_bytes
 

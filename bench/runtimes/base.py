@@ -21,7 +21,10 @@ Step = Callable[[], Any]
 
 
 class Backend(Protocol):
-    name: str  # the runtime name in suites and rows
+    @property
+    def name(self) -> str:
+        """The runtime name in suites and rows."""
+        ...
 
     def check(self, cell: Cell) -> None:
         """Raise Unsupported when this cell cannot run here; costs nothing."""
