@@ -17,8 +17,11 @@ if TYPE_CHECKING:
 
 
 def check_cell(cell: Cell) -> None:
-    """What every runtime needs, checked before any model is built: the device exists here and
-    runs the cell's precision natively. Raises Unsupported."""
+    """What every runtime needs, checked before any model is built: the runtime has a backend,
+    the device exists here and runs the cell's precision natively. Raises Unsupported. (The
+    backend's own checks run in :func:`prepare`, once the model exists, so a skipped deployed
+    cell still records the model's params and GMACs.)"""
+    backend_for(cell.runtime)
     if cell.device == "cuda" and not torch.cuda.is_available():
         raise Unsupported("cuda requested but no CUDA device is available on this machine")
     check_precision(cell.device, cell.precision)
