@@ -42,7 +42,7 @@ def test_alias_and_kwargs_make_a_distinct_model():
     [
         ("name: x\nmodels: [test:cnn]\nbatch_sizes: [0]\n", "batch_sizes"),
         ("name: x\nmodels: [test:cnn]\nimg_sizes: [-32]\n", "img_sizes"),
-        ("name: x\nmodels: [test:cnn]\ndevices: [tpu]\n", "devices.0"),
+        ("name: x\nmodels: [test:cnn]\ndevices: [tpu]\n", "devices[0]"),
         ("name: x\nmodels: [test:cnn]\nprecision: [fp32]\n", "precision: unknown field"),
         ("name: x\nmodels: []\n", "models"),
         ("models: [test:cnn]\n", "name"),

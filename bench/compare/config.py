@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bench import schema
-from bench.errors import UserError
+from bench.errors import UserError, validation_message
 
 Kind = Literal["status", "exact", "timing", "threshold", "accuracy"]
 
@@ -216,27 +216,17 @@ class CompareConfig(BaseModel):
         return self.thresholds.get(metric, DEFAULT_THRESHOLDS.get(metric, 0.10))
 
 
-def _format_error(source: str, err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
-        lines.append(f"  {loc}: {msg}")
-    return f"{source}: invalid compare settings\n" + "\n".join(lines)
-
-
-def build_config(suite_section: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
+def build_config(suite_section: CompareConfig | dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
                  source: str = "suite compare section") -> CompareConfig:
-    """Defaults ← suite ``compare:`` section ← command-line overrides (``None`` values ignored)."""
-    data: dict[str, Any] = {}
-    if suite_section:
-        if not isinstance(suite_section, dict):
+    """Defaults ← suite ``compare:`` section ← command-line overrides (``None`` values ignored).
+
+    The section is a loaded suite's (already validated) or the mapping a run's run.json kept."""
+    if isinstance(suite_section, CompareConfig):
+        base = suite_section
+    else:
+        if suite_section and not isinstance(suite_section, dict):
             raise UserError(f"{source}: expected a mapping, got {type(suite_section).__name__}")
-        data.update(suite_section)
-    try:
-        base = CompareConfig.model_validate(data)
-    except ValidationError as err:
-        raise UserError(_format_error(source, err)) from None
+        base = _validated(dict(suite_section or {}), source)
     if not overrides:
         return base
     merged = base.model_dump()
@@ -247,7 +237,11 @@ def build_config(suite_section: dict[str, Any] | None = None, overrides: dict[st
             merged["thresholds"] = {**merged["thresholds"], **v}
         else:
             merged[k] = v
+    return _validated(merged, "command line")
+
+
+def _validated(data: dict[str, Any], source: str) -> CompareConfig:
     try:
-        return CompareConfig.model_validate(merged)
+        return CompareConfig.model_validate(data)
     except ValidationError as err:
-        raise UserError(_format_error("command line", err)) from None
+        raise UserError(validation_message(f"{source}: invalid compare settings", err, CompareConfig)) from None
