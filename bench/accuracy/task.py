@@ -64,7 +64,7 @@ def _resolve(suite: Suite, index: int, entries: list[AccuracyModel]) -> list[tup
 
 
 def _variant(task: AccuracyTask, weights: str | None, fraction: float | None) -> str:
-    parts = [task.source, task.dataset]
+    parts: list[str] = [task.source, task.dataset]
     if fraction is not None:
         parts.append(f"f{fraction:g}")
     if weights:
