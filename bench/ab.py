@@ -172,7 +172,7 @@ def add_ab_parser(sub: Any, func: Any) -> argparse.ArgumentParser:
     s = sub.add_parser(
         "ab", help="run one suite under two environments, interleaved, and compare them (exit 0 ok, 1 regression, 2 bad input)",
         description="Run SUITE with two Pythons/environments interleaved A-B-B-A round by round, then judge NEW "
-                    "against BASE on the paired per-round ratios (paired t-test + threshold, default 5%%).")
+                    "against BASE on the paired per-round ratios (paired t-test + threshold, default 5%).")
     s.add_argument("suite", help="suite YAML file (its speed cells are timed)")
     s.add_argument("--base", required=True, metavar="PY", help="BASE side: a Python executable or a virtualenv folder")
     s.add_argument("--new", metavar="PY", help="NEW side: a Python executable or virtualenv folder (default: this Python)")
@@ -180,7 +180,7 @@ def add_ab_parser(sub: Any, func: Any) -> argparse.ArgumentParser:
     s.add_argument("--new-env", action="append", default=[], metavar="K=V", help="environment variable for NEW (repeatable)")
     s.add_argument("--rounds", type=int, help=f"rounds per side (default: the suite's, at least {AB_MIN_ROUNDS})")
     s.add_argument("--threshold", action="append", metavar="METRIC=VALUE", default=[],
-                   help=f"relative threshold, e.g. latency=3%% (default {AB_THRESHOLD:.0%} for latency and throughput)")
+                   help=f"relative threshold, e.g. latency=3%% (default {AB_THRESHOLD * 100:.0f}%% for latency and throughput)")
     s.add_argument("--alpha", type=float, help="significance level of the paired test (default 0.01)")
     s.add_argument("--format", choices=["table", "md", "json"], default="table",
                    help="table: terminal text; md: Markdown; json: machine-readable")

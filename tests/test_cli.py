@@ -44,3 +44,26 @@ def test_best_view_of_a_real_run(ci_run):
     for model in ("test:cnn", "test:mobile", "test:vit", "test:hybrid"):
         assert model in res.stdout
     assert "eager/fp32" in res.stdout  # the only variant in the CI suite wins by default
+
+
+def _subparsers(parser, path=()):
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _subparsers(sub, (*path, name))
+
+
+def test_every_help_page_renders():
+    # argparse %-formats help strings only when --help is asked for: a stray "%" in one
+    # (e.g. an f-string printing "5%") is a traceback on `archbench ab --help`, found by users.
+    from bench.cli import build_parser
+
+    pages = dict(_subparsers(build_parser()))
+    assert {("run",), ("compare",), ("ab",), ("claims",), ("baseline", "save")} <= set(pages)
+    for path, parser in pages.items():
+        text = parser.format_help()
+        assert parser.prog.endswith(" ".join(path)) and "usage:" in text, path
+        assert "%%" not in text, f"unescaped percent sign in {' '.join(path)} --help"
