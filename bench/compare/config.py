@@ -141,6 +141,11 @@ def parse_fraction(value: Any, where: str) -> float:
 DEFAULT_THRESHOLDS = {"latency": 0.10, "throughput": 0.10, "memory": 0.05}
 
 
+def _field_error(err: UserError, field: str) -> ValueError:
+    # The parsers above name the field for command-line use; in a validator the formatter does.
+    return ValueError(str(err).removeprefix(f"{field}: "))
+
+
 class CompareConfig(BaseModel):
     """Every knob of the decision rules; see the module docstring for the YAML form."""
 
@@ -181,7 +186,7 @@ class CompareConfig(BaseModel):
             if name not in THRESHOLD_METRICS:
                 raise ValueError(f"no threshold for {k!r}; thresholds apply to {', '.join(THRESHOLD_METRICS)}")
             try:
-                out[name] = parse_fraction(val, f"thresholds.{k}")
+                out[name] = parse_fraction(val, str(k))  # the formatter puts "thresholds" before it
             except UserError as err:
                 raise ValueError(str(err)) from None
         return out
@@ -192,7 +197,7 @@ class CompareConfig(BaseModel):
         try:
             return parse_fraction(v, "one_round_threshold")
         except UserError as err:
-            raise ValueError(str(err)) from None
+            raise _field_error(err, "one_round_threshold") from None
 
     @field_validator("allow_change", mode="before")
     @classmethod
@@ -200,7 +205,7 @@ class CompareConfig(BaseModel):
         try:
             return metric_list(v, "allow_change", DETERMINISTIC)
         except UserError as err:
-            raise ValueError(str(err)) from None
+            raise _field_error(err, "allow_change") from None
 
     @field_validator("fail_on", mode="before")
     @classmethod
@@ -208,7 +213,7 @@ class CompareConfig(BaseModel):
         try:
             return metric_list(v, "fail_on")
         except UserError as err:
-            raise ValueError(str(err)) from None
+            raise _field_error(err, "fail_on") from None
 
     def threshold(self, metric: str) -> float:
         if metric in ("rss_memory", "cuda_memory"):
