@@ -122,7 +122,8 @@ def main() -> int:
                 print(f"\n{name}: {len(df)} cells")
                 print(f"  local executor  {local_wall:7.1f} s")
                 print(f"  Ray, one node   {ray_wall:7.1f} s  ({ray_wall / local_wall - 1:+.1%} vs local; cluster start not included)")
-                cpus = int(ray.cluster_resources().get("CPU", 1))
+                # The runner shuts its local cluster down at the end of the run; that cluster had this machine's CPUs.
+                cpus = int(ray.cluster_resources().get("CPU", 1)) if ray.is_initialized() else (os.cpu_count() or 1)
                 print("  projected on N identical nodes (per-cell spans measured here):")
                 for n, wall, speedup in project(df, suite, ray_wall, args.nodes, cpus):
                     print(f"    N={n:<3d} {wall:7.1f} s   speed-up x{speedup:.2f}")
