@@ -174,7 +174,7 @@ COUNTERFACTUALS = [
     (10, {}, HOLDS),
     (10, {"learnable_as": "sinusoidal"}, FAILS),
     (10, {"pool": "mean"}, INCONCLUSIVE),
-    # Known gap: with 6 epochs' worth of steps the ViT gains +6 points more than the CNN, interval [-6, +18].
+    # Known gap: epochs=6 with five seeds reaches holds, but its interval [+0.0, +10.5] sits on the edge (docs/claims.md).
     pytest.param((11, {"epochs": 2}, HOLDS),
                  marks=pytest.mark.xfail(strict=True, reason="no tiny configuration found yet that reaches holds")),
     (11, {}, CAVEAT),
