@@ -209,8 +209,7 @@ def ab_command(args: argparse.Namespace) -> int:
     if base.python == new.python and base.env == new.env:
         print("note: both sides are the same Python and environment (an A/A run: expect no change)", file=sys.stderr)
     thresholds = _thresholds(args.threshold) or {}
-    section = suite.compare or {}
-    if "thresholds" not in section:
+    if "thresholds" not in suite.compare.model_fields_set:  # the suite's own thresholds win over ab's
         thresholds = {"latency": AB_THRESHOLD, "throughput": AB_THRESHOLD, **thresholds}
     for side in (base, new):
         side.environment = probe(side)
@@ -218,7 +217,7 @@ def ab_command(args: argparse.Namespace) -> int:
     t0 = time.time()
     bdir, ndir = run_ab(suite, (base, new), rounds, Path(args.results_dir), str(args.suite), progress=not args.quiet)
     print(f"ab: {rounds} rounds per side in {time.time() - t0:.0f} s; runs {bdir} and {ndir}", file=sys.stderr)
-    cfg = build_config(section, {"thresholds": thresholds or None, "alpha": args.alpha, "allow_env_change": True},
+    cfg = build_config(suite.compare, {"thresholds": thresholds or None, "alpha": args.alpha, "allow_env_change": True},
                        source=f"{args.suite}: compare section")
     cmp = compare_runs(load_run(bdir, "BASE"), load_run(ndir, "NEW"), cfg, paired=True)
     return emit_comparison(cmp, args)

@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+from bench.axes import EXECUTORS, FAMILIES
 from bench.errors import UserError
 
 DEFAULT_RESULTS = Path("results")
@@ -85,7 +86,7 @@ def _override_data(suite, data: str):
     from bench.accuracy import override_data_dir
 
     new = override_data_dir(suite, data)
-    if new.accuracy == suite.accuracy and not any(t.get("data_dir") == data for t in suite.accuracy):
+    if new.accuracy == suite.accuracy and not any(getattr(t, "data_dir", None) == data for t in suite.accuracy):
         raise UserError(f"--data {data}: no accuracy task of suite {suite.name!r} reads a dataset from disk "
                         "(only measured/scratch tasks on imagefolder, imagenet or cifar10 do)")
     return new
@@ -179,7 +180,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
 
 def add_executor_args(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--executor", choices=["local", "ray"], default=None,
+    s.add_argument("--executor", choices=EXECUTORS, default=None,
                    help="where cells run: this machine, one at a time (default), or a Ray cluster "
                         "(pip install 'archbench[ray]'; docs/scale-out.md)")
     s.add_argument("--ray-address", default=None, metavar="ADDR",
@@ -207,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("list", help="list registered models (name, family, source, params); builds nothing")
     s.add_argument("pattern", nargs="?", help="fnmatch glob, e.g. 'timm:vit_*_patch16_224' or 'resnet*' (default: archbench's own models)")
-    s.add_argument("--family", choices=["cnn", "mobile", "vit", "hybrid"], help="only models of this family")
+    s.add_argument("--family", choices=FAMILIES, help="only models of this family")
     s.add_argument("--params", action="store_true",
                    help="count parameters of models without published metadata (builds each on the meta device; slow)")
     s.add_argument("--json", action="store_true", help="print a JSON list instead of a table")

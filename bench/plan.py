@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from bench.axes import DEPLOYED_RUNTIMES
 from bench.suite import Cell
 
 # Seconds per speed cell outside the timed loop (fresh worker imports torch, builds the model,
@@ -91,7 +92,7 @@ def estimate(cells: list[Cell], results_root: Path, suite_name: str) -> list[Cel
         if "latency" in c.metrics:
             # Each timing round is a fresh worker process (timing.rounds): overhead and budget per round.
             secs = int(c.timing.get("rounds", 1) or 1) * (CELL_OVERHEAD_S + float(c.timing.get("max_time_s", 5.0)))
-        if c.runtime in ("onnxruntime", "openvino"):
+        if c.runtime in DEPLOYED_RUNTIMES:
             shape = (c.model, c.img_size, c.batch_size, tuple(sorted(c.model_kwargs.items())))
             if shape not in exported:
                 exported.add(shape)

@@ -115,14 +115,12 @@ def ensure_writable(folder: Path) -> None:
 
 
 def _conventions() -> dict[str, Any]:
+    from bench.executor import MALLOC_RULE
+    from bench.load import LOAD_RULE
     from bench.metrics.hardware import HARDWARE_RULE
     from bench.metrics.timing import TIMING_RULE
-    from bench.runtimes import PARITY_RULE
-
-    from bench.executor import MALLOC_RULE
-
-    from bench.load import LOAD_RULE
     from bench.rounds import ROUNDS_RULE
+    from bench.runtimes import PARITY_RULE
 
     conv: dict[str, Any] = {"timing_rule": TIMING_RULE, "hardware_rule": HARDWARE_RULE, "parity_rule": PARITY_RULE,
                             "malloc_rule": MALLOC_RULE, "rounds_rule": ROUNDS_RULE, "load_rule": LOAD_RULE}
@@ -156,28 +154,16 @@ def run_suite(
     executor: Executor | None = None,
     progress: bool = True,
 ) -> RunSummary:
+    """Measure every cell of ``suite`` into a new run folder under ``results_root``, or the
+    cells (and rounds) that the run in ``resume`` has no record of yet."""
     cells = all_cells(suite)
     _warn_threads(cells)
     executor = executor or LocalProcessExecutor()
     # Everything is validated before the first byte is written (resume included).
     if resume is not None:
-        run_dir = Path(resume)
-        meta = results.read_run_meta(run_dir)
-        _check_resumable(run_dir, meta, suite)
-        lock = RunLock.acquire(run_dir)
-        try:  # read again under the lock: a driver that just finished may have rewritten it
-            meta = results.read_run_meta(run_dir)
-            _check_resumable(run_dir, meta, suite)
-        except BaseException:
-            lock.release()
-            raise
-        run_id = meta["run_id"]
-        meta.pop("status_note", None)
+        run_dir, run_id, meta, lock = _reopen_run(Path(resume), suite)
     else:
-        ensure_writable(Path(results_root))
-        run_dir, run_id = _create_run_dir(Path(results_root), suite.name)
-        lock = RunLock.acquire(run_dir)
-        meta = {}
+        run_dir, run_id, meta, lock = _open_new_run(Path(results_root), suite)
     try:
         guardian = Guardian(run_dir)
     except BaseException:
@@ -190,12 +176,70 @@ def run_suite(
         guardian.close()
 
 
+def _open_new_run(results_root: Path, suite: Suite) -> tuple[Path, str, dict[str, Any], RunLock]:
+    ensure_writable(results_root)
+    run_dir, run_id = _create_run_dir(results_root, suite.name)
+    return run_dir, run_id, {}, RunLock.acquire(run_dir)
+
+
+def _reopen_run(run_dir: Path, suite: Suite) -> tuple[Path, str, dict[str, Any], RunLock]:
+    """The run to resume, locked, with its run.json (checked to be a run of this very suite)."""
+    meta = results.read_run_meta(run_dir)
+    _check_resumable(run_dir, meta, suite)
+    lock = RunLock.acquire(run_dir)
+    try:  # read again under the lock: a driver that just finished may have rewritten it
+        meta = results.read_run_meta(run_dir)
+        _check_resumable(run_dir, meta, suite)
+        run_id = meta["run_id"]
+    except BaseException:
+        lock.release()
+        raise
+    meta.pop("status_note", None)
+    return run_dir, run_id, meta, lock
+
+
 def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, meta: dict[str, Any],
                 suite_path: str | None, resumed: bool, executor: Executor, progress: bool) -> RunSummary:
-    from bench.env import capture_environment, load_as_dict, measure_load
-    from bench.metrics.hardware import efficiency_columns, measure_ceilings
+    from bench.env import measure_load
 
     load = measure_load()
+    _describe_run(meta, suite, cells, run_id, suite_path, executor, resumed, load)
+    summary = RunSummary(run_dir, run_id)
+    state: _Rounds | None = None
+    ended = "complete"
+    error: str | None = None
+    # From the first "running" on, whatever happens ends in the finally block below.
+    try:
+        results.write_json_atomic(run_dir / "run.json", meta)
+        if load.warning:
+            print(f"warning: {load.warning}", file=sys.stderr)
+        rounds, seed = _settle_ceilings_and_rounds(run_dir, meta, suite, cells)
+        state = _Rounds(run_dir, meta, cells, rounds, seed, summary, progress)
+        for r in range(rounds):
+            state.run_round(r, executor)
+    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM/SIGHUP (bench.cli turns them into this)
+        ended = "interrupted"
+        raise
+    except BaseException as err:
+        ended, error = "failed", f"{type(err).__name__}: {err}"[:2000]
+        raise
+    finally:
+        try:
+            executor.close()
+        except Exception:  # closing must never hide how the run ended
+            pass
+        shutil.rmtree(run_dir / EXPORT_CACHE, ignore_errors=True)  # exported graphs are scratch, not results
+        _finalise(run_dir, meta, summary, ended, error)
+        if state is not None:
+            state.bar.stop()
+    return summary
+
+
+def _describe_run(meta: dict[str, Any], suite: Suite, cells: list[Cell], run_id: str, suite_path: str | None,
+                  executor: Executor, resumed: bool, load: Any) -> None:
+    """run.json's account of the run as it starts: suite, environment, load, conventions, executor."""
+    from bench.env import capture_environment, load_as_dict
+
     meta.update(
         schema_version=results.SCHEMA_VERSION,
         run_id=run_id,
@@ -215,108 +259,109 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
         meta["nodes"] = list(nodes.values())
     if resumed:
         meta.setdefault("resumed_at", []).append(_now())
-    summary = RunSummary(run_dir, run_id)
-    bar: _Progress | None = None
-    ended = "complete"
-    error: str | None = None
-    # From the first "running" on, whatever happens ends in the finally block below.
-    try:
-        results.write_json_atomic(run_dir / "run.json", meta)
-        if load.warning:
-            print(f"warning: {load.warning}", file=sys.stderr)
-        if not meta.get("hardware"):  # a resumed run keeps the ceiling its first cells were scored against
-            meta["hardware"] = measure_ceilings(cells, suite.timing.ceiling_s) if suite.timing.ceiling_s > 0 else []
-            results.write_json_atomic(run_dir / "run.json", meta)
 
-        rounds = suite.timing.rounds
-        seed = (meta.get("rounds") or {}).get("seed")  # a resumed run keeps its order
-        if seed is None:
-            seed = suite.timing.rounds_seed if suite.timing.rounds_seed is not None else secrets.randbelow(2**31)
-        meta["rounds"] = {"count": rounds, "seed": seed}
-        results.write_json_atomic(run_dir / "run.json", meta)
 
+def _settle_ceilings_and_rounds(run_dir: Path, meta: dict[str, Any], suite: Suite, cells: list[Cell]) -> tuple[int, int]:
+    """The hardware ceilings rows are scored against, and the rounds' count and order seed;
+    a resumed run keeps those its first cells had."""
+    from bench.metrics.hardware import measure_ceilings
+
+    if not meta.get("hardware"):
+        meta["hardware"] = measure_ceilings(cells, suite.timing.ceiling_s) if suite.timing.ceiling_s > 0 else []
+        results.write_json_atomic(run_dir / "run.json", meta)
+    rounds = suite.timing.rounds
+    seed = (meta.get("rounds") or {}).get("seed")
+    if seed is None:
+        seed = suite.timing.rounds_seed if suite.timing.rounds_seed is not None else secrets.randbelow(2**31)
+    meta["rounds"] = {"count": rounds, "seed": seed}
+    results.write_json_atomic(run_dir / "run.json", meta)
+    return rounds, seed
+
+
+class _Rounds:
+    """A run's cells in rounds: each cell's stored record, the batch sweeps an out-of-memory
+    stopped, and what happens to each row as it lands (record, tables, progress)."""
+
+    def __init__(self, run_dir: Path, meta: dict[str, Any], cells: list[Cell], rounds: int, seed: int,
+                 summary: RunSummary, progress: bool):
+        self.run_dir, self.meta, self.cells, self.rounds, self.seed, self.summary = run_dir, meta, cells, rounds, seed, summary
         problems: list[str] = []
-        done = {rec["cell"]["key"]: rec for rec in results.read_cell_records(run_dir, problems)}
+        self.done = {rec["cell"]["key"]: rec for rec in results.read_cell_records(run_dir, problems)}
         for line in problems:
             print(f"warning: {line}", file=sys.stderr)
-        summary.reused = sum(1 for c in cells if _complete(done.get(c.key), c, rounds))
-        oom_at: dict[tuple, int] = {}
-        rec: dict[str, Any] | None  # a cell's stored record, or None before its first round
-        for rec in done.values():
+        summary.reused = sum(1 for c in cells if _complete(self.done.get(c.key), c, rounds))
+        self.oom_at: dict[tuple, int] = {}
+        for rec in self.done.values():
             if rec["row"].get("status") == "oom":
                 c = rec["cell"]
-                oom_at[(c.get("model"), c.get("device"), c.get("precision"), c.get("runtime"), c.get("img_size"),
-                        c.get("threads"), c.get("task"))] = c.get("batch_size")
-
+                self.oom_at[(c.get("model"), c.get("device"), c.get("precision"), c.get("runtime"), c.get("img_size"),
+                             c.get("threads"), c.get("task"))] = c.get("batch_size")
+        self.last_tables = 0.0
         measured = [c for c in cells if not is_lookup(c)]  # table lookups are not work to show
-        bar = _Progress(sum(_planned_rounds(c, rounds) for c in measured),
-                        sum(len(_rounds_of(done.get(c.key))) for c in measured), enabled=progress)
-        last_tables = 0.0
-        for r in range(rounds):
-            todo: list[Cell] = []
-            for cell in round_order(cells, r, seed):
-                rec = done.get(cell.key)
-                if r in _rounds_of(rec) or r >= _planned_rounds(cell, rounds):
-                    continue
-                if r > 0 and (rec is None or rec["row"].get("status") not in MEASURED):
-                    bar.skip()  # a cell that failed or was skipped in round 0 is not timed again
-                    continue
-                todo.append(cell)
+        self.bar = _Progress(sum(_planned_rounds(c, rounds) for c in measured),
+                             sum(len(_rounds_of(self.done.get(c.key))) for c in measured), enabled=progress)
 
-            def record(cell: Cell, row: dict[str, Any], samples: list[float], r: int = r) -> None:
-                nonlocal last_tables
-                rec = done.get(cell.key)
-                row.setdefault("started_at", _now())
-                row["finished_at"] = _now()
-                per_round = [x for x in (rec or {}).get("rounds", []) if x["round"] != r]
-                per_round.append({"round": r, "row": row, "samples_ms": samples})
-                combined = combine_rounds(per_round, cell.batch_size, _planned_rounds(cell, rounds),
-                                          cell.timing.get("percentiles") or (50.0, 90.0))
-                combined.update(efficiency_columns(combined, cell.device, cell.precision, cell.threads,
-                                                   meta.get("hardware") or []))
-                if combined.get("status") == "oom":
-                    group = sweep_group(cell)
-                    oom_at[group] = min(cell.batch_size, oom_at.get(group, cell.batch_size))
-                rec = {"cell": cell.to_dict(), "row": combined, "rounds": sorted(per_round, key=lambda x: x["round"])}
-                done[cell.key] = rec
-                results.write_cell_record(run_dir, cell.slug, rec)  # the source of truth, after every round
-                if time.time() - last_tables > 10:  # the derived tables: rebuilt every 10 s and at the end
-                    results.consolidate(run_dir)
-                    last_tables = time.time()
-                if r == _planned_rounds(cell, rounds) - 1 or row.get("status") not in MEASURED:
-                    summary.measured += 1
-                if not is_lookup(cell):
-                    bar.advance(cell, row.get("status", "?"), combined)
+    def todo(self, r: int) -> list[Cell]:
+        """Round ``r``'s cells in its shuffled order: those planned for it and not yet recorded."""
+        out: list[Cell] = []
+        for cell in round_order(self.cells, r, self.seed):
+            rec = self.done.get(cell.key)
+            if r in _rounds_of(rec) or r >= _planned_rounds(cell, self.rounds):
+                continue
+            if r > 0 and (rec is None or rec["row"].get("status") not in MEASURED):
+                self.bar.skip()  # a cell that failed or was skipped in round 0 is not timed again
+                continue
+            out.append(cell)
+        return out
 
-            for cell in todo:
-                if is_lookup(cell):
-                    record(cell, lookup_row(cell), [])
-            # The executor yields cells as they finish: in order here, in completion order on a cluster.
-            by_key = {c.key: c for c in todo if not is_lookup(c)}
-            jobs = [dataclasses.replace(c, options={**c.options, "round": r, **export_cache_option(c, run_dir)})
-                    for c in by_key.values()]
-            for job, outcome in executor.run_all(
-                    jobs,
-                    lambda c, r=r: run_dir / "logs" / (f"{c.slug}.log" if r == 0 else f"{c.slug}.r{r + 1}.log"),  # type: ignore[misc]
-                    (lambda c: _oom_blocker(c, oom_at)) if r == 0 else (lambda c: None),
-                    lambda c, r=r: bar.start(c, r, rounds)):  # type: ignore[misc]  # mypy cannot type a lambda default
-                record(by_key[job.key], outcome.row, outcome.samples_ms)
-    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM/SIGHUP (bench.cli turns them into this)
-        ended = "interrupted"
-        raise
-    except BaseException as err:
-        ended, error = "failed", f"{type(err).__name__}: {err}"[:2000]
-        raise
-    finally:
-        try:
-            executor.close()
-        except Exception:  # closing must never hide how the run ended
-            pass
-        shutil.rmtree(run_dir / EXPORT_CACHE, ignore_errors=True)  # exported graphs are scratch, not results
-        _finalise(run_dir, meta, summary, ended, error)
-        if bar is not None:
-            bar.stop()
-    return summary
+    def run_round(self, r: int, executor: Executor) -> None:
+        todo = self.todo(r)
+        for cell in todo:
+            if is_lookup(cell):
+                self.record(cell, lookup_row(cell), [], r)
+        # The executor yields cells as they finish: in order here, in completion order on a cluster.
+        by_key = {c.key: c for c in todo if not is_lookup(c)}
+        jobs = [dataclasses.replace(c, options={**c.options, "round": r, **export_cache_option(c, self.run_dir)})
+                for c in by_key.values()]
+
+        def log_path(c: Cell) -> Path:
+            return self.run_dir / "logs" / (f"{c.slug}.log" if r == 0 else f"{c.slug}.r{r + 1}.log")
+
+        def blocker(c: Cell) -> str | None:
+            return _oom_blocker(c, self.oom_at) if r == 0 else None
+
+        def on_start(c: Cell) -> None:
+            self.bar.start(c, r, self.rounds)
+
+        for job, outcome in executor.run_all(jobs, log_path, blocker, on_start):
+            self.record(by_key[job.key], outcome.row, outcome.samples_ms, r)
+
+    def record(self, cell: Cell, row: dict[str, Any], samples: list[float], r: int) -> None:
+        """Store round ``r`` of ``cell`` and the rounds combined (the record is the source of truth)."""
+        from bench.metrics.hardware import efficiency_columns
+
+        rec = self.done.get(cell.key)
+        row.setdefault("started_at", _now())
+        row["finished_at"] = _now()
+        planned = _planned_rounds(cell, self.rounds)
+        per_round = [x for x in (rec or {}).get("rounds", []) if x["round"] != r]
+        per_round.append({"round": r, "row": row, "samples_ms": samples})
+        combined = combine_rounds(per_round, cell.batch_size, planned, cell.timing.get("percentiles") or (50.0, 90.0))
+        combined.update(efficiency_columns(combined, cell.device, cell.precision, cell.threads,
+                                           self.meta.get("hardware") or []))
+        if combined.get("status") == "oom":
+            group = sweep_group(cell)
+            self.oom_at[group] = min(cell.batch_size, self.oom_at.get(group, cell.batch_size))
+        rec = {"cell": cell.to_dict(), "row": combined, "rounds": sorted(per_round, key=lambda x: x["round"])}
+        self.done[cell.key] = rec
+        results.write_cell_record(self.run_dir, cell.slug, rec)  # the source of truth, after every round
+        if time.time() - self.last_tables > 10:  # the derived tables: rebuilt every 10 s and at the end
+            results.consolidate(self.run_dir)
+            self.last_tables = time.time()
+        if r == planned - 1 or row.get("status") not in MEASURED:
+            self.summary.measured += 1
+        if not is_lookup(cell):
+            self.bar.advance(cell, row.get("status", "?"), combined)
 
 
 EXPORT_CACHE = "onnx-cache"

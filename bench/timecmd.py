@@ -16,6 +16,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bench.axes import DEVICES, METRICS, PRECISIONS, RUNTIMES
+
 
 
 def _csv(kind: type, what: str):
@@ -42,14 +44,14 @@ def add_time_parser(sub: Any, func) -> argparse.ArgumentParser:
     s.add_argument("--threads", type=_csv(int, "--threads"), default=[None], metavar="N[,N…]",
                    help="CPU thread count(s); 'all' = every core (default all)")
     s.add_argument("--runtime", type=_csv(str, "--runtime"), default=["eager"], metavar="NAME[,…]",
-                   help="eager, channels_last, compile, onnxruntime, openvino (default eager)")
+                   help=f"{', '.join(RUNTIMES)} (default eager)")
     s.add_argument("--precision", type=_csv(str, "--precision"), default=["fp32"], metavar="P[,…]",
-                   help="fp32, bf16, fp16 (default fp32)")
+                   help=f"{', '.join(PRECISIONS)} (default fp32)")
     s.add_argument("--img-size", type=_csv(int, "--img-size"), default=[None], metavar="PX[,…]",
                    help="input size(s) in pixels (default: the model's native size)")
-    s.add_argument("--device", type=_csv(str, "--device"), default=["cpu"], metavar="DEV[,…]", help="cpu or cuda (default cpu)")
-    s.add_argument("--metrics", type=_csv(str, "--metrics"), default=["params", "flops", "latency", "memory"],
-                   metavar="M[,…]", help="params, flops, latency, memory (default all four)")
+    s.add_argument("--device", type=_csv(str, "--device"), default=["cpu"], metavar="DEV[,…]", help=f"{' or '.join(DEVICES)} (default cpu)")
+    s.add_argument("--metrics", type=_csv(str, "--metrics"), default=list(METRICS),
+                   metavar="M[,…]", help=f"{', '.join(METRICS)} (default all four)")
     s.add_argument("--max-time-s", type=float, help="timing budget per cell in seconds (default the suite default, 5)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other suite field, validated like a suite file, e.g. timing.target_rel_iqr=0.02")

@@ -268,8 +268,8 @@ CASES = [
     Case("suite nested 50,000 deep", deep_nesting, 2, ("nested more than",), (), ("results",)),
     Case("python tag in a suite", python_tag, 2, ("malformed YAML",), (), ("results",)),
     # 11. strict integers
-    Case("batch_sizes: [true]", batch_true, 2, ("batch_sizes.0", "integer"), (), ("results",)),
-    Case("batch_sizes: ['8']", batch_text, 2, ("batch_sizes.0", "integer"), (), ("results",)),
+    Case("batch_sizes: [true]", batch_true, 2, ("batch_sizes[0]", "integer"), (), ("results",)),
+    Case("batch_sizes: ['8']", batch_text, 2, ("batch_sizes[0]", "integer"), (), ("results",)),
     Case("timeout_s: .inf", suite_with("timeout_s: .inf"), 2, ("timeout_s", "finite")),
     Case("timeout_s: true", suite_with("timeout_s: true"), 2, ("timeout_s", "valid number")),
     Case("img_sizes: [100000]", suite_with("img_sizes: [100000]"), 2, ("img_sizes", "4096")),

@@ -42,7 +42,7 @@ def test_alias_and_kwargs_make_a_distinct_model():
     [
         ("name: x\nmodels: [test:cnn]\nbatch_sizes: [0]\n", "batch_sizes"),
         ("name: x\nmodels: [test:cnn]\nimg_sizes: [-32]\n", "img_sizes"),
-        ("name: x\nmodels: [test:cnn]\ndevices: [tpu]\n", "devices.0"),
+        ("name: x\nmodels: [test:cnn]\ndevices: [tpu]\n", "devices[0]"),
         ("name: x\nmodels: [test:cnn]\nprecision: [fp32]\n", "precision: unknown field"),
         ("name: x\nmodels: []\n", "models"),
         ("models: [test:cnn]\n", "name"),
@@ -91,3 +91,66 @@ def test_cli_bad_suite_exits_2_without_traceback(tmp_path, text, fragment):
 def test_missing_suite_file(tmp_path):
     res = run_cli("run", str(tmp_path / "nope.yaml"))
     assert res.returncode == 2 and "suite file not found" in res.stderr
+
+
+# --- the config tree: one validation pass, one timing model, sections kept as written -----------
+
+
+def error_of(**fields) -> str:
+    with pytest.raises(UserError) as e:
+        parse_suite({"name": "x", "models": ["test:cnn"], **fields})
+    return str(e.value)
+
+
+def test_compare_section_is_typed_and_checked_when_the_suite_loads():
+    suite = parse_suite({"name": "x", "models": ["test:cnn"], "compare": {"thresholds": {"latency": "15%"}, "fail_on": "params"}})
+    assert suite.compare.threshold("latency") == 0.15 and suite.compare.fail_on == ["params"]
+    msg = error_of(compare={"thresholds": {"latncy": "5%"}})
+    assert msg.startswith("suite 'x': invalid suite")
+    assert "compare.thresholds: no threshold for 'latncy'" in msg and "latency, throughput, memory" in msg
+    assert "compare.alpah: unknown field — did you mean alpha?" in error_of(compare={"alpah": 0.05})
+
+
+def test_accuracy_tasks_are_typed_by_source_when_the_suite_loads():
+    from bench.config import MeasuredTask, ReportedTask, ScratchTask
+
+    suite = parse_suite({"name": "x", "models": ["test:cnn"], "accuracy": [
+        {"source": "reported"}, {"source": "measured", "data_dir": "/d"}, {"source": "scratch", "models": ["test:cnn"]}]})
+    assert [type(t) for t in suite.accuracy] == [ReportedTask, MeasuredTask, ScratchTask]
+    assert [t.dataset for t in suite.accuracy] == ["imagenet", "imagenet", "digits"]  # each source's default
+    # A misspelt field of another source says whose field it is; a field of another source says which.
+    msg = error_of(accuracy=[{"source": "reported", "epoch": 3}])
+    assert "accuracy[0].epoch: unknown field" in msg and "epochs is a field of source scratch" in msg
+    assert "field 'limit' does not apply to source 'scratch' (it is for: measured)" in error_of(
+        accuracy=[{"source": "scratch", "models": ["test:cnn"], "limit": 5}])
+
+
+def test_errors_name_one_path_per_problem_without_union_branch_labels():
+    msg = error_of(models=["test:cnn", {"name": "test:vit", "alis": "v"}])
+    assert msg.splitlines()[1:] == ["  models[1].alis: unknown field — did you mean alias?"]
+    assert "accuracy[0].source: Input should be 'measured', 'scratch' or 'reported' (missing)" in error_of(accuracy=[{}])
+
+
+def test_sections_are_recorded_as_written():
+    """run.json's suite content and the suite hash hold what the file set, not every default."""
+    from bench.suite import suite_hash
+
+    data = {"name": "x", "models": ["test:cnn"], "accuracy": [{"source": "reported"}], "compare": {"alpha": 0.05}}
+    dumped = parse_suite(data).model_dump(mode="json")
+    assert dumped["accuracy"] == [{"source": "reported"}] and dumped["compare"] == {"alpha": 0.05}
+    assert parse_suite(dumped) == parse_suite(data)  # the record validates back to the same suite
+    assert suite_hash(parse_suite(dumped)) == suite_hash(parse_suite(data))
+
+
+def test_timing_fields_are_declared_once():
+    from bench.config import TimingConfig, TimingSpec
+    from bench.metrics import timing
+
+    assert timing.TimingConfig is TimingConfig and issubclass(TimingSpec, TimingConfig)
+    spec = parse_suite({"name": "x", "models": ["test:cnn"], "timing": {"min_samples": 7, "percentiles": [99, 50]}}).timing
+    cfg = TimingConfig.from_dict(spec.model_dump())  # what the worker builds from a cell's timing dict
+    assert cfg.min_samples == 7 and cfg.percentiles == (50.0, 99.0) and cfg.max_time_s == spec.max_time_s
+    assert set(TimingSpec.model_fields) - set(TimingConfig.model_fields) == {"ceiling_s", "energy_s", "rounds", "rounds_seed"}
+    # One pass may ask no tail for support (the claims' quick median); a suite reports at least one percentile.
+    assert TimingConfig(percentiles=()).samples_needed() == 10
+    assert "timing.percentiles: a suite reports at least one percentile" in error_of(timing={"percentiles": []})

@@ -40,7 +40,7 @@ def test_time_dry_run_lists_the_sweep_and_json_shape(tmp_path):
 
 def test_time_bad_option_is_exit_2():
     res = run_cli("time", "test:cnn", "--runtime", "tensorrt", "--dry-run")
-    assert res.returncode == 2 and "runtimes.0" in res.stderr and "tensorrt" in res.stderr
+    assert res.returncode == 2 and "runtimes[0]" in res.stderr and "tensorrt" in res.stderr
     res = run_cli("time", "test:cnn", "--batch", "x")
     assert res.returncode == 2 and "--batch" in res.stderr
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Sequence
 
+from bench.axes import ACC_SOURCES
+
 
 def pareto_mask(costs: Sequence[float], accuracies: Sequence[float]) -> list[bool]:
     """True for points on the front (lower cost and higher accuracy are better); NaN never is."""
@@ -39,8 +41,8 @@ def data_efficiency(rows: Iterable[dict[str, Any]]) -> dict[str, list[tuple[floa
     return {m: sorted(v) for m, v in curves.items()}
 
 
-# When a model has several accuracy figures, the one from its own data wins.
-ACC_SOURCES = ("measured", "scratch", "reported")
+# When a model has several accuracy figures, the one from its own data wins: bench.axes lists
+# the sources in that order (measured, scratch, reported).
 
 
 def one_accuracy_per_model(df: Any) -> Any:

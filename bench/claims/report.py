@@ -141,7 +141,8 @@ def claims_table_markdown(run_dir: Path, reports_dir: Path | str = "reports") ->
         lines.append(f"| {c['id']} | {_md_cell(c['title'])} | {c.get('kind', '')} | **{verdict}** | {_md_cell(number)} |")
     lines.append("")
     env = data.get("environment", {})
-    load = env.get("load_before_run", {}).get("loadavg_1m")
+    load_1m = env.get("load_before_run", {}).get("loadavg_1m")
+    load = f"{load_1m:.2f}" if isinstance(load_1m, (int, float)) else "?"
     seeds = ", ".join(str(s) for s in data.get("seeds", []))
     end = data.get("loadavg_at_end") or ["?", "?", "?"]
     lines.append(f"Run `{data['run_id']}` (scale {data['scale']}, seeds {seeds}, {env.get('torch_num_threads_used', 1)} "

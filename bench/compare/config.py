@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bench import schema
-from bench.errors import UserError
+from bench.errors import UserError, validation_message
 
 Kind = Literal["status", "exact", "timing", "threshold", "accuracy"]
 
@@ -141,6 +141,11 @@ def parse_fraction(value: Any, where: str) -> float:
 DEFAULT_THRESHOLDS = {"latency": 0.10, "throughput": 0.10, "memory": 0.05}
 
 
+def _field_error(err: UserError, field: str) -> ValueError:
+    # The parsers above name the field for command-line use; in a validator the formatter does.
+    return ValueError(str(err).removeprefix(f"{field}: "))
+
+
 class CompareConfig(BaseModel):
     """Every knob of the decision rules; see the module docstring for the YAML form."""
 
@@ -181,7 +186,7 @@ class CompareConfig(BaseModel):
             if name not in THRESHOLD_METRICS:
                 raise ValueError(f"no threshold for {k!r}; thresholds apply to {', '.join(THRESHOLD_METRICS)}")
             try:
-                out[name] = parse_fraction(val, f"thresholds.{k}")
+                out[name] = parse_fraction(val, str(k))  # the formatter puts "thresholds" before it
             except UserError as err:
                 raise ValueError(str(err)) from None
         return out
@@ -192,7 +197,7 @@ class CompareConfig(BaseModel):
         try:
             return parse_fraction(v, "one_round_threshold")
         except UserError as err:
-            raise ValueError(str(err)) from None
+            raise _field_error(err, "one_round_threshold") from None
 
     @field_validator("allow_change", mode="before")
     @classmethod
@@ -200,7 +205,7 @@ class CompareConfig(BaseModel):
         try:
             return metric_list(v, "allow_change", DETERMINISTIC)
         except UserError as err:
-            raise ValueError(str(err)) from None
+            raise _field_error(err, "allow_change") from None
 
     @field_validator("fail_on", mode="before")
     @classmethod
@@ -208,7 +213,7 @@ class CompareConfig(BaseModel):
         try:
             return metric_list(v, "fail_on")
         except UserError as err:
-            raise ValueError(str(err)) from None
+            raise _field_error(err, "fail_on") from None
 
     def threshold(self, metric: str) -> float:
         if metric in ("rss_memory", "cuda_memory"):
@@ -216,27 +221,17 @@ class CompareConfig(BaseModel):
         return self.thresholds.get(metric, DEFAULT_THRESHOLDS.get(metric, 0.10))
 
 
-def _format_error(source: str, err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
-        lines.append(f"  {loc}: {msg}")
-    return f"{source}: invalid compare settings\n" + "\n".join(lines)
-
-
-def build_config(suite_section: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
+def build_config(suite_section: CompareConfig | dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
                  source: str = "suite compare section") -> CompareConfig:
-    """Defaults ← suite ``compare:`` section ← command-line overrides (``None`` values ignored)."""
-    data: dict[str, Any] = {}
-    if suite_section:
-        if not isinstance(suite_section, dict):
+    """Defaults ← suite ``compare:`` section ← command-line overrides (``None`` values ignored).
+
+    The section is a loaded suite's (already validated) or the mapping a run's run.json kept."""
+    if isinstance(suite_section, CompareConfig):
+        base = suite_section
+    else:
+        if suite_section and not isinstance(suite_section, dict):
             raise UserError(f"{source}: expected a mapping, got {type(suite_section).__name__}")
-        data.update(suite_section)
-    try:
-        base = CompareConfig.model_validate(data)
-    except ValidationError as err:
-        raise UserError(_format_error(source, err)) from None
+        base = _validated(dict(suite_section or {}), source)
     if not overrides:
         return base
     merged = base.model_dump()
@@ -247,7 +242,11 @@ def build_config(suite_section: dict[str, Any] | None = None, overrides: dict[st
             merged["thresholds"] = {**merged["thresholds"], **v}
         else:
             merged[k] = v
+    return _validated(merged, "command line")
+
+
+def _validated(data: dict[str, Any], source: str) -> CompareConfig:
     try:
-        return CompareConfig.model_validate(merged)
+        return CompareConfig.model_validate(data)
     except ValidationError as err:
-        raise UserError(_format_error("command line", err)) from None
+        raise UserError(validation_message(f"{source}: invalid compare settings", err, CompareConfig)) from None

@@ -38,7 +38,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from bench.config import TimingConfig
 from bench.metrics.stats import rel_iqr
+
+# TimingConfig (the settings of one pass) is declared once, in the suite's config tree: a suite's
+# ``timing:`` block is a TimingSpec, which adds the run-level fields. The worker builds one per
+# cell with ``TimingConfig.from_dict(cell.timing)``.
 
 TIMING_RULE = (
     "warm-up >= warmup_min_iters until the last 3 iterations are within 10% of their median "
@@ -50,33 +55,6 @@ TIMING_RULE = (
     "CUDA: events + synchronize per call, plus throughput_ips_pipelined from blocks of back-to-back "
     "calls with one synchronize per block; gc paused while timing"
 )
-
-
-@dataclass(frozen=True)
-class TimingConfig:
-    warmup_min_iters: int = 3
-    warmup_max_s: float = 10.0
-    min_samples: int = 10
-    max_samples: int = 500
-    max_time_s: float = 5.0
-    target_rel_iqr: float = 0.05
-    min_time_s: float = 1.0
-    percentiles: tuple[float, ...] = (50.0, 90.0)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> "TimingConfig":
-        """Build from a suite's ``timing`` block; keys for other stages (``ceiling_s``) are ignored."""
-        names = set(cls.__dataclass_fields__)
-        kw = {k: v for k, v in (d or {}).items() if k in names}
-        if "percentiles" in kw:
-            kw["percentiles"] = tuple(float(q) for q in kw["percentiles"])
-        return cls(**kw)
-
-    def samples_needed(self) -> int:
-        """Samples the stopping rule asks for before it may stop (minimum count and percentile support)."""
-        from bench.metrics.stats import samples_for
-
-        return max([self.min_samples, *(samples_for(q) for q in self.percentiles)])
 
 
 @dataclass

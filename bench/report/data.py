@@ -24,8 +24,6 @@ import pandas as pd
 
 from bench.axes import FAMILIES
 
-ACC_SOURCES = ("measured", "scratch", "reported")
-
 NUMERIC_COLUMNS = [
     "batch_size", "img_size", "threads", "threads_actual", "params", "params_m", "gmacs", "gflops",
     "latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high", "latency_ms_mean", "latency_ms_p90", "latency_ms_p99", "latency_ms_min", "latency_ms_max",
