@@ -128,6 +128,9 @@ COLUMNS: tuple[Column, ...] = (
     _c("latency_ms_max", "timing", "float", "slowest sample", unit="ms", higher_is_better=False),
     _c("latency_ms_std", "timing", "float", "standard deviation of the samples", unit="ms"),
     _c("latency_ms_iqr", "timing", "float", "interquartile range of the samples", unit="ms"),
+    _c("latency_ms_mad", "timing", "float",
+       "median absolute deviation of the samples from their median: a spread that a few slow calls barely move, "
+       "unlike latency_ms_std", unit="ms"),
     _c("latency_cv", "timing", "float", "std / mean of the samples", unit="fraction"),
     _c("latency_rel_iqr", "timing", "float",
        "spread of the samples: interquartile range over the median (the stopping rule's target)",

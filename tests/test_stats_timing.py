@@ -24,6 +24,10 @@ def test_summary_of_known_samples():
     assert s.latency_ms_iqr == pytest.approx(75.25 - 25.75)
     assert s.latency_cv == pytest.approx(s.latency_ms_std / 50.5)
     assert s.latency_rel_iqr == pytest.approx(49.5 / 50.5)
+    # 1..100 around 50.5: deviations 0.5, 0.5, 1.5, 1.5, …, 49.5 → their median is 25.
+    assert s.latency_ms_mad == pytest.approx(25.0)
+    spiky = summarize([10.0] * 19 + [1000.0])  # one slow call: std explodes, MAD does not move
+    assert spiky.latency_ms_mad == 0.0 and spiky.latency_ms_std > 200
 
 
 def test_rel_iqr_edge_cases():

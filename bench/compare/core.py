@@ -680,16 +680,8 @@ def _absent(table: pd.DataFrame, column: str) -> bool:
     return column not in table.columns or not table[column].notna().any()
 
 
-def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = None, paired: bool = False) -> Comparison:
-    """Judge every metric of every cell; see the module docstring for the rules. ``paired``:
-    round i of BASE and NEW were measured back to back (archbench ab)."""
-    cfg = config or build_config()
-    env_diffs = environment_diffs(base, new)
-    block = _timing_block(env_diffs, base, new, cfg)
-    # Runs whose cells ran on cluster nodes are guarded per cell: the machines that ran it.
-    per_node = bool(base.nodes or new.nodes)
-    node_diffs: dict[str, EnvDiff] = {}
-    judge = _Judge(cfg, block)
+def _run_warnings(base: RunData, new: RunData) -> list[str]:
+    """Runs that did not complete, or were measured on a busy machine, and runs with no rows (an error)."""
     warnings: list[str] = []
     for run in (base, new):
         meta = run.meta or {}
@@ -698,78 +690,81 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
         load_warning = (meta.get("load") or {}).get("warning")
         if load_warning:
             warnings.append(f"{run.label}: {load_warning}")
-
     for run in (base, new):
         if len(run.table) == 0:
             raise UserError(f"{run.label} {run.path}: has no cells (zero rows); there is nothing to compare")
-    expected_new = _expected_metrics(new)
+    return warnings
 
+
+@dataclass
+class _Joined:
+    """The two runs' rows by join key, in NEW's order then BASE-only cells."""
+
+    brows: dict[str, Any]
+    nrows: dict[str, Any]
+    order: list[str]
+    note: str | None
+
+
+def _join(base: RunData, new: RunData) -> _Joined:
     strip = bool(base.suite_name and new.suite_name and base.suite_name != new.suite_name)
-    join_note = None
+    note = None
     if strip:
-        join_note = f"suites differ ({base.suite_name!r} vs {new.suite_name!r}): cells joined on their axes without the suite name"
+        note = f"suites differ ({base.suite_name!r} vs {new.suite_name!r}): cells joined on their axes without the suite name"
     brows = {_join_key(str(r["cell_key"]), strip): r for _, r in base.table.iterrows()}
     nrows = {_join_key(str(r["cell_key"]), strip): r for _, r in new.table.iterrows()}
-    order = list(nrows) + [k for k in brows if k not in nrows]
     if not set(brows) & set(nrows):
         raise UserError(f"BASE {base.path} and NEW {new.path} have no cell in common (BASE e.g. {next(iter(brows))!r}, "
                         f"NEW e.g. {next(iter(nrows))!r}); they measure different things, so nothing can be judged")
+    return _Joined(brows, nrows, list(nrows) + [k for k in brows if k not in nrows], note)
 
-    cells: list[CellComparison] = []
-    for jk in order:
-        brow, nrow = brows.get(jk), nrows.get(jk)
-        row = nrow if nrow is not None else brow
-        assert row is not None  # jk comes from one side or the other
-        key = str(row["cell_key"])
-        model = _text(row, "model") or cell_label(key).split(" ")[0]
-        status_spec = BY_NAME["status"]
-        if brow is None:
-            cells.append(CellComparison(key, cell_label(key), model, [judge.result(
-                key, model, status_spec, NEW, "cell only in NEW", new=_text(nrow, "status"))]))
+
+def _judge_cell_metrics(judge: _Judge, base: RunData, new: RunData, brow: Any, nrow: Any, key: str, model: str,
+                        expected_new: set[str], paired: bool) -> list[MetricResult]:
+    """Every metric of one cell present in both runs: status, then METRICS in order."""
+    cfg, block = judge.cfg, judge.timing_block
+    out: list[MetricResult] = [judge.status(key, model, brow, nrow)]
+    both_ok = _text(brow, "status") == "ok" and _text(nrow, "status") == "ok"
+    ev: TimingEvidence | None = None
+    latency_result: MetricResult | None = None
+    for spec in METRICS[1:]:
+        if both_ok and _absent(base.table, spec.column) and _num(nrow, spec.column) is not None:
+            out.append(judge.result(key, model, spec, NOT_COMPARABLE,
+                                    f"BASE has no {spec.column} at all (a run from before the column existed, "
+                                    "or one that did not measure it)", new=_num(nrow, spec.column)))
             continue
-        if nrow is None:
-            cells.append(CellComparison(key, cell_label(key), model, [judge.result(
-                key, model, status_spec, MISSING, "cell only in BASE", base=_text(brow, "status"))]))
-            continue
-        if per_node:
-            diffs = environment_diffs(base, new, base.node_env(brow), new.node_env(nrow))
-            node_diffs.update({d.field: d for d in diffs if d.field not in node_diffs})
-            judge.timing_block = block = _timing_block(diffs, base, new, cfg, " on the nodes that ran this cell")
-        out: list[MetricResult] = [judge.status(key, model, brow, nrow)]
-        both_ok = _text(brow, "status") == "ok" and _text(nrow, "status") == "ok"
-        ev: TimingEvidence | None = None
-        latency_result: MetricResult | None = None
-        for spec in METRICS[1:]:
-            if both_ok and _absent(base.table, spec.column) and _num(nrow, spec.column) is not None:
-                out.append(judge.result(key, model, spec, NOT_COMPARABLE,
-                                        f"BASE has no {spec.column} at all (a run from before the column existed, "
-                                        "or one that did not measure it)", new=_num(nrow, spec.column)))
+        judge.damaged_new = (both_ok and spec.name in expected_new and spec.column in new.table.columns
+                             and _num(brow, spec.column) is not None and _num(nrow, spec.column) is None)
+        r: MetricResult | None
+        if spec.kind == "exact":
+            r = judge.exact(key, model, spec, _num(brow, spec.column), _num(nrow, spec.column))
+        elif spec.kind == "timing":
+            if not both_ok:
                 continue
-            judge.damaged_new = (both_ok and spec.name in expected_new and spec.column in new.table.columns
-                                 and _num(brow, spec.column) is not None and _num(nrow, spec.column) is None)
-            if spec.kind == "exact":
-                r = judge.exact(key, model, spec, _num(brow, spec.column), _num(nrow, spec.column))
-            elif spec.kind == "timing":
-                if not both_ok:
-                    continue
-                if ev is None and not block and _num(brow, spec.column) is not None and _num(nrow, spec.column) is not None:
-                    ev = _timing_evidence(key, str(brow["cell_key"]), str(nrow["cell_key"]), base, new, brow, nrow, cfg,
-                                          paired)
-                follow = latency_result if spec.name != "latency" and latency_result is not None \
-                    and latency_result.decision in (REGRESSED, IMPROVED, UNCHANGED) else None
-                r = judge.timing(key, model, spec, brow, nrow, ev, _num(nrow, "batch_size"), follow)
-                if spec.name == "latency":
-                    latency_result = r
-            elif spec.kind == "threshold":
-                if not both_ok:
-                    continue
-                r = judge.memory(key, model, spec, _num(brow, spec.column), _num(nrow, spec.column),
-                                 _text(nrow, "device") or (key.split("|")[3] if key.count("|") >= 3 else None))
-            else:
-                r = judge.accuracy(key, model, spec, brow, nrow)
-            if r is not None:
-                out.append(r)
-        cells.append(CellComparison(key, cell_label(key), model, out))
+            if ev is None and not block and _num(brow, spec.column) is not None and _num(nrow, spec.column) is not None:
+                ev = _timing_evidence(key, str(brow["cell_key"]), str(nrow["cell_key"]), base, new, brow, nrow, cfg,
+                                      paired)
+            # Throughput at a batch follows latency's decision for the cell: one set of samples, one verdict.
+            follow = latency_result if spec.name != "latency" and latency_result is not None \
+                and latency_result.decision in (REGRESSED, IMPROVED, UNCHANGED) else None
+            r = judge.timing(key, model, spec, brow, nrow, ev, _num(nrow, "batch_size"), follow)
+            if spec.name == "latency":
+                latency_result = r
+        elif spec.kind == "threshold":
+            if not both_ok:
+                continue
+            r = judge.memory(key, model, spec, _num(brow, spec.column), _num(nrow, spec.column),
+                             _text(nrow, "device") or (key.split("|")[3] if key.count("|") >= 3 else None))
+        else:
+            r = judge.accuracy(key, model, spec, brow, nrow)
+        if r is not None:
+            out.append(r)
+    return out
+
+
+def _summary_warnings(cells: list[CellComparison], base: RunData, new: RunData, cfg: CompareConfig) -> list[str]:
+    """Cells left undecided for load, and runs whose process-level variation is unknown."""
+    warnings = []
     unreliable = [c.label for c in cells if any(r.unreliable and r.metric == "latency" for r in c.results)]
     if unreliable:
         shown = ", ".join(unreliable[:5]) + (f" and {len(unreliable) - 5} more" if len(unreliable) > 5 else "")
@@ -780,11 +775,48 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
         warnings.append(f"{' and '.join(one_round)} timed each cell in 1 round (one process): process-to-process "
                         f"variation is unknown, so those timings are judged on samples with a threshold of at least "
                         f"{cfg.one_round_threshold:.0%}")
+    return warnings
+
+
+def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = None, paired: bool = False) -> Comparison:
+    """Judge every metric of every cell; see the module docstring for the rules. ``paired``:
+    round i of BASE and NEW were measured back to back (archbench ab)."""
+    cfg = config or build_config()
+    env_diffs = environment_diffs(base, new)
+    block = _timing_block(env_diffs, base, new, cfg)
+    # Runs whose cells ran on cluster nodes are guarded per cell: the machines that ran it.
+    per_node = bool(base.nodes or new.nodes)
+    node_diffs: dict[str, EnvDiff] = {}
+    judge = _Judge(cfg, block)
+    warnings = _run_warnings(base, new)
+    expected_new = _expected_metrics(new)
+    joined = _join(base, new)
+    status_spec = BY_NAME["status"]
+    cells: list[CellComparison] = []
+    for jk in joined.order:
+        brow, nrow = joined.brows.get(jk), joined.nrows.get(jk)
+        row = nrow if nrow is not None else brow
+        assert row is not None  # jk comes from one side or the other
+        key = str(row["cell_key"])
+        model = _text(row, "model") or cell_label(key).split(" ")[0]
+        if brow is None or nrow is None:
+            only = (NEW, "cell only in NEW", {"new": _text(nrow, "status")}) if brow is None else \
+                (MISSING, "cell only in BASE", {"base": _text(brow, "status")})
+            cells.append(CellComparison(key, cell_label(key), model, [judge.result(key, model, status_spec, only[0], only[1],
+                                                                                  **only[2])]))
+            continue
+        if per_node:
+            diffs = environment_diffs(base, new, base.node_env(brow), new.node_env(nrow))
+            node_diffs.update({d.field: d for d in diffs if d.field not in node_diffs})
+            judge.timing_block = _timing_block(diffs, base, new, cfg, " on the nodes that ran this cell")
+        cells.append(CellComparison(key, cell_label(key), model,
+                                    _judge_cell_metrics(judge, base, new, brow, nrow, key, model, expected_new, paired)))
+    warnings += _summary_warnings(cells, base, new, cfg)
     # Changed cells first; the sort is stable, so the run's own order is kept within a rank.
     cells.sort(key=lambda c: c.rank)
     if per_node:
         env_diffs = list(node_diffs.values())
-    return Comparison(base, new, cfg, env_diffs, cells, warnings, join_note, paired)
+    return Comparison(base, new, cfg, env_diffs, cells, warnings, join_note=joined.note, paired=paired)
 
 
 def _one_round_run(run: RunData) -> bool:

@@ -53,6 +53,7 @@ class LatencyStats:
     latency_ms_max: float
     latency_ms_std: float
     latency_ms_iqr: float
+    latency_ms_mad: float
     latency_cv: float
     latency_rel_iqr: float
     latency_note: str = ""  # requested percentiles left empty for lack of samples, and why
@@ -111,6 +112,7 @@ def summarize(samples_ms: np.ndarray | list[float], percentiles: tuple[float, ..
         latency_ms_max=float(a.max()),
         latency_ms_std=std,
         latency_ms_iqr=float(q3 - q1),
+        latency_ms_mad=float(np.median(np.abs(a - p50))),
         latency_cv=std / mean if mean > 0 else math.nan,
         latency_rel_iqr=float((q3 - q1) / p50) if p50 > 0 else math.nan,
         latency_note=support_note(int(a.size), percentiles),
