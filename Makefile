@@ -21,9 +21,10 @@ install: $(STAMP)
 bench: install
 	$(BIN)/archbench run $(SUITE)
 
-# ruff (lint rules in pyproject.toml) on every Python tree, mypy on the package; `make test` runs it first.
+# ruff (lint rules and formatting, pyproject.toml) on every Python tree, mypy on the package; `make test` runs it first.
 lint: install
 	$(BIN)/ruff check bench tests benchmarks scripts
+	$(BIN)/ruff format --check bench tests benchmarks scripts
 	$(BIN)/mypy bench
 
 test: install lint

@@ -74,8 +74,7 @@ def parse_env(items: list[str], flag: str) -> dict[str, str]:
     return out
 
 
-_PROBE = ("import json, bench.env as e; "
-          "print('ARCHBENCH-ENV ' + json.dumps(e.capture_environment(), default=str))")
+_PROBE = "import json, bench.env as e; print('ARCHBENCH-ENV ' + json.dumps(e.capture_environment(), default=str))"
 
 
 def probe(side: Side, timeout_s: float = 600) -> dict[str, Any]:
@@ -87,14 +86,17 @@ def probe(side: Side, timeout_s: float = 600) -> dict[str, Any]:
         raise UserError(f"--{side.label} {side.python}: could not run it ({err})") from None
     for line in proc.stdout.splitlines():
         if line.startswith("ARCHBENCH-ENV "):
-            return json.loads(line[len("ARCHBENCH-ENV "):])
+            return json.loads(line[len("ARCHBENCH-ENV ") :])
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-    raise UserError(f"--{side.label} {side.python}: archbench does not run in this environment "
-                    f"(exit {proc.returncode}: {tail[0][:300]}); install it there (pip install -e .) or point PYTHONPATH at a checkout")
+    raise UserError(
+        f"--{side.label} {side.python}: archbench does not run in this environment "
+        f"(exit {proc.returncode}: {tail[0][:300]}); install it there (pip install -e .) or point PYTHONPATH at a checkout"
+    )
 
 
-def run_ab(suite: Any, sides: tuple[Side, Side], rounds: int, results_root: Path, suite_path: str | None = None,
-           progress: bool = True) -> tuple[Path, Path]:
+def run_ab(
+    suite: Any, sides: tuple[Side, Side], rounds: int, results_root: Path, suite_path: str | None = None, progress: bool = True
+) -> tuple[Path, Path]:
     """Measure the suite on both sides, interleaved A-B-B-A by round; return the two run folders."""
     from bench import results
     from bench.executor import LocalProcessExecutor
@@ -113,11 +115,21 @@ def run_ab(suite: Any, sides: tuple[Side, Side], rounds: int, results_root: Path
         d = Path(results_root) / ab_id / side.label
         d.mkdir(parents=True, exist_ok=True)
         meta = {
-            "schema_version": results.SCHEMA_VERSION, "run_id": f"{ab_id}-{side.label}", "status": "running",
+            "schema_version": results.SCHEMA_VERSION,
+            "run_id": f"{ab_id}-{side.label}",
+            "status": "running",
             "started_at": _now(),
-            "suite": {"name": suite.name, "description": suite.description, "path": suite_path, "hash": suite_hash(suite),
-                      "content": suite.model_dump(mode="json")},
-            "environment": side.environment, "load": {}, "conventions": _conventions(), "cells_total": len(cells),
+            "suite": {
+                "name": suite.name,
+                "description": suite.description,
+                "path": suite_path,
+                "hash": suite_hash(suite),
+                "content": suite.model_dump(mode="json"),
+            },
+            "environment": side.environment,
+            "load": {},
+            "conventions": _conventions(),
+            "cells_total": len(cells),
             "rounds": {"count": rounds, "seed": seed},
             "ab": {"id": ab_id, "side": side.label, "python": side.python, "env": side.env, "order": "A-B-B-A by round"},
             "hardware": [],
@@ -135,7 +147,9 @@ def run_ab(suite: Any, sides: tuple[Side, Side], rounds: int, results_root: Path
                 for side in order:
                     recs = done[side.label]
                     rec = recs.get(cell.key)
-                    if r >= _planned_rounds(cell, rounds) or (r > 0 and (rec is None or rec["row"].get("status") not in MEASURED)):
+                    if r >= _planned_rounds(cell, rounds) or (
+                        r > 0 and (rec is None or rec["row"].get("status") not in MEASURED)
+                    ):
                         bar.skip()
                         continue
                     bar.start(cell, r, rounds)
@@ -147,8 +161,9 @@ def run_ab(suite: Any, sides: tuple[Side, Side], rounds: int, results_root: Path
                     row["finished_at"] = _now()
                     per_round = [x for x in (rec or {}).get("rounds", []) if x["round"] != r]
                     per_round.append({"round": r, "row": row, "samples_ms": outcome.samples_ms})
-                    combined = combine_rounds(per_round, cell.batch_size, _planned_rounds(cell, rounds),
-                                          cell.timing.get("percentiles") or (50.0, 90.0))
+                    combined = combine_rounds(
+                        per_round, cell.batch_size, _planned_rounds(cell, rounds), cell.timing.get("percentiles") or (50.0, 90.0)
+                    )
                     rec = {"cell": cell.to_dict(), "row": combined, "rounds": sorted(per_round, key=lambda x: x["round"])}
                     recs[cell.key] = rec
                     results.write_cell_record(dirs[side.label], cell.slug, rec)
@@ -162,28 +177,43 @@ def run_ab(suite: Any, sides: tuple[Side, Side], rounds: int, results_root: Path
             execs[side.label].close()
             df = results.consolidate(dirs[side.label])
             counts = df["status"].value_counts().to_dict() if len(df) else {}
-            metas[side.label].update(status="interrupted" if interrupted else "complete", finished_at=_now(),
-                                     status_counts={str(k): int(v) for k, v in counts.items()}, cells_done=int(len(df)))
+            metas[side.label].update(
+                status="interrupted" if interrupted else "complete",
+                finished_at=_now(),
+                status_counts={str(k): int(v) for k, v in counts.items()},
+                cells_done=int(len(df)),
+            )
             results.write_json_atomic(dirs[side.label] / "run.json", metas[side.label])
     return dirs[sides[0].label], dirs[sides[1].label]
 
 
 def add_ab_parser(sub: Any, func: Any) -> argparse.ArgumentParser:
     s = sub.add_parser(
-        "ab", help="run one suite under two environments, interleaved, and compare them (exit 0 ok, 1 regression, 2 bad input)",
+        "ab",
+        help="run one suite under two environments, interleaved, and compare them (exit 0 ok, 1 regression, 2 bad input)",
         description="Run SUITE with two Pythons/environments interleaved A-B-B-A round by round, then judge NEW "
-                    "against BASE on the paired per-round ratios (paired t-test + threshold, default 5%).")
+        "against BASE on the paired per-round ratios (paired t-test + threshold, default 5%).",
+    )
     s.add_argument("suite", help="suite YAML file (its speed cells are timed)")
     s.add_argument("--base", required=True, metavar="PY", help="BASE side: a Python executable or a virtualenv folder")
     s.add_argument("--new", metavar="PY", help="NEW side: a Python executable or virtualenv folder (default: this Python)")
     s.add_argument("--base-env", action="append", default=[], metavar="K=V", help="environment variable for BASE (repeatable)")
     s.add_argument("--new-env", action="append", default=[], metavar="K=V", help="environment variable for NEW (repeatable)")
     s.add_argument("--rounds", type=int, help=f"rounds per side (default: the suite's, at least {AB_MIN_ROUNDS})")
-    s.add_argument("--threshold", action="append", metavar="METRIC=VALUE", default=[],
-                   help=f"relative threshold, e.g. latency=3%% (default {AB_THRESHOLD * 100:.0f}%% for latency and throughput)")
+    s.add_argument(
+        "--threshold",
+        action="append",
+        metavar="METRIC=VALUE",
+        default=[],
+        help=f"relative threshold, e.g. latency=3%% (default {AB_THRESHOLD * 100:.0f}%% for latency and throughput)",
+    )
     s.add_argument("--alpha", type=float, help="significance level of the paired test (default 0.01)")
-    s.add_argument("--format", choices=["table", "md", "json"], default="table",
-                   help="table: terminal text; md: Markdown; json: machine-readable")
+    s.add_argument(
+        "--format",
+        choices=["table", "md", "json"],
+        default="table",
+        help="table: terminal text; md: Markdown; json: machine-readable",
+    )
     s.add_argument("-o", "--output", help="write the --format output to this file instead of stdout")
     s.add_argument("--html", metavar="FILE", help="also write the side-by-side HTML report")
     s.add_argument("--all", action="store_true", dest="show_all", help="list unchanged metrics too (terminal table)")
@@ -217,7 +247,10 @@ def ab_command(args: argparse.Namespace) -> int:
     t0 = time.time()
     bdir, ndir = run_ab(suite, (base, new), rounds, Path(args.results_dir), str(args.suite), progress=not args.quiet)
     print(f"ab: {rounds} rounds per side in {time.time() - t0:.0f} s; runs {bdir} and {ndir}", file=sys.stderr)
-    cfg = build_config(suite.compare, {"thresholds": thresholds or None, "alpha": args.alpha, "allow_env_change": True},
-                       source=f"{args.suite}: compare section")
+    cfg = build_config(
+        suite.compare,
+        {"thresholds": thresholds or None, "alpha": args.alpha, "allow_env_change": True},
+        source=f"{args.suite}: compare section",
+    )
     cmp = compare_runs(load_run(bdir, "BASE"), load_run(ndir, "NEW"), cfg, paired=True)
     return emit_comparison(cmp, args)

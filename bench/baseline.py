@@ -39,8 +39,10 @@ class SavedBaseline:
 
 def check_name(name: str) -> str:
     if not _NAME.match(name or ""):
-        raise UserError(f"baseline name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
-                        "starting with a letter or digit (e.g. 'ci', 'main-2025-06', 'torch2.5')")
+        raise UserError(
+            f"baseline name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (e.g. 'ci', 'main-2025-06', 'torch2.5')"
+        )
     return name
 
 
@@ -54,8 +56,10 @@ def save_baseline(run_dir: str | Path, name: str, root: str | Path = DEFAULT_ROO
     table = results.load_results(run_dir, join_accuracy=False)  # the tables as stored (or rebuilt from records)
     results.load_samples(run_dir)  # an unreadable samples file is a reason not to bless the run
     if meta.get("status") not in (None, "complete"):
-        raise UserError(f"{run_dir}: run is {meta.get('status')!r}, not complete; finish it with "
-                        f"`archbench run SUITE --resume {run_dir}` before saving it as a baseline")
+        raise UserError(
+            f"{run_dir}: run is {meta.get('status')!r}, not complete; finish it with "
+            f"`archbench run SUITE --resume {run_dir}` before saving it as a baseline"
+        )
     if len(table) == 0:
         raise UserError(f"{run_dir}: run has no cells; nothing to save")
     root = Path(root)
@@ -73,10 +77,16 @@ def save_baseline(run_dir: str | Path, name: str, root: str | Path = DEFAULT_ROO
                 shutil.copy2(src, tmp / fname)
                 (tmp / fname).chmod(0o644)  # run files are written private (mkstemp); baselines are shared
                 copied.append(fname)
-        results.write_json_atomic(tmp / "baseline.json", {
-            "name": name, "run_id": meta.get("run_id"), "source": str(run_dir),
-            "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "files": copied,
-        })
+        results.write_json_atomic(
+            tmp / "baseline.json",
+            {
+                "name": name,
+                "run_id": meta.get("run_id"),
+                "source": str(run_dir),
+                "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "files": copied,
+            },
+        )
         (tmp / "baseline.json").chmod(0o644)
         replaced = target.exists()
         old = None

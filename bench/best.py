@@ -27,10 +27,25 @@ import pandas as pd
 # Runtime, precision and thread count are the choices a deployment makes, so best picks among them.
 GROUP = ["model", "device", "batch_size", "img_size"]
 BEST_COLUMNS = GROUP + [
-    "best_runtime", "best_precision", "best_threads", "latency_ms_p50", "latency_ms_iqr", "latency_rel_iqr",
-    "throughput_ips", "act_peak_mb", "noisy", "eager_fp32_latency_ms_p50",
-    "speedup_vs_eager_fp32", "parity_max_abs_err", "parity_max_rel_err", "parity_tol", "n_variants",
-    "n_eligible", "best_cell_key", "thread_scaling", "rejected",
+    "best_runtime",
+    "best_precision",
+    "best_threads",
+    "latency_ms_p50",
+    "latency_ms_iqr",
+    "latency_rel_iqr",
+    "throughput_ips",
+    "act_peak_mb",
+    "noisy",
+    "eager_fp32_latency_ms_p50",
+    "speedup_vs_eager_fp32",
+    "parity_max_abs_err",
+    "parity_max_rel_err",
+    "parity_tol",
+    "n_variants",
+    "n_eligible",
+    "best_cell_key",
+    "thread_scaling",
+    "rejected",
 ]
 # A thread count counts as slower than a smaller one when its median is this much higher and the
 # gap exceeds both rows' IQR: a same-model difference the timing noise does not explain.
@@ -125,29 +140,46 @@ def best_view(df: pd.DataFrame) -> pd.DataFrame:
             why = eligibility(r)
             label = f"{r['runtime']}/{r['precision']}" + ("" if _threads_label(r) == "all" else f" t{_threads_label(r)}")
             (rejected.append(f"{label}: {why}") if why else eligible.append(r))
-        ref = [r for _, r in grp.iterrows() if _is_reference(r) and r.get("status") == "ok"
-               and _num(r.get("latency_ms_p50")) is not None]
+        ref = [
+            r
+            for _, r in grp.iterrows()
+            if _is_reference(r) and r.get("status") == "ok" and _num(r.get("latency_ms_p50")) is not None
+        ]
         # The reference is fp32 eager with the most threads: what a plain PyTorch process runs.
         ref_row = max(ref, key=_threads_of) if ref else None
         ref_ms = float(ref_row["latency_ms_p50"]) if ref_row is not None else None
         row: dict[str, Any] = dict(zip(GROUP, key))
         inversions = thread_inversions(grp)
-        row.update(n_variants=len(grp), n_eligible=len(eligible), rejected="; ".join(rejected) or None,
-                   eager_fp32_latency_ms_p50=ref_ms, thread_scaling="; ".join(inversions) or None)
+        row.update(
+            n_variants=len(grp),
+            n_eligible=len(eligible),
+            rejected="; ".join(rejected) or None,
+            eager_fp32_latency_ms_p50=ref_ms,
+            thread_scaling="; ".join(inversions) or None,
+        )
         if eligible:
             # Lowest median wins; on a tie the reference (then fp32, then fewer threads) is preferred.
-            win = min(eligible, key=lambda r: (float(r["latency_ms_p50"]), not _is_reference(r),
-                                               r["precision"] != "fp32", _threads_of(r)))
+            win = min(
+                eligible,
+                key=lambda r: (float(r["latency_ms_p50"]), not _is_reference(r), r["precision"] != "fp32", _threads_of(r)),
+            )
             ms = float(win["latency_ms_p50"])
-            row.update(best_runtime=win["runtime"], best_precision=win["precision"], best_threads=_threads_label(win),
-                       latency_ms_p50=ms, latency_ms_iqr=_num(win.get("latency_ms_iqr")),
-                       latency_rel_iqr=_num(win.get("latency_rel_iqr")), noisy=is_noisy(win),
-                       throughput_ips=_num(win.get("throughput_ips")), act_peak_mb=_num(win.get("act_peak_mb")),
-                       best_cell_key=win.get("cell_key"),
-                       speedup_vs_eager_fp32=(ref_ms / ms) if ref_ms else None,
-                       parity_max_abs_err=0.0 if _is_reference(win) else _num(win.get("parity_max_abs_err")),
-                       parity_max_rel_err=0.0 if _is_reference(win) else _num(win.get("parity_max_rel_err")),
-                       parity_tol=_num(win.get("parity_tol")))
+            row.update(
+                best_runtime=win["runtime"],
+                best_precision=win["precision"],
+                best_threads=_threads_label(win),
+                latency_ms_p50=ms,
+                latency_ms_iqr=_num(win.get("latency_ms_iqr")),
+                latency_rel_iqr=_num(win.get("latency_rel_iqr")),
+                noisy=is_noisy(win),
+                throughput_ips=_num(win.get("throughput_ips")),
+                act_peak_mb=_num(win.get("act_peak_mb")),
+                best_cell_key=win.get("cell_key"),
+                speedup_vs_eager_fp32=(ref_ms / ms) if ref_ms else None,
+                parity_max_abs_err=0.0 if _is_reference(win) else _num(win.get("parity_max_abs_err")),
+                parity_max_rel_err=0.0 if _is_reference(win) else _num(win.get("parity_max_rel_err")),
+                parity_tol=_num(win.get("parity_tol")),
+            )
         out.append(row)
     return pd.DataFrame(out).reindex(columns=BEST_COLUMNS)
 
@@ -187,8 +219,13 @@ def _accuracy_by_model(df: pd.DataFrame) -> dict[str, pd.Series]:
     return {r["model"]: r for _, r in acc.iterrows()}
 
 
-def within_budget(df: pd.DataFrame, samples: pd.DataFrame | None, budget_ms: float | None = None,
-                  budget_mb: float | None = None, batch_size: int | None = None) -> list[BudgetPick]:
+def within_budget(
+    df: pd.DataFrame,
+    samples: pd.DataFrame | None,
+    budget_ms: float | None = None,
+    budget_mb: float | None = None,
+    batch_size: int | None = None,
+) -> list[BudgetPick]:
     """Every model with an eligible configuration inside the budget, most accurate first.
 
     Per model the fastest eligible row (any runtime, precision, threads) at ``batch_size``
@@ -223,38 +260,64 @@ def within_budget(df: pd.DataFrame, samples: pd.DataFrame | None, budget_ms: flo
             if len(s):
                 ci = median_ci(s)
         a = acc.get(model)
-        picks.append(BudgetPick(
-            model=str(model), device=str(device), batch_size=batch, img_size=int(win["img_size"]),
-            runtime=str(win["runtime"]), precision=str(win["precision"]), threads=_threads_label(win),
-            latency_ms_p50=float(win["latency_ms_p50"]), latency_ms_ci95=ci, act_peak_mb=_num(win.get("act_peak_mb")),
-            noisy=is_noisy(win), top1=None if a is None else _num(a["top1"]),
-            top1_std=None if a is None else _num(a.get("top1_std")),
-            acc_source=None if a is None else str(a["acc_source"]),
-            acc_dataset=None if a is None else str(a.get("acc_dataset") or "") or None,
-            cell_key=str(win.get("cell_key"))))
+        picks.append(
+            BudgetPick(
+                model=str(model),
+                device=str(device),
+                batch_size=batch,
+                img_size=int(win["img_size"]),
+                runtime=str(win["runtime"]),
+                precision=str(win["precision"]),
+                threads=_threads_label(win),
+                latency_ms_p50=float(win["latency_ms_p50"]),
+                latency_ms_ci95=ci,
+                act_peak_mb=_num(win.get("act_peak_mb")),
+                noisy=is_noisy(win),
+                top1=None if a is None else _num(a["top1"]),
+                top1_std=None if a is None else _num(a.get("top1_std")),
+                acc_source=None if a is None else str(a["acc_source"]),
+                acc_dataset=None if a is None else str(a.get("acc_dataset") or "") or None,
+                cell_key=str(win.get("cell_key")),
+            )
+        )
     return sorted(picks, key=lambda p: (p.top1 is None, -(p.top1 or 0.0), p.latency_ms_p50))
 
 
 def format_budget(picks: list[BudgetPick], budget_ms: float | None, budget_mb: float | None) -> str:
-    what = " and ".join(x for x in (f"p50 ≤ {budget_ms:g} ms" if budget_ms is not None else "",
-                                     f"activation peak ≤ {budget_mb:g} MiB" if budget_mb is not None else "") if x)
+    what = " and ".join(
+        x
+        for x in (
+            f"p50 ≤ {budget_ms:g} ms" if budget_ms is not None else "",
+            f"activation peak ≤ {budget_mb:g} MiB" if budget_mb is not None else "",
+        )
+        if x
+    )
     ranked = [p for p in picks if p.top1 is not None]
     if not ranked:
         if picks:
-            return f"{len(picks)} models fit {what}, but none has an accuracy figure in this run: " + ", ".join(p.model for p in picks)
+            return f"{len(picks)} models fit {what}, but none has an accuracy figure in this run: " + ", ".join(
+                p.model for p in picks
+            )
         return f"no model fits {what} in this run"
     top = ranked[0]
-    lines = [f"most accurate within {what}: {top.model} — {_acc_text(top)}, {_lat_text(top)}"
-             f" ({top.runtime}/{top.precision}, {top.threads} threads, batch {top.batch_size}, {top.device})"]
+    lines = [
+        f"most accurate within {what}: {top.model} — {_acc_text(top)}, {_lat_text(top)}"
+        f" ({top.runtime}/{top.precision}, {top.threads} threads, batch {top.batch_size}, {top.device})"
+    ]
     if top.noisy:
         lines.append("  note: its timing did not reach the spread target (noisy); re-measure before relying on the margin")
-    lines += ["", "| model | top-1 % | source | p50 ms | p50 95% CI | act. MiB | runtime/precision | threads |",
-              "|---|--:|---|--:|---|--:|---|---|"]
+    lines += [
+        "",
+        "| model | top-1 % | source | p50 ms | p50 95% CI | act. MiB | runtime/precision | threads |",
+        "|---|--:|---|--:|---|--:|---|---|",
+    ]
     for p in picks:
         ci = f"{p.latency_ms_ci95[0]:.3f}–{p.latency_ms_ci95[1]:.3f}" if p.latency_ms_ci95 else "—"
-        lines.append(f"| {p.model} | {'—' if p.top1 is None else f'{p.top1:.2f}'} | {p.acc_source or 'none'} | "
-                     f"{p.latency_ms_p50:.3f}{' (noisy)' if p.noisy else ''} | {ci} | "
-                     f"{'—' if p.act_peak_mb is None else f'{p.act_peak_mb:.1f}'} | {p.runtime}/{p.precision} | {p.threads} |")
+        lines.append(
+            f"| {p.model} | {'—' if p.top1 is None else f'{p.top1:.2f}'} | {p.acc_source or 'none'} | "
+            f"{p.latency_ms_p50:.3f}{' (noisy)' if p.noisy else ''} | {ci} | "
+            f"{'—' if p.act_peak_mb is None else f'{p.act_peak_mb:.1f}'} | {p.runtime}/{p.precision} | {p.threads} |"
+        )
     return "\n".join(lines)
 
 
@@ -291,9 +354,17 @@ def best_command(args: Any) -> int:
             raise UserError(f"{flag} must be a positive number, got {v:g}")
     picks = within_budget(df, load_samples(args.run_dir), args.budget_ms, args.budget_mb, args.batch)
     if args.json:
-        print(json.dumps({"budget_ms": args.budget_ms, "budget_mb": args.budget_mb,
-                          "pick": asdict(pick) if (pick := next((p for p in picks if p.top1 is not None), None)) is not None else None,
-                          "within_budget": [asdict(p) for p in picks]}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "budget_ms": args.budget_ms,
+                    "budget_mb": args.budget_mb,
+                    "pick": asdict(pick) if (pick := next((p for p in picks if p.top1 is not None), None)) is not None else None,
+                    "within_budget": [asdict(p) for p in picks],
+                },
+                indent=1,
+            )
+        )
     else:
         print(format_budget(picks, args.budget_ms, args.budget_mb))
     return 0 if any(p.top1 is not None for p in picks) else 1
@@ -301,8 +372,20 @@ def best_command(args: Any) -> int:
 
 def format_best(best: pd.DataFrame) -> str:
     """Markdown table for the terminal or a page; flags follow the table."""
-    head = ["model", "device", "batch", "img", "best runtime/precision", "threads", "p50 ms", "IQR %", "eager fp32 ms",
-            "speedup", "max rel err", "flags"]
+    head = [
+        "model",
+        "device",
+        "batch",
+        "img",
+        "best runtime/precision",
+        "threads",
+        "p50 ms",
+        "IQR %",
+        "eager fp32 ms",
+        "speedup",
+        "max rel err",
+        "flags",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def f(v: Any, fmt: str) -> str:
@@ -319,12 +402,26 @@ def format_best(best: pd.DataFrame) -> str:
         if isinstance(r["thread_scaling"], str):
             flags.append("threads inverted")
             notes.append(f"{r['model']} b{r['batch_size']}: {r['thread_scaling']}")
-        lines.append("| " + " | ".join([
-            str(r["model"]), str(r["device"]), str(r["batch_size"]), str(r["img_size"]), variant,
-            str(r["best_threads"]) if won else "—", f(r["latency_ms_p50"], ".3f"),
-            f(None if (iqr := _num(r["latency_rel_iqr"])) is None else iqr * 100, ".1f"),
-            f(r["eager_fp32_latency_ms_p50"], ".3f"), f(r["speedup_vs_eager_fp32"], ".2f") + "×",
-            f(r["parity_max_rel_err"], ".2g"), ", ".join(flags)]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    str(r["model"]),
+                    str(r["device"]),
+                    str(r["batch_size"]),
+                    str(r["img_size"]),
+                    variant,
+                    str(r["best_threads"]) if won else "—",
+                    f(r["latency_ms_p50"], ".3f"),
+                    f(None if (iqr := _num(r["latency_rel_iqr"])) is None else iqr * 100, ".1f"),
+                    f(r["eager_fp32_latency_ms_p50"], ".3f"),
+                    f(r["speedup_vs_eager_fp32"], ".2f") + "×",
+                    f(r["parity_max_rel_err"], ".2g"),
+                    ", ".join(flags),
+                ]
+            )
+            + " |"
+        )
     if (best["noisy"] == True).any():  # noqa: E712  (column holds True/False/None)
         lines.append("\nnoisy: the timing did not reach its spread target; a close win may not repeat.")
     if notes:

@@ -46,9 +46,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         ensure_writable(Path(args.reports_dir))  # before the first cell, not after the whole run
     executor = make_executor(args.executor or suite.executor, args.ray_address)
     try:
-        summary = run_suite(suite, Path(args.results_dir), suite_path=str(args.suite),
-                            resume=Path(args.resume) if args.resume else None, progress=not args.quiet,
-                            executor=executor)
+        summary = run_suite(
+            suite,
+            Path(args.results_dir),
+            suite_path=str(args.suite),
+            resume=Path(args.resume) if args.resume else None,
+            progress=not args.quiet,
+            executor=executor,
+        )
     finally:
         executor.close()
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
@@ -87,8 +92,10 @@ def _override_data(suite, data: str):
 
     new = override_data_dir(suite, data)
     if new.accuracy == suite.accuracy and not any(getattr(t, "data_dir", None) == data for t in suite.accuracy):
-        raise UserError(f"--data {data}: no accuracy task of suite {suite.name!r} reads a dataset from disk "
-                        "(only measured/scratch tasks on imagefolder, imagenet or cifar10 do)")
+        raise UserError(
+            f"--data {data}: no accuracy task of suite {suite.name!r} reads a dataset from disk "
+            "(only measured/scratch tasks on imagefolder, imagenet or cifar10 do)"
+        )
     return new
 
 
@@ -150,8 +157,14 @@ def cmd_claims(args: argparse.Namespace) -> int:
             raise UserError("a RUN folder is given: only --format md renders one (the README table)")
         print(claims_table_markdown(Path(args.run_dir)), end="")
         return 0
-    run_dir = run_claims(parse_only(args.only), Path(args.results_dir), Path(args.reports_dir), scale=args.scale,
-                         progress=not args.quiet, jobs=args.jobs)
+    run_dir = run_claims(
+        parse_only(args.only),
+        Path(args.results_dir),
+        Path(args.reports_dir),
+        scale=args.scale,
+        progress=not args.quiet,
+        jobs=args.jobs,
+    )
     print(claims_table_markdown(run_dir, args.reports_dir))
     if args.scale == "tiny":
         from bench.claims.report import TINY_WARNING
@@ -180,11 +193,19 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
 
 def add_executor_args(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--executor", choices=EXECUTORS, default=None,
-                   help="where cells run: this machine, one at a time (default), or a Ray cluster "
-                        "(pip install 'archbench[ray]'; docs/scale-out.md)")
-    s.add_argument("--ray-address", default=None, metavar="ADDR",
-                   help="Ray cluster to use (default: $RAY_ADDRESS, else a local cluster started for the run)")
+    s.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=None,
+        help="where cells run: this machine, one at a time (default), or a Ray cluster "
+        "(pip install 'archbench[ray]'; docs/scale-out.md)",
+    )
+    s.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="Ray cluster to use (default: $RAY_ADDRESS, else a local cluster started for the run)",
+    )
 
 
 def _img_size(text: str) -> int:
@@ -207,10 +228,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("list", help="list registered models (name, family, source, params); builds nothing")
-    s.add_argument("pattern", nargs="?", help="fnmatch glob, e.g. 'timm:vit_*_patch16_224' or 'resnet*' (default: archbench's own models)")
+    s.add_argument(
+        "pattern", nargs="?", help="fnmatch glob, e.g. 'timm:vit_*_patch16_224' or 'resnet*' (default: archbench's own models)"
+    )
     s.add_argument("--family", choices=FAMILIES, help="only models of this family")
-    s.add_argument("--params", action="store_true",
-                   help="count parameters of models without published metadata (builds each on the meta device; slow)")
+    s.add_argument(
+        "--params",
+        action="store_true",
+        help="count parameters of models without published metadata (builds each on the meta device; slow)",
+    )
     s.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     s.set_defaults(func=cmd_list)
 
@@ -220,9 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--results-dir", default=str(DEFAULT_RESULTS), help="folder of run folders (default results)")
     s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS), help="folder for HTML reports (default reports)")
     s.add_argument("--data", help="dataset path for the suite's measured-accuracy tasks (overrides data_dir)")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a suite field, validated like the file (repeatable): batch_sizes=[1,8], "
-                        "timing.max_time_s=2, runtimes=onnxruntime")
+    s.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a suite field, validated like the file (repeatable): batch_sizes=[1,8], "
+        "timing.max_time_s=2, runtimes=onnxruntime",
+    )
     s.add_argument("--dry-run", action="store_true", help="print the cell matrix and a time estimate; measure nothing")
     s.add_argument("--no-report", action="store_true", help="do not write the HTML report")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -236,8 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="write the HTML (or Markdown) report of a run")
     s.add_argument("run_dir", help="run folder, e.g. results/20260101-120000-default-ab12")
     s.add_argument("-o", "--output", help="output file (default reports/<run_id>.html, or stdout for md)")
-    s.add_argument("--format", choices=["html", "md"], default="html",
-                   help="html: self-contained page; md: GitHub-flavoured summary for terminals and CI job summaries")
+    s.add_argument(
+        "--format",
+        choices=["html", "md"],
+        default="html",
+        help="html: self-contained page; md: GitHub-flavoured summary for terminals and CI job summaries",
+    )
     s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS), help="folder for HTML reports (default reports)")
     s.set_defaults(func=cmd_report)
 
@@ -251,27 +286,44 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model", help="registry name, e.g. tv:resnet50 or timm:vit_tiny_patch16_224")
     s.add_argument("--img-size", type=_img_size, help="input size in pixels (default: the model's native size)")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    s.add_argument("--device", default="cpu", choices=["cpu", "cuda", "meta"],
-                   help="meta: no weights in memory (FlopCounterMode only), for billion-parameter models")
+    s.add_argument(
+        "--device",
+        default="cpu",
+        choices=["cpu", "cuda", "meta"],
+        help="meta: no weights in memory (FlopCounterMode only), for billion-parameter models",
+    )
     s.set_defaults(func=cmd_flops)
 
-    s = sub.add_parser("best", help="per model, the fastest runtime/precision/threads whose outputs match fp32 eager; "
-                                    "or the most accurate model within a latency/memory budget")
+    s = sub.add_parser(
+        "best",
+        help="per model, the fastest runtime/precision/threads whose outputs match fp32 eager; "
+        "or the most accurate model within a latency/memory budget",
+    )
     s.add_argument("run_dir", help="run folder (or its results.parquet)")
     s.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     s.add_argument("--budget-ms", type=float, metavar="MS", help="latency budget: p50 at most this many milliseconds")
-    s.add_argument("--budget-mb", type=float, metavar="MIB", help="memory budget: activation peak (act_peak_mb) at most this many MiB")
+    s.add_argument(
+        "--budget-mb", type=float, metavar="MIB", help="memory budget: activation peak (act_peak_mb) at most this many MiB"
+    )
     s.add_argument("--batch", type=int, help="batch size the budget applies to (default: the run's smallest)")
     s.set_defaults(func=cmd_best)
 
     s = sub.add_parser("claims", help="measure the lecture notes' claims (writes reports/claims.html)")
-    s.add_argument("run_dir", nargs="?", default=None,
-                   help="a finished run folder results/claims/<run_id>: print its README table (--format md)")
+    s.add_argument(
+        "run_dir",
+        nargs="?",
+        default=None,
+        help="a finished run folder results/claims/<run_id>: print its README table (--format md)",
+    )
     s.add_argument("--format", choices=["md"], default=None, help="md: the README table of RUN")
     s.add_argument("--jobs", type=int, default=2, help="rows run in this many processes, one thread each (default 2)")
     s.add_argument("--only", default=None, help="claim numbers, e.g. 1,5,7 or 3-6")
-    s.add_argument("--scale", choices=["tiny", "full"], default="full",
-                   help="full: the real experiments; tiny: toy sizes that only smoke-test the code (verdicts mean nothing)")
+    s.add_argument(
+        "--scale",
+        choices=["tiny", "full"],
+        default="full",
+        help="full: the real experiments; tiny: toy sizes that only smoke-test the code (verdicts mean nothing)",
+    )
     s.add_argument("--results-dir", default=str(DEFAULT_RESULTS), help="folder of run folders (default results)")
     s.add_argument("--reports-dir", default=str(DEFAULT_REPORTS), help="folder for HTML reports (default reports)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress output")

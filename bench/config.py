@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union, get_args
 
-from pydantic import (BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_serializer, field_validator,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_serializer, field_validator, model_validator
 
 from bench.axes import METRICS, AccSource, Device, Executor, Family, Metric, Precision, Runtime
 from bench.compare.config import CompareConfig
@@ -309,8 +308,9 @@ class Suite(_Strict):
     def _positive_sizes(cls, v: list[int | None]) -> list[int | None]:
         bad = [s for s in v if s is not None and not 0 < s <= MAX_IMG_SIZE]
         if bad:
-            raise ValueError(f"image sizes must be whole numbers from 1 to {MAX_IMG_SIZE} (or null for the model's "
-                             f"default), got {bad}")
+            raise ValueError(
+                f"image sizes must be whole numbers from 1 to {MAX_IMG_SIZE} (or null for the model's default), got {bad}"
+            )
         return v
 
     @field_validator("threads")

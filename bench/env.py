@@ -118,8 +118,9 @@ def measure_load(window_s: float = 0.5, threshold: float = 0.25) -> LoadSnapshot
             f"machine busy: other processes used {total:.0f}% CPU, load average {load1:.2f} on {ncpu} cores{top}; "
             "CPU timings from this run are unreliable"
         )
-    return LoadSnapshot(load1, ncpu, round(total, 1), [b for _, b in sorted(busy, reverse=True)[:BUSY_PROCS_LISTED]],
-                        is_busy, warning)
+    return LoadSnapshot(
+        load1, ncpu, round(total, 1), [b for _, b in sorted(busy, reverse=True)[:BUSY_PROCS_LISTED]], is_busy, warning
+    )
 
 
 def gpu_info() -> dict[str, Any]:
@@ -131,12 +132,16 @@ def gpu_info() -> dict[str, Any]:
         props = torch.cuda.get_device_properties(0)
         driver = None
         try:
-            driver = subprocess.run(
-                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-            ).stdout.strip().splitlines()[0]
+            driver = (
+                subprocess.run(
+                    ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                )
+                .stdout.strip()
+                .splitlines()[0]
+            )
         except (OSError, subprocess.SubprocessError, IndexError):
             pass
         return {

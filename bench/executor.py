@@ -66,9 +66,13 @@ class Executor(ABC):
     def close(self) -> None:  # noqa: B027  (optional hook: a no-op unless the executor holds something)
         """Release what the executor holds (processes, connections); the runner calls it at the end."""
 
-    def run_all(self, cells: Iterable[Cell], log_path: Callable[[Cell], Path],
-                blocker: Callable[[Cell], str | None] = lambda c: None,
-                on_start: Callable[[Cell], None] = lambda c: None) -> Iterator[tuple[Cell, CellOutcome]]:
+    def run_all(
+        self,
+        cells: Iterable[Cell],
+        log_path: Callable[[Cell], Path],
+        blocker: Callable[[Cell], str | None] = lambda c: None,
+        on_start: Callable[[Cell], None] = lambda c: None,
+    ) -> Iterator[tuple[Cell, CellOutcome]]:
         """Yield ``(cell, outcome)`` as cells finish. ``blocker(cell)`` is asked right before a
         cell would start (a reason makes it ``skipped``), so it sees every earlier result.
         This default runs them one at a time, in order; executors that run cells concurrently
@@ -164,8 +168,12 @@ class TemplateProcess:
         self.prefix = PREFIX
         self._err = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [python, "-m", "bench.template"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err,
-            env=env, start_new_session=True,
+            [python, "-m", "bench.template"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._err,
+            env=env,
+            start_new_session=True,
         )
         kind, rest = self._read(start_timeout_s)
         if kind != "ready":
@@ -193,7 +201,7 @@ class TemplateProcess:
             if not line:
                 raise TemplateError(f"template process exited (code {self.proc.poll()}): {self._stderr()}")
             if line.startswith(self.prefix):
-                kind, _, rest = line[len(self.prefix):].strip().partition(" ")
+                kind, _, rest = line[len(self.prefix) :].strip().partition(" ")
                 return kind, rest
 
     def start(self, job: Path, out: Path, log: Path, env: dict[str, str]) -> int:
@@ -309,8 +317,11 @@ class LocalProcessExecutor(Executor):
                 rc = self._run_fresh(job, out, log_path, cell)
             if rc is None:
                 return CellOutcome(
-                    {"status": "timeout", "error": f"cell exceeded its timeout of {cell.timeout_s:g} s and was killed",
-                     "duration_s": round(time.time() - started, 3)}
+                    {
+                        "status": "timeout",
+                        "error": f"cell exceeded its timeout of {cell.timeout_s:g} s and was killed",
+                        "duration_s": round(time.time() - started, 3),
+                    }
                 )
             if out.is_file():
                 try:
@@ -335,8 +346,9 @@ class LocalProcessExecutor(Executor):
                 reason += f"; last output: {tail[-600:]}"
             return CellOutcome({"status": status, "error": reason, "duration_s": round(time.time() - started, 3)})
 
-    def _run_forked(self, tp: TemplateProcess, job: Path, out: Path, log_path: Path, env: dict[str, str],
-                    timeout_s: float) -> int | None:
+    def _run_forked(
+        self, tp: TemplateProcess, job: Path, out: Path, log_path: Path, env: dict[str, str], timeout_s: float
+    ) -> int | None:
         pid = tp.start(job, out, log_path, env)
         try:
             rc = tp.wait(pid, timeout_s)

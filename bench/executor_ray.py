@@ -79,8 +79,13 @@ def _gpu_name() -> str | None:
     if not shutil.which("nvidia-smi"):
         return None
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=10).stdout.strip().splitlines()
+        out = (
+            subprocess.run(
+                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=10
+            )
+            .stdout.strip()
+            .splitlines()
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out[0].strip() if out else None
@@ -91,8 +96,12 @@ def node_columns() -> dict[str, Any]:
 
     from bench.env import cpu_model
 
-    return {"node_hostname": socket.gethostname(), "node_id": ray.get_runtime_context().get_node_id(),
-            "node_cpu_model": cpu_model(), "node_gpu_name": _gpu_name()}
+    return {
+        "node_hostname": socket.gethostname(),
+        "node_id": ray.get_runtime_context().get_node_id(),
+        "node_cpu_model": cpu_model(),
+        "node_gpu_name": _gpu_name(),
+    }
 
 
 def _clean_thread_env() -> None:
@@ -159,8 +168,9 @@ class _Job:
 
 
 class RayExecutor(Executor):
-    def __init__(self, address: str | None = None, num_cpus: int | None = None, grace_s: float = NODE_GRACE_S,
-                 poll_s: float = 0.2):
+    def __init__(
+        self, address: str | None = None, num_cpus: int | None = None, grace_s: float = NODE_GRACE_S, poll_s: float = 0.2
+    ):
         self.ray = ray = import_ray()
         self.grace_s, self.poll_s = grace_s, poll_s
         self.address = address or os.environ.get("RAY_ADDRESS") or None
@@ -174,11 +184,18 @@ class RayExecutor(Executor):
                 raise UserError(f"--ray-address {self.address}: cannot connect to a Ray cluster ({err})") from None
         else:
             try:
-                ray.init(num_cpus=num_cpus or os.cpu_count() or 1, resources={TIMING_RESOURCE: 1},
-                         include_dashboard=False, log_to_driver=False, runtime_env=local_runtime_env())
+                ray.init(
+                    num_cpus=num_cpus or os.cpu_count() or 1,
+                    resources={TIMING_RESOURCE: 1},
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    runtime_env=local_runtime_env(),
+                )
             except Exception as err:  # e.g. its raylet timed out starting on an overloaded machine
-                raise UserError(f"--executor ray: could not start a local Ray cluster ({str(err)[:300]}); "
-                                "try again, or give --ray-address of a running cluster") from None
+                raise UserError(
+                    f"--executor ray: could not start a local Ray cluster ({str(err)[:300]}); "
+                    "try again, or give --ray-address of a running cluster"
+                ) from None
             self._owns_cluster = True
         totals = ray.cluster_resources()
         if totals.get(TIMING_RESOURCE, 0) < 1:
@@ -186,7 +203,8 @@ class RayExecutor(Executor):
             raise UserError(
                 f"Ray cluster at {self.address or 'this address'} has no node with the {TIMING_RESOURCE!r} resource, so "
                 f"timed cells could never be placed; start each node with "
-                f"`ray start ... --resources='{{\"{TIMING_RESOURCE}\": 1}}'` (docs/scale-out.md)")
+                f"`ray start ... --resources='{{\"{TIMING_RESOURCE}\": 1}}'` (docs/scale-out.md)"
+            )
         self.cluster_gpus = float(totals.get("GPU", 0))
         self._cell_task = ray.remote(max_retries=0)(run_cell_on_node)
         self._nodes: list[dict[str, Any]] | None = None
@@ -200,20 +218,30 @@ class RayExecutor(Executor):
             ray = self.ray
             alive = [n for n in ray.nodes() if n.get("Alive")]
             probe = ray.remote(max_retries=0)(probe_node)
-            refs = [probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
-                    .remote() for n in alive]
+            refs = [
+                probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote()
+                for n in alive
+            ]
             ready, _ = ray.wait(refs, num_returns=len(refs), timeout=600)  # a stuck node must not stall the run
             envs = [ray.get(r) if r in ready else {"probe_error": "the node did not answer within 600 s"} for r in refs]
             for n, env in zip(alive, envs):
                 res = n.get("Resources", {})
-                env.update(node_id=n["NodeID"], timing_slots=res.get(TIMING_RESOURCE, 0), ray_cpus=res.get("CPU", 0),
-                           ray_gpus=res.get("GPU", 0))
+                env.update(
+                    node_id=n["NodeID"],
+                    timing_slots=res.get(TIMING_RESOURCE, 0),
+                    ray_cpus=res.get("CPU", 0),
+                    ray_gpus=res.get("GPU", 0),
+                )
             self._nodes = envs
         return self._nodes
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "ray", "address": self.address or "local cluster started for the run",
-                "ray": self.ray.__version__, "nodes": self.nodes()}
+        return {
+            "kind": "ray",
+            "address": self.address or "local cluster started for the run",
+            "ray": self.ray.__version__,
+            "nodes": self.nodes(),
+        }
 
     def close(self) -> None:
         if self._owns_cluster and self.ray.is_initialized():
@@ -225,9 +253,13 @@ class RayExecutor(Executor):
             return outcome
         raise AssertionError("run_all yielded nothing for one cell")
 
-    def run_all(self, cells: Iterable[Cell], log_path: Callable[[Cell], Path],
-                blocker: Callable[[Cell], str | None] = lambda c: None,
-                on_start: Callable[[Cell], None] = lambda c: None) -> Iterator[tuple[Cell, CellOutcome]]:
+    def run_all(
+        self,
+        cells: Iterable[Cell],
+        log_path: Callable[[Cell], Path],
+        blocker: Callable[[Cell], str | None] = lambda c: None,
+        on_start: Callable[[Cell], None] = lambda c: None,
+    ) -> Iterator[tuple[Cell, CellOutcome]]:
         from bench.results import write_text_atomic
         from bench.runner import sweep_group
 
@@ -303,10 +335,17 @@ class RayExecutor(Executor):
                 for gen, job in list(in_flight.items()):
                     if job.started is not None and now - job.started > job.cell.timeout_s:
                         ray.cancel(gen, force=True)  # kills the Ray worker; the cell process sees it gone and exits
-                        yield finish(gen, CellOutcome({
-                            "status": "timeout", "duration_s": round(now - job.started, 3),
-                            "error": f"cell exceeded its timeout of {job.cell.timeout_s:g} s; the driver cancelled its "
-                                     f"Ray task on {(job.node or {}).get('node_hostname', '?')} with force"}))
+                        yield finish(
+                            gen,
+                            CellOutcome(
+                                {
+                                    "status": "timeout",
+                                    "duration_s": round(now - job.started, 3),
+                                    "error": f"cell exceeded its timeout of {job.cell.timeout_s:g} s; the driver cancelled its "
+                                    f"Ray task on {(job.node or {}).get('node_hostname', '?')} with force",
+                                }
+                            ),
+                        )
         finally:
             for gen in list(in_flight):  # Ctrl-C or an error in the driver: leave nothing running
                 ray.cancel(gen, force=True)
@@ -317,5 +356,10 @@ class RayExecutor(Executor):
         text = str(err).strip().splitlines()
         detail = text[-1][:500] if text else ""
         elapsed = round(time.monotonic() - job.started, 3) if job.started else None
-        return CellOutcome({"status": "crashed", "duration_s": elapsed,
-                            "error": f"the Ray task running the cell on {where} died ({type(err).__name__}): {detail}"})
+        return CellOutcome(
+            {
+                "status": "crashed",
+                "duration_s": elapsed,
+                "error": f"the Ray task running the cell on {where} died ({type(err).__name__}): {detail}",
+            }
+        )

@@ -58,8 +58,11 @@ def list_models(pattern: str | None, family: str | None = None, count_params: bo
             n, src = registry.published_params(s.name), "library metadata"
             if n is None and count_params:
                 n, src = _counted_params(s.name), "counted (meta device)"
-            out.append(ListedModel(s.name, s.family, s.source, s.default_img_size,
-                                   None if n is None else n / 1e6, src if n is not None else None))
+            out.append(
+                ListedModel(
+                    s.name, s.family, s.source, s.default_img_size, None if n is None else n / 1e6, src if n is not None else None
+                )
+            )
     return out
 
 
@@ -93,8 +96,9 @@ def _print_list(args: Any) -> int:
         # Patterns and names are data, never Rich markup (a pattern may hold `[`).
         table = Table(title=escape(f"{len(models)} models {what}"))
         for col in ("name", "family", "source", "default img", "params (M)"):
-            table.add_column(col, justify="right" if col in ("default img", "params (M)") else "left",
-                             overflow="fold", no_wrap=col == "name")
+            table.add_column(
+                col, justify="right" if col in ("default img", "params (M)") else "left", overflow="fold", no_wrap=col == "name"
+            )
         for m in models:
             table.add_row(escape(m.name), m.family, m.source, str(m.default_img_size), _fmt(m.params_m))
         Console().print(table)

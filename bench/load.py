@@ -55,8 +55,7 @@ class LoadReading:
         return None if self.other_cpu_pct is None else self.other_cpu_pct > BUSY_OTHER_CPU_PCT
 
     def as_row(self) -> dict[str, object]:
-        return {"other_cpu_pct": None if self.other_cpu_pct is None else round(self.other_cpu_pct, 1),
-                "load_busy": self.busy}
+        return {"other_cpu_pct": None if self.other_cpu_pct is None else round(self.other_cpu_pct, 1), "load_busy": self.busy}
 
 
 class CpuWatch:

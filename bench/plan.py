@@ -108,10 +108,24 @@ def format_plan(estimates: list[CellEstimate]) -> str:
     lines = ["\t".join(head)]
     for i, e in enumerate(estimates, 1):
         c = e.cell
-        lines.append("\t".join(str(v) for v in (
-            i, c.task if c.task == "speed" else f"{c.task}:{c.options.get('variant', '')}", c.model, c.device,
-            c.precision, c.runtime, c.batch_size, c.img_size, c.threads or "all",
-            "?" if e.seconds is None else f"{e.seconds:.0f}", e.basis)))
+        lines.append(
+            "\t".join(
+                str(v)
+                for v in (
+                    i,
+                    c.task if c.task == "speed" else f"{c.task}:{c.options.get('variant', '')}",
+                    c.model,
+                    c.device,
+                    c.precision,
+                    c.runtime,
+                    c.batch_size,
+                    c.img_size,
+                    c.threads or "all",
+                    "?" if e.seconds is None else f"{e.seconds:.0f}",
+                    e.basis,
+                )
+            )
+        )
     known = [e.seconds for e in estimates if e.seconds is not None]
     unknown = sum(e.seconds is None for e in estimates)
     total = sum(known)

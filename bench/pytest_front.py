@@ -28,15 +28,30 @@ from typing import Any, Callable
 from bench.errors import UserError
 
 GENERATOR = "python -m bench.pytest_front"
-CELL_FIELDS = ("key", "suite", "task", "model", "registry_name", "family", "device", "precision", "runtime",
-               "batch_size", "img_size", "threads", "model_kwargs")
+CELL_FIELDS = (
+    "key",
+    "suite",
+    "task",
+    "model",
+    "registry_name",
+    "family",
+    "device",
+    "precision",
+    "runtime",
+    "batch_size",
+    "img_size",
+    "threads",
+    "model_kwargs",
+)
 
 
 def cell_id(cell: dict[str, Any]) -> str:
     """Readable, ``-k``-friendly id: 'test:cnn-cpu-fp32-eager-b1-32px-t1'."""
     threads = cell.get("threads")
-    return (f"{cell['model']}-{cell['device']}-{cell['precision']}-{cell['runtime']}-b{cell['batch_size']}-"
-            f"{cell['img_size']}px-t{threads if threads is not None else 'all'}")
+    return (
+        f"{cell['model']}-{cell['device']}-{cell['precision']}-{cell['runtime']}-b{cell['batch_size']}-"
+        f"{cell['img_size']}px-t{threads if threads is not None else 'all'}"
+    )
 
 
 def _shown_path(path: str | Path) -> str:
@@ -80,7 +95,7 @@ def generate(suite_path: str | Path) -> str:
         "]",
         "",
         "",
-        "@pytest.mark.parametrize(\"cell\", CELLS, ids=[cell_id(c) for c in CELLS])",
+        '@pytest.mark.parametrize("cell", CELLS, ids=[cell_id(c) for c in CELLS])',
         "def test_cell(benchmark, cell):",
         "    step, info = prepare_cell(cell)",
         "    benchmark.group = f\"{cell['suite']} b{cell['batch_size']} {cell['device']}\"",
@@ -108,8 +123,12 @@ def prepare_cell(cell_dict: dict[str, Any]) -> tuple[Callable[[], Any], dict[str
         built = build_cell(cell)
     except Unsupported as err:
         pytest.skip(str(err))
-    info = {"cell_key": cell.key, "params": sum(p.numel() for p in built.model.parameters()),
-            "threads": torch.get_num_threads(), **built.info}
+    info = {
+        "cell_key": cell.key,
+        "params": sum(p.numel() for p in built.model.parameters()),
+        "threads": torch.get_num_threads(),
+        **built.info,
+    }
     return (_synchronized(built.step) if cell.device == "cuda" else built.step), info
 
 

@@ -199,8 +199,10 @@ def get_spec(name: str) -> ModelSpec:
             _say_resolved(name, hits[0])
             return get_spec(hits[0])
         if hits:
-            raise UserError(f"model {name!r} is ambiguous: {', '.join(hits)}. Names carry a source prefix: "
-                            "tv:NAME, timm:NAME, test:NAME, archbench:NAME.")
+            raise UserError(
+                f"model {name!r} is ambiguous: {', '.join(hits)}. Names carry a source prefix: "
+                "tv:NAME, timm:NAME, test:NAME, archbench:NAME."
+            )
     near = closest_names(name)
     hint = f" Did you mean: {', '.join(near)}?" if near else ""
     if not sep:

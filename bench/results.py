@@ -23,8 +23,14 @@ from typing import Any
 import pandas as pd
 
 from bench import schema
-from bench.atomic import (_tmp_beside, file_mode, naming_target, write_bytes_atomic, write_json_atomic,  # noqa: F401
-                          write_text_atomic)
+from bench.atomic import (  # noqa: F401  (re-exported: results' writers are the atomic ones)
+    _tmp_beside,  # noqa: F401
+    file_mode,  # noqa: F401
+    naming_target,  # noqa: F401
+    write_bytes_atomic,
+    write_json_atomic,  # noqa: F401
+    write_text_atomic,  # noqa: F401
+)
 from bench.errors import UserError
 
 # 2: cells timed in rounds (samples gain ``round``, rows the between-round columns, records a
@@ -35,8 +41,21 @@ from bench.errors import UserError
 SCHEMA_VERSION = 3
 READABLE_SCHEMA_VERSIONS = (1, 2, 3)
 # Every axis of a sample's cell, so samples.parquet is analysable without a join.
-SAMPLE_COLUMNS = ["run_id", "cell_key", "task", "model", "device", "precision", "runtime", "batch_size", "img_size",
-                  "threads", "round", "iteration", "latency_ms"]
+SAMPLE_COLUMNS = [
+    "run_id",
+    "cell_key",
+    "task",
+    "model",
+    "device",
+    "precision",
+    "runtime",
+    "batch_size",
+    "img_size",
+    "threads",
+    "round",
+    "iteration",
+    "latency_ms",
+]
 
 # Column order of results.parquet (bench/schema.py); metrics a cell did not compute are left
 # empty (NaN), and a column the schema does not list is kept after them rather than lost.
@@ -45,8 +64,7 @@ METRIC_COLUMNS = schema.METRIC_COLUMNS
 
 # Schema 1/2 memory columns → schema 3, by the device of the row (see upgrade_table).
 _V1_CPU = {"peak_mem_mb": "rss_peak_mb", "mem_baseline_mb": "rss_baseline_mb"}
-_V1_CUDA = {"peak_mem_mb": "cuda_peak_alloc_mb", "peak_reserved_mb": "cuda_peak_reserved_mb",
-            "weights_mem_mb": "cuda_weights_mb"}
+_V1_CUDA = {"peak_mem_mb": "cuda_peak_alloc_mb", "peak_reserved_mb": "cuda_peak_reserved_mb", "weights_mem_mb": "cuda_weights_mb"}
 _V1_DROPPED = ("peak_mem_mb", "peak_reserved_mb", "weights_mem_mb", "mem_baseline_mb", "weights_share")
 
 
@@ -102,8 +120,13 @@ def record_problem(rec: Any) -> str | None:
     rounds = rec.get("rounds")
     if rounds is not None:
         if not isinstance(rounds, list) or not all(
-                isinstance(r, dict) and isinstance(r.get("round"), int) and not isinstance(r.get("round"), bool)
-                and isinstance(r.get("row"), dict) and _numbers(r.get("samples_ms") or []) for r in rounds):
+            isinstance(r, dict)
+            and isinstance(r.get("round"), int)
+            and not isinstance(r.get("round"), bool)
+            and isinstance(r.get("row"), dict)
+            and _numbers(r.get("samples_ms") or [])
+            for r in rounds
+        ):
             return "'rounds' must be a list of {round: int, row: object, samples_ms: [numbers]}"
     return None
 
@@ -221,14 +244,23 @@ def records_to_frames(records: list[dict[str, Any]], run_id: str) -> tuple[pd.Da
             per_round = [{"round": 0, "samples_ms": rec.get("samples_ms") or []}]
         for rnd in sorted(per_round, key=lambda x: x["round"]):
             for i, ms in enumerate(rnd.get("samples_ms") or []):
-                samples.append({"run_id": run_id, "cell_key": cell["key"], **axes, "round": rnd["round"],
-                                "iteration": i, "latency_ms": ms})
+                samples.append(
+                    {"run_id": run_id, "cell_key": cell["key"], **axes, "round": rnd["round"], "iteration": i, "latency_ms": ms}
+                )
     df = pd.DataFrame(rows)
     extra = [c for c in df.columns if c not in KEY_COLUMNS + METRIC_COLUMNS]
     df = df.reindex(columns=KEY_COLUMNS + METRIC_COLUMNS + extra)
     sdf = pd.DataFrame(samples, columns=SAMPLE_COLUMNS)
-    sdf = sdf.astype({"batch_size": "Int64", "img_size": "Int64", "threads": "Int64", "round": "int64",
-                      "iteration": "int64", "latency_ms": "float64"})
+    sdf = sdf.astype(
+        {
+            "batch_size": "Int64",
+            "img_size": "Int64",
+            "threads": "Int64",
+            "round": "int64",
+            "iteration": "int64",
+            "latency_ms": "float64",
+        }
+    )
     return typed(upgrade_table(df)), sdf
 
 
@@ -244,7 +276,9 @@ def _stored_rows(run_dir: Path) -> int:
         p = run_dir / name
         if p.is_file():
             try:
-                return len(pd.read_parquet(p, columns=["cell_key"]) if p.suffix == ".parquet" else pd.read_csv(p, usecols=["cell_key"]))
+                return len(
+                    pd.read_parquet(p, columns=["cell_key"]) if p.suffix == ".parquet" else pd.read_csv(p, usecols=["cell_key"])
+                )
             except Exception:
                 continue
     return 0

@@ -80,8 +80,11 @@ def log_t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> t
 def between_round_columns(round_medians: Sequence[float], batch_size: int, rounds_planned: int) -> dict[str, Any]:
     """The row's round-level columns from the medians of its rounds (ms)."""
     med = [float(m) for m in round_medians]
-    out: dict[str, Any] = {"rounds": rounds_planned, "rounds_ok": len(med),
-                           "latency_ms_p50_rounds": json.dumps([round(m, 6) for m in med])}
+    out: dict[str, Any] = {
+        "rounds": rounds_planned,
+        "rounds_ok": len(med),
+        "latency_ms_p50_rounds": json.dumps([round(m, 6) for m in med]),
+    }
     if not med:
         return out
     p50 = float(np.median(med))
@@ -89,19 +92,30 @@ def between_round_columns(round_medians: Sequence[float], batch_size: int, round
     out["throughput_ips"] = batch_size / (p50 / 1000.0)
     ci = log_t_interval(med)
     if ci is None:
-        out.update(latency_ms_p50_ci_low=None, latency_ms_p50_ci_high=None, latency_between_round_cv=None,
-                   throughput_ips_ci_low=None, throughput_ips_ci_high=None, latency_interval_note=ONE_ROUND_NOTE)
+        out.update(
+            latency_ms_p50_ci_low=None,
+            latency_ms_p50_ci_high=None,
+            latency_between_round_cv=None,
+            throughput_ips_ci_low=None,
+            throughput_ips_ci_high=None,
+            latency_interval_note=ONE_ROUND_NOTE,
+        )
     else:
         arr = np.asarray(med)
-        out.update(latency_ms_p50_ci_low=ci[0], latency_ms_p50_ci_high=ci[1],
-                   latency_between_round_cv=float(arr.std(ddof=1) / arr.mean()),
-                   throughput_ips_ci_low=batch_size / (ci[1] / 1000.0),
-                   throughput_ips_ci_high=batch_size / (ci[0] / 1000.0), latency_interval_note=None)
+        out.update(
+            latency_ms_p50_ci_low=ci[0],
+            latency_ms_p50_ci_high=ci[1],
+            latency_between_round_cv=float(arr.std(ddof=1) / arr.mean()),
+            throughput_ips_ci_low=batch_size / (ci[1] / 1000.0),
+            throughput_ips_ci_high=batch_size / (ci[0] / 1000.0),
+            latency_interval_note=None,
+        )
     return out
 
 
-def combine_rounds(rounds: list[dict[str, Any]], batch_size: int, rounds_planned: int,
-                   percentiles: Sequence[float] = (50.0, 90.0)) -> dict[str, Any]:
+def combine_rounds(
+    rounds: list[dict[str, Any]], batch_size: int, rounds_planned: int, percentiles: Sequence[float] = (50.0, 90.0)
+) -> dict[str, Any]:
     """One row from the rows of a cell's rounds (``[{"round", "row", "samples_ms"}, …]``).
     ``percentiles``: the suite's ``timing.percentiles``, reported where the pooled samples
     support them (bench.metrics.stats).

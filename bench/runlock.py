@@ -43,8 +43,10 @@ class RunLock:
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise UserError(f"{run_dir}: another archbench process (pid {holder}) is running this run; "
-                            "wait for it to finish (two drivers would measure the same cells at once)") from None
+            raise UserError(
+                f"{run_dir}: another archbench process (pid {holder}) is running this run; "
+                "wait for it to finish (two drivers would measure the same cells at once)"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return cls(fd, path)
@@ -80,9 +82,14 @@ class Guardian:
         self._w: int | None
         r, self._w = os.pipe()  # both ends non-inheritable: workers never hold the driver's end
         try:
-            self.proc = subprocess.Popen([sys.executable, "-m", "bench.runlock", str(run_dir), str(r)], pass_fds=(r,),
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                         start_new_session=True)  # holds no pipe of the driver's caller open
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bench.runlock", str(run_dir), str(r)],
+                pass_fds=(r,),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # holds no pipe of the driver's caller open
         finally:
             os.close(r)
 
@@ -106,8 +113,9 @@ def _finalise_orphan(run_dir: Path) -> None:
         meta = json.loads(p.read_text())
         if not isinstance(meta, dict) or meta.get("status") != "running":
             return
-        meta.update(status="interrupted", finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    status_note=DRIVER_GONE)
+        meta.update(
+            status="interrupted", finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), status_note=DRIVER_GONE
+        )
         data = json_bytes(meta)
         try:
             write_bytes_atomic(p, data)

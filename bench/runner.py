@@ -70,22 +70,31 @@ def _check_resumable(run_dir: Path, meta: dict[str, Any], suite: Suite) -> None:
     """Before anything is written: the folder must be a run of this very suite."""
     old = meta.get("suite") or {}
     if meta.get("schema_version") != results.SCHEMA_VERSION:
-        raise UserError(f"{run_dir}: written with results schema {meta.get('schema_version')}, this archbench writes "
-                        f"{results.SCHEMA_VERSION}; start a new run instead of resuming it")
+        raise UserError(
+            f"{run_dir}: written with results schema {meta.get('schema_version')}, this archbench writes "
+            f"{results.SCHEMA_VERSION}; start a new run instead of resuming it"
+        )
     if old.get("name") != suite.name:
-        raise UserError(f"{run_dir}: was a run of suite {old.get('name')!r}, not {suite.name!r}; cannot resume it with this suite")
+        raise UserError(
+            f"{run_dir}: was a run of suite {old.get('name')!r}, not {suite.name!r}; cannot resume it with this suite"
+        )
     if old.get("hash") and old["hash"] != suite_hash(suite):
-        raise UserError(f"{run_dir}: suite {suite.name!r} has changed since this run started (hash {old['hash']} → "
-                        f"{suite_hash(suite)}); resuming would mix cells of two suites. Resume with the suite as it was "
-                        f"(run.json keeps it under suite.content) or start a new run")
+        raise UserError(
+            f"{run_dir}: suite {suite.name!r} has changed since this run started (hash {old['hash']} → "
+            f"{suite_hash(suite)}); resuming would mix cells of two suites. Resume with the suite as it was "
+            f"(run.json keeps it under suite.content) or start a new run"
+        )
 
 
 def _warn_threads(cells: list[Cell]) -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     over = sorted({c.threads for c in cells if c.threads and c.threads > cores})
     if over:
-        print(f"warning: threads {over} exceed the {cores} cores this process may use; those cells oversubscribe "
-              "the CPU and measure contention, not the model", file=sys.stderr)
+        print(
+            f"warning: threads {over} exceed the {cores} cores this process may use; those cells oversubscribe "
+            "the CPU and measure contention, not the model",
+            file=sys.stderr,
+        )
 
 
 def all_cells(suite: Suite) -> list[Cell]:
@@ -122,8 +131,14 @@ def _conventions() -> dict[str, Any]:
     from bench.rounds import ROUNDS_RULE
     from bench.runtimes import PARITY_RULE
 
-    conv: dict[str, Any] = {"timing_rule": TIMING_RULE, "hardware_rule": HARDWARE_RULE, "parity_rule": PARITY_RULE,
-                            "malloc_rule": MALLOC_RULE, "rounds_rule": ROUNDS_RULE, "load_rule": LOAD_RULE}
+    conv: dict[str, Any] = {
+        "timing_rule": TIMING_RULE,
+        "hardware_rule": HARDWARE_RULE,
+        "parity_rule": PARITY_RULE,
+        "malloc_rule": MALLOC_RULE,
+        "rounds_rule": ROUNDS_RULE,
+        "load_rule": LOAD_RULE,
+    }
     try:
         from bench.metrics.flops import FLOP_CONVENTION
 
@@ -198,8 +213,17 @@ def _reopen_run(run_dir: Path, suite: Suite) -> tuple[Path, str, dict[str, Any],
     return run_dir, run_id, meta, lock
 
 
-def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, meta: dict[str, Any],
-                suite_path: str | None, resumed: bool, executor: Executor, progress: bool) -> RunSummary:
+def _run_locked(
+    suite: Suite,
+    cells: list[Cell],
+    run_dir: Path,
+    run_id: str,
+    meta: dict[str, Any],
+    suite_path: str | None,
+    resumed: bool,
+    executor: Executor,
+    progress: bool,
+) -> RunSummary:
     from bench.env import measure_load
 
     load = measure_load()
@@ -235,8 +259,16 @@ def _run_locked(suite: Suite, cells: list[Cell], run_dir: Path, run_id: str, met
     return summary
 
 
-def _describe_run(meta: dict[str, Any], suite: Suite, cells: list[Cell], run_id: str, suite_path: str | None,
-                  executor: Executor, resumed: bool, load: Any) -> None:
+def _describe_run(
+    meta: dict[str, Any],
+    suite: Suite,
+    cells: list[Cell],
+    run_id: str,
+    suite_path: str | None,
+    executor: Executor,
+    resumed: bool,
+    load: Any,
+) -> None:
     """run.json's account of the run as it starts: suite, environment, load, conventions, executor."""
     from bench.env import capture_environment, load_as_dict
 
@@ -245,8 +277,13 @@ def _describe_run(meta: dict[str, Any], suite: Suite, cells: list[Cell], run_id:
         run_id=run_id,
         status="running",
         started_at=meta.get("started_at") or _now(),
-        suite={"name": suite.name, "description": suite.description, "path": suite_path, "hash": suite_hash(suite),
-               "content": suite.model_dump(mode="json")},
+        suite={
+            "name": suite.name,
+            "description": suite.description,
+            "path": suite_path,
+            "hash": suite_hash(suite),
+            "content": suite.model_dump(mode="json"),
+        },
         environment=capture_environment(),
         load=load_as_dict(load),
         conventions=_conventions(),
@@ -282,8 +319,9 @@ class _Rounds:
     """A run's cells in rounds: each cell's stored record, the batch sweeps an out-of-memory
     stopped, and what happens to each row as it lands (record, tables, progress)."""
 
-    def __init__(self, run_dir: Path, meta: dict[str, Any], cells: list[Cell], rounds: int, seed: int,
-                 summary: RunSummary, progress: bool):
+    def __init__(
+        self, run_dir: Path, meta: dict[str, Any], cells: list[Cell], rounds: int, seed: int, summary: RunSummary, progress: bool
+    ):
         self.run_dir, self.meta, self.cells, self.rounds, self.seed, self.summary = run_dir, meta, cells, rounds, seed, summary
         problems: list[str] = []
         self.done = {rec["cell"]["key"]: rec for rec in results.read_cell_records(run_dir, problems)}
@@ -294,12 +332,24 @@ class _Rounds:
         for rec in self.done.values():
             if rec["row"].get("status") == "oom":
                 c = rec["cell"]
-                self.oom_at[(c.get("model"), c.get("device"), c.get("precision"), c.get("runtime"), c.get("img_size"),
-                             c.get("threads"), c.get("task"))] = c.get("batch_size")
+                self.oom_at[
+                    (
+                        c.get("model"),
+                        c.get("device"),
+                        c.get("precision"),
+                        c.get("runtime"),
+                        c.get("img_size"),
+                        c.get("threads"),
+                        c.get("task"),
+                    )
+                ] = c.get("batch_size")
         self.last_tables = 0.0
         measured = [c for c in cells if not is_lookup(c)]  # table lookups are not work to show
-        self.bar = _Progress(sum(_planned_rounds(c, rounds) for c in measured),
-                             sum(len(_rounds_of(self.done.get(c.key))) for c in measured), enabled=progress)
+        self.bar = _Progress(
+            sum(_planned_rounds(c, rounds) for c in measured),
+            sum(len(_rounds_of(self.done.get(c.key))) for c in measured),
+            enabled=progress,
+        )
 
     def todo(self, r: int) -> list[Cell]:
         """Round ``r``'s cells in its shuffled order: those planned for it and not yet recorded."""
@@ -321,8 +371,10 @@ class _Rounds:
                 self.record(cell, lookup_row(cell), [], r)
         # The executor yields cells as they finish: in order here, in completion order on a cluster.
         by_key = {c.key: c for c in todo if not is_lookup(c)}
-        jobs = [dataclasses.replace(c, options={**c.options, "round": r, **export_cache_option(c, self.run_dir)})
-                for c in by_key.values()]
+        jobs = [
+            dataclasses.replace(c, options={**c.options, "round": r, **export_cache_option(c, self.run_dir)})
+            for c in by_key.values()
+        ]
 
         def log_path(c: Cell) -> Path:
             return self.run_dir / "logs" / (f"{c.slug}.log" if r == 0 else f"{c.slug}.r{r + 1}.log")
@@ -347,8 +399,7 @@ class _Rounds:
         per_round = [x for x in (rec or {}).get("rounds", []) if x["round"] != r]
         per_round.append({"round": r, "row": row, "samples_ms": samples})
         combined = combine_rounds(per_round, cell.batch_size, planned, cell.timing.get("percentiles") or (50.0, 90.0))
-        combined.update(efficiency_columns(combined, cell.device, cell.precision, cell.threads,
-                                           self.meta.get("hardware") or []))
+        combined.update(efficiency_columns(combined, cell.device, cell.precision, cell.threads, self.meta.get("hardware") or []))
         if combined.get("status") == "oom":
             group = sweep_group(cell)
             self.oom_at[group] = min(cell.batch_size, self.oom_at.get(group, cell.batch_size))
@@ -369,7 +420,7 @@ EXPORT_CACHE = "onnx-cache"
 
 def export_cache_option(cell: Cell, run_dir: Path) -> dict[str, str]:
     """Deployed-runtime cells share one ONNX export per model, input shape and exporter within a
-    run (bench.deploy), so thread settings and rounds of the same model do not export again."""
+    run (bench.runtimes.export), so thread settings and rounds of the same model do not export again."""
     from bench.runtimes import DEPLOYED_RUNTIMES
 
     return {"export_cache": str(run_dir / EXPORT_CACHE)} if cell.runtime in DEPLOYED_RUNTIMES else {}
@@ -469,8 +520,13 @@ class _Progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.p = Progress(
-            TextColumn("[bold]cell rounds"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("left"), TimeRemainingColumn(), TextColumn("{task.description}"),
+            TextColumn("[bold]cell rounds"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            TextColumn("{task.description}"),
         )
         self.task = self.p.add_task("", total=total, completed=already)
         self.p.start()
@@ -499,8 +555,11 @@ class _Progress:
             top1 = (row or {}).get("top1")
             what = f" p50 {p50:.3g} ms" if isinstance(p50, (int, float)) else ""
             what += f" top-1 {top1:.3g}%" if isinstance(top1, (int, float)) else ""
-            print(f"[{self.done}/{self.total}] {cell_label(cell)}{getattr(self, 'where', '')}: {status}{what} "
-                  f"({time.time() - self.cell_t0:.1f} s)", flush=True)
+            print(
+                f"[{self.done}/{self.total}] {cell_label(cell)}{getattr(self, 'where', '')}: {status}{what} "
+                f"({time.time() - self.cell_t0:.1f} s)",
+                flush=True,
+            )
             return
         if status != "ok":
             from rich.markup import escape

@@ -26,8 +26,19 @@ from bench.config import MAX_IMG_SIZE, ModelEntry, Suite, TimingSpec
 from bench.errors import UserError, validation_message
 
 # The config tree lives in bench.config; these names are imported from here too.
-__all__ = ["MAX_IMG_SIZE", "Cell", "ModelEntry", "Suite", "TimingSpec", "expand", "load_suite", "parse_suite",
-           "resolve_entries", "resolve_models", "suite_hash"]
+__all__ = [
+    "MAX_IMG_SIZE",
+    "Cell",
+    "ModelEntry",
+    "Suite",
+    "TimingSpec",
+    "expand",
+    "load_suite",
+    "parse_suite",
+    "resolve_entries",
+    "resolve_models",
+    "suite_hash",
+]
 
 
 @dataclass(frozen=True)
@@ -146,8 +157,9 @@ class _BoundedLoader(yaml.SafeLoader):
                 self._sizes[id(node)] = size
                 self._total += 1
             if self._total > MAX_NODES or self._sizes.get(id(node), 1) > MAX_NODES:
-                raise InputTooLarge(f"expands to more than {MAX_NODES:,} values (YAML aliases repeating "
-                                    "aliases?); write the suite out plainly")
+                raise InputTooLarge(
+                    f"expands to more than {MAX_NODES:,} values (YAML aliases repeating aliases?); write the suite out plainly"
+                )
             return node
         finally:
             self._depth -= 1
@@ -294,9 +306,15 @@ def expand(suite: Suite) -> list[Cell]:
                     img_size=size or spec.default_img_size,
                     threads=threads,
                     model_kwargs=dict(entry.kwargs),
-                    options={k: v for k, v in (("min_gpu_mem_gb", entry.min_gpu_mem_gb),
-                                                ("malloc", "system" if suite.malloc == "system" else None),
-                                                ("tf32", suite.tf32 if device == "cuda" else None)) if v},
+                    options={
+                        k: v
+                        for k, v in (
+                            ("min_gpu_mem_gb", entry.min_gpu_mem_gb),
+                            ("malloc", "system" if suite.malloc == "system" else None),
+                            ("tf32", suite.tf32 if device == "cuda" else None),
+                        )
+                        if v
+                    },
                     metrics=tuple(suite.metrics),
                     timing=suite.timing.model_dump(),
                     timeout_s=suite.timeout_s,

@@ -24,9 +24,24 @@ import traceback
 
 PREFIX = "archbench-template:"
 # Imported once here; everything a worker needs that is slow to import.
-PRELOAD = ("torch", "torchvision", "timm", "numpy", "pandas", "bench.worker", "bench.registry", "bench.metrics.timing",
-           "bench.metrics.flops", "bench.models.tiny", "bench.suite", "bench.results",
-           "bench.metrics.stats", "bench.metrics.memory", "bench.metrics.params", "bench.runtimes")
+PRELOAD = (
+    "torch",
+    "torchvision",
+    "timm",
+    "numpy",
+    "pandas",
+    "bench.worker",
+    "bench.registry",
+    "bench.metrics.timing",
+    "bench.metrics.flops",
+    "bench.models.tiny",
+    "bench.suite",
+    "bench.results",
+    "bench.metrics.stats",
+    "bench.metrics.memory",
+    "bench.metrics.params",
+    "bench.runtimes",
+)
 
 
 def _say(*parts: object) -> None:

@@ -27,7 +27,12 @@ def _is_oom(err: BaseException) -> bool:
         return True
     name = type(err).__name__
     text = str(err).lower()
-    return name == "OutOfMemoryError" or "out of memory" in text or "can't allocate memory" in text or "cannot allocate memory" in text
+    return (
+        name == "OutOfMemoryError"
+        or "out of memory" in text
+        or "can't allocate memory" in text
+        or "cannot allocate memory" in text
+    )
 
 
 def _data_mb() -> float | None:
@@ -51,8 +56,10 @@ def _apply_memory_limit(limit_mb: int | None) -> str | None:
 
     held = _data_mb()
     if held is not None and held > limit_mb:
-        return (f"out of memory under memory_limit_mb={limit_mb}: the worker holds {held:.0f} MB of data "
-                "(interpreter, torch) before building the model")
+        return (
+            f"out of memory under memory_limit_mb={limit_mb}: the worker holds {held:.0f} MB of data "
+            "(interpreter, torch) before building the model"
+        )
     # RLIMIT_DATA caps heap growth (malloc/mmap of private memory) without counting the
     # large virtual reservations shared libraries make, which RLIMIT_AS would trip over.
     limit = limit_mb * 1024 * 1024
@@ -122,8 +129,10 @@ def _first_output(step: Any, cell: Cell, row: dict[str, Any]) -> Any:
         raise TypeError(f"model output is a {type(out).__name__}, not a tensor; archbench times classifiers returning logits")
     row["batch_size_actual"] = int(out.shape[0]) if out.dim() else 0
     if row["batch_size_actual"] != cell.batch_size:
-        raise ValueError(f"model returned {row['batch_size_actual']} outputs for a batch of {cell.batch_size}; "
-                         "archbench never reports a reduced batch as the requested one")
+        raise ValueError(
+            f"model returned {row['batch_size_actual']} outputs for a batch of {cell.batch_size}; "
+            "archbench never reports a reduced batch as the requested one"
+        )
     return out.detach().float().clone()  # the variant may reuse its buffer
 
 
@@ -228,9 +237,13 @@ def _measure_on_meta(cell: Cell, row: dict[str, Any]) -> list[float]:
         row["mem_method"] = "act on meta only"
     need = cell.options["min_gpu_mem_gb"]
     where = "no CUDA device here" if _gpu_mem_gb(cell.device) == 0 else f"this GPU has {_gpu_mem_gb(cell.device):.0f} GB"
-    row.update(status="skipped", error=(
-        f"latency/memory need a CUDA GPU with >= {need:g} GB (fp32 weights alone are {fp32_gib:.1f} GiB); "
-        f"{where}. params and GMACs were computed on the meta device without allocating weights"))
+    row.update(
+        status="skipped",
+        error=(
+            f"latency/memory need a CUDA GPU with >= {need:g} GB (fp32 weights alone are {fp32_gib:.1f} GiB); "
+            f"{where}. params and GMACs were computed on the meta device without allocating weights"
+        ),
+    )
     return []
 
 
@@ -244,7 +257,9 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         torch.set_num_threads(cell.threads)
     row["threads_actual"] = torch.get_num_threads()
     row["worker_pid"] = os.getpid()  # rounds are separate processes; this shows it
-    row["malloc"] = "steady" if os.environ.get("MALLOC_MMAP_THRESHOLD_") and os.environ.get("MALLOC_TRIM_THRESHOLD_") else "system"
+    row["malloc"] = (
+        "steady" if os.environ.get("MALLOC_MMAP_THRESHOLD_") and os.environ.get("MALLOC_TRIM_THRESHOLD_") else "system"
+    )
     started = time.time()
     try:
         if cell.task == "accuracy":

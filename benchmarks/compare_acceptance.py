@@ -81,8 +81,9 @@ class LockstepExecutor(Executor):
     asv's "interleaved rounds", so a phase of load on the machine falls on every run alike.
     """
 
-    def __init__(self, turnstile: "Turnstile | None" = None, index: int = 0, rounds: int = 1,
-                 measurer: ThreadPoolExecutor | None = None):
+    def __init__(
+        self, turnstile: "Turnstile | None" = None, index: int = 0, rounds: int = 1, measurer: ThreadPoolExecutor | None = None
+    ):
         self.turnstile, self.index, self.rounds, self.measurer = turnstile, index, rounds, measurer
 
     def run(self, cell, log_path):
@@ -157,8 +158,7 @@ def run_lockstep(suites, roots, rounds: int = 4) -> list[Path]:
 
     def go(i: int) -> None:
         try:
-            out[i] = run_suite(suites[i], roots[i], executor=LockstepExecutor(ts, i, rounds, measurer),
-                               progress=False).run_dir
+            out[i] = run_suite(suites[i], roots[i], executor=LockstepExecutor(ts, i, rounds, measurer), progress=False).run_dir
         except BaseException as err:  # re-raised in the main thread
             errors.append(err)
         finally:
@@ -202,9 +202,13 @@ def main(argv: list[str] | None = None) -> int:
         gc.freeze()
         for i in range(args.reps):
             a, a2, b = run_lockstep(
-                [speed_suite(BASE_MODELS, window_s=args.window_s), speed_suite(BASE_MODELS, window_s=args.window_s),
-                 speed_suite(SLOW_MODELS, window_s=args.window_s)],
-                [root / f"{i}" / "a", root / f"{i}" / "a2", root / f"{i}" / "b"])
+                [
+                    speed_suite(BASE_MODELS, window_s=args.window_s),
+                    speed_suite(BASE_MODELS, window_s=args.window_s),
+                    speed_suite(SLOW_MODELS, window_s=args.window_s),
+                ],
+                [root / f"{i}" / "a", root / f"{i}" / "a2", root / f"{i}" / "b"],
+            )
             same = compare_paths(a, a2)
             alarms += any(r.decision == "regressed" for r in same.results)
             same_changes += [r.change for r in same.results if r.metric == "latency"]
@@ -215,8 +219,11 @@ def main(argv: list[str] | None = None) -> int:
             r3 = _latency(slow, "slow3")
             flagged3 += r3.decision == "regressed"
             changes3.append(r3.change)
-            print(f"rep {i + 1}/{args.reps}: same {_latency(same, 'slow25').change:+.1%}/"
-                  f"{_latency(same, 'slow3').change:+.1%}  25% {slow_changes[-1]:+.1%}  3% {r3.change:+.1%}", flush=True)
+            print(
+                f"rep {i + 1}/{args.reps}: same {_latency(same, 'slow25').change:+.1%}/"
+                f"{_latency(same, 'slow3').change:+.1%}  25% {slow_changes[-1]:+.1%}  3% {r3.change:+.1%}",
+                flush=True,
+            )
         gc.unfreeze()
     print(f"\nsame suite twice: {alarms}/{args.reps} repetitions with a false alarm; latency change {_spread(same_changes)}")
     print(f"~25% slowdown (extra_work 2→3): caught in {caught}/{args.reps}; measured {_spread(slow_changes)}")

@@ -86,10 +86,22 @@ def compare_model(name: str, batch: int, threads: int, rounds: int, iters: int, 
     finally:
         gc.enable()
     e_med, o_med = statistics.median(eager_ms), statistics.median(ort_ms)
-    return {"model": name, "img": size, "eager_ms": e_med, "ort_ms": o_med, "ratio": e_med / o_med,
-            "ratio_lo": min(round_ratios), "ratio_hi": max(round_ratios), "max_abs": max_abs, "top1": top1,
-            "exporter": export.exporter, "export_s": export.export_s, "onnx_mb": export.file_mb,
-            "provider": info["execution_provider"], "n": len(eager_ms)}
+    return {
+        "model": name,
+        "img": size,
+        "eager_ms": e_med,
+        "ort_ms": o_med,
+        "ratio": e_med / o_med,
+        "ratio_lo": min(round_ratios),
+        "ratio_hi": max(round_ratios),
+        "max_abs": max_abs,
+        "top1": top1,
+        "exporter": export.exporter,
+        "export_s": export.export_s,
+        "onnx_mb": export.file_mb,
+        "provider": info["execution_provider"],
+        "n": len(eager_ms),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,26 +122,36 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models:
         row = compare_model(name, args.batch, threads, args.rounds, args.iters, args.warmup)
         rows.append(row)
-        print(f"{name}: eager {row['eager_ms']:.2f} ms, onnxruntime {row['ort_ms']:.2f} ms, "
-              f"eager/ORT {row['ratio']:.2f}x", flush=True)
+        print(
+            f"{name}: eager {row['eager_ms']:.2f} ms, onnxruntime {row['ort_ms']:.2f} ms, eager/ORT {row['ratio']:.2f}x",
+            flush=True,
+        )
 
     from bench.env import measure_load
 
     load = measure_load()
     print()
-    print(f"CPU, batch {args.batch}, fp32, {threads} thread(s) on both sides; {args.rounds} interleaved rounds x "
-          f"{args.iters} calls per side; torch {torch.__version__}, onnxruntime {ort.__version__}")
-    head = (f"{'model':28s} {'px':>4s} {'eager ms':>9s} {'ORT ms':>9s} {'eager/ORT':>9s} {'per-round range':>16s} "
-            f"{'max|diff|':>9s} {'top-1':>5s} {'exporter':>8s} {'export s':>8s} {'onnx MB':>8s}")
+    print(
+        f"CPU, batch {args.batch}, fp32, {threads} thread(s) on both sides; {args.rounds} interleaved rounds x "
+        f"{args.iters} calls per side; torch {torch.__version__}, onnxruntime {ort.__version__}"
+    )
+    head = (
+        f"{'model':28s} {'px':>4s} {'eager ms':>9s} {'ORT ms':>9s} {'eager/ORT':>9s} {'per-round range':>16s} "
+        f"{'max|diff|':>9s} {'top-1':>5s} {'exporter':>8s} {'export s':>8s} {'onnx MB':>8s}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['model']:28s} {r['img']:4d} {r['eager_ms']:9.2f} {r['ort_ms']:9.2f} {r['ratio']:8.2f}x "
-              f"{r['ratio_lo']:7.2f}-{r['ratio_hi']:.2f}x {r['max_abs']:9.1e} {r['top1']:5.2f} {r['exporter']:>8s} "
-              f"{r['export_s']:8.1f} {r['onnx_mb']:8.1f}")
+        print(
+            f"{r['model']:28s} {r['img']:4d} {r['eager_ms']:9.2f} {r['ort_ms']:9.2f} {r['ratio']:8.2f}x "
+            f"{r['ratio_lo']:7.2f}-{r['ratio_hi']:.2f}x {r['max_abs']:9.1e} {r['top1']:5.2f} {r['exporter']:>8s} "
+            f"{r['export_s']:8.1f} {r['onnx_mb']:8.1f}"
+        )
     print("(medians over all timed calls; eager/ORT > 1 means ONNX Runtime is faster; top-1 = agreement of arg-max)")
-    print(f"machine load: {load.loadavg_1m:.2f} load average, other processes {load.other_procs_cpu_percent:.0f}% CPU"
-          + (f"  — {load.warning}" if load.warning else ""))
+    print(
+        f"machine load: {load.loadavg_1m:.2f} load average, other processes {load.other_procs_cpu_percent:.0f}% CPU"
+        + (f"  — {load.warning}" if load.warning else "")
+    )
     return 0
 
 

@@ -69,8 +69,9 @@ class CpuTimeRecordingClock(_CpuClock):
 def archbench_ms(step, iters: int, cpu: list | None = None) -> tuple[float, float]:
     """(mean, median) ms per call as archbench reports them, with exactly ``iters`` samples;
     ``cpu`` receives the mean CPU ms of the timed calls."""
-    cfg = TimingConfig(warmup_min_iters=1, warmup_max_s=1e-9, min_samples=iters, max_samples=iters,
-                       max_time_s=1e9, target_rel_iqr=1e-12)  # fixed sample count, like the loop
+    cfg = TimingConfig(
+        warmup_min_iters=1, warmup_max_s=1e-9, min_samples=iters, max_samples=iters, max_time_s=1e9, target_rel_iqr=1e-12
+    )  # fixed sample count, like the loop
     clock = CpuTimeRecordingClock()
     res = measure_latency(step, "cpu", cfg, clock)
     if cpu is not None:
@@ -83,14 +84,26 @@ def harness_cost_us(iters: int, rounds: int) -> tuple[float, float, float]:
     """(bare µs/call, archbench µs/call, difference) on a no-op model, medians over rounds."""
     model = torch.nn.Identity()
     x = torch.zeros(1)
-    cell = Cell(suite="overhead", model="identity", registry_name="identity", family="cnn", device="cpu",
-                precision="fp32", runtime="eager", batch_size=1, img_size=1, threads=None)
+    cell = Cell(
+        suite="overhead",
+        model="identity",
+        registry_name="identity",
+        family="cnn",
+        device="cpu",
+        precision="fp32",
+        runtime="eager",
+        batch_size=1,
+        img_size=1,
+        threads=None,
+    )
     step, _ = prepare(model, x, cell)
     bare, ours = [], []
     for r in range(rounds):
-        pair = (lambda: bare.append(bare_loop_ms(model, x, iters) * 1000),
-                lambda: ours.append(archbench_ms(step, iters)[0] * 1000))
-        for f in (pair if r % 2 == 0 else pair[::-1]):
+        pair = (
+            lambda: bare.append(bare_loop_ms(model, x, iters) * 1000),
+            lambda: ours.append(archbench_ms(step, iters)[0] * 1000),
+        )
+        for f in pair if r % 2 == 0 else pair[::-1]:
             f()
     b, o = statistics.median(bare), statistics.median(ours)
     return b, o, o - b
@@ -111,8 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     model = registry.create_model(args.model, img_size=args.img_size)
     x = torch.randn(args.batch, 3, args.img_size, args.img_size)
-    cell = Cell(suite="overhead", model=args.model, registry_name=args.model, family="cnn", device="cpu",
-                precision="fp32", runtime="eager", batch_size=args.batch, img_size=args.img_size, threads=args.threads)
+    cell = Cell(
+        suite="overhead",
+        model=args.model,
+        registry_name=args.model,
+        family="cnn",
+        device="cpu",
+        precision="fp32",
+        runtime="eager",
+        batch_size=args.batch,
+        img_size=args.img_size,
+        threads=args.threads,
+    )
     step, _ = prepare(model, x, cell)
     bare_loop_ms(model, x, max(5, args.iters // 3))  # shared warm-up (allocator, oneDNN primitives)
 
@@ -130,8 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         ratios_median.append(med / bare)
         bare_all.append(bare)
         ab_all.append(mean)
-        print(f"round {r + 1:2d}: bare {bare:8.3f} ms   archbench mean {mean:8.3f} ms  median {med:8.3f} ms   "
-              f"ratio {mean / bare:.4f}", flush=True)
+        print(
+            f"round {r + 1:2d}: bare {bare:8.3f} ms   archbench mean {mean:8.3f} ms  median {med:8.3f} ms   "
+            f"ratio {mean / bare:.4f}",
+            flush=True,
+        )
 
     from bench.env import measure_load
 
@@ -139,22 +165,30 @@ def main(argv: list[str] | None = None) -> int:
 
     load = measure_load()
     print()
-    print(f"model {args.model}, batch {args.batch}, {args.img_size}px, CPU, {args.threads} thread(s), "
-          f"{args.rounds} rounds × {args.iters} calls each side; torch {torch.__version__}")
+    print(
+        f"model {args.model}, batch {args.batch}, {args.img_size}px, CPU, {args.threads} thread(s), "
+        f"{args.rounds} rounds × {args.iters} calls each side; torch {torch.__version__}"
+    )
     print(f"bare loop mean         {statistics.median(bare_all):.3f} ms/call (median over rounds)")
     print(f"archbench mean         {statistics.median(ab_all):.3f} ms/call (median over rounds)")
     print(f"overhead ratio (mean)  {statistics.median(ratios_mean):.4f}   (archbench mean / bare loop mean; target <= 1.02)")
     print(f"ratio of best rounds   {min(ab_all) / min(bare_all):.4f}   (fastest archbench round / fastest bare round)")
     if args.threads == 1:  # with one intra-op thread all the model's work is on this thread
         cpu_ratio = statistics.median(a / b for a, b in zip(cpu_ab, cpu_bare))
-        print(f"CPU-time ratio         {cpu_ratio:.4f}   (CPU time per timed call vs per bare-loop call; immune to other processes)")
+        print(
+            f"CPU-time ratio         {cpu_ratio:.4f}   (CPU time per timed call vs per bare-loop call; immune to other processes)"
+        )
     print(f"ratio (median sample)  {statistics.median(ratios_median):.4f}   (archbench median / bare loop mean)")
     model_ms = statistics.median(bare_all)
-    print(f"harness cost per call  {cost_us:.2f} µs (no-op model: bare {probe_bare:.2f} µs, archbench {probe_ours:.2f} µs) "
-          f"= {cost_us / 1000 / model_ms * 100:.4f}% of {args.model}'s latency → noise-free ratio "
-          f"{1 + cost_us / 1000 / model_ms:.5f}")
-    print(f"machine load           {load.loadavg_1m:.2f} load average, other processes {load.other_procs_cpu_percent:.0f}% CPU"
-          + (f"  — {load.warning}" if load.warning else ""))
+    print(
+        f"harness cost per call  {cost_us:.2f} µs (no-op model: bare {probe_bare:.2f} µs, archbench {probe_ours:.2f} µs) "
+        f"= {cost_us / 1000 / model_ms * 100:.4f}% of {args.model}'s latency → noise-free ratio "
+        f"{1 + cost_us / 1000 / model_ms:.5f}"
+    )
+    print(
+        f"machine load           {load.loadavg_1m:.2f} load average, other processes {load.other_procs_cpu_percent:.0f}% CPU"
+        + (f"  — {load.warning}" if load.warning else "")
+    )
     return 0
 
 

@@ -105,8 +105,10 @@ def main() -> int:
 
     suites = [(Path(args.suite), False)] + ([(ROOT / "suites" / "default.yaml", True)] if args.default_cpu else [])
     load = measure_load()
-    print(f"machine: {os.cpu_count()} cores, load average {load.loadavg_1m:.1f}, other processes "
-          f"{load.other_procs_cpu_percent:.0f}% CPU{' (BUSY: figures are unreliable)' if load.busy else ''}")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {load.loadavg_1m:.1f}, other processes "
+        f"{load.other_procs_cpu_percent:.0f}% CPU{' (BUSY: figures are unreliable)' if load.busy else ''}"
+    )
     try:
         with tempfile.TemporaryDirectory(prefix="archbench-scaleout-") as tmp:
             for path, speed_only in suites:
@@ -121,7 +123,9 @@ def main() -> int:
                 name = f"{path.name}{' (CPU speed cells)' if speed_only else ''}"
                 print(f"\n{name}: {len(df)} cells")
                 print(f"  local executor  {local_wall:7.1f} s")
-                print(f"  Ray, one node   {ray_wall:7.1f} s  ({ray_wall / local_wall - 1:+.1%} vs local; cluster start not included)")
+                print(
+                    f"  Ray, one node   {ray_wall:7.1f} s  ({ray_wall / local_wall - 1:+.1%} vs local; cluster start not included)"
+                )
                 # The runner shuts its local cluster down at the end of the run; that cluster had this machine's CPUs.
                 cpus = int(ray.cluster_resources().get("CPU", 1)) if ray.is_initialized() else (os.cpu_count() or 1)
                 print("  projected on N identical nodes (per-cell spans measured here):")

@@ -32,8 +32,15 @@ SMALL_SUITE = {
     "img_sizes": [224],
     "threads": [1],
     "metrics": ["latency"],
-    "timing": {"warmup_min_iters": 5, "warmup_max_s": 3, "min_samples": 30, "max_samples": 300,
-               "max_time_s": 4, "target_rel_iqr": 0.02, "ceiling_s": 0},
+    "timing": {
+        "warmup_min_iters": 5,
+        "warmup_max_s": 3,
+        "min_samples": 30,
+        "max_samples": 300,
+        "max_time_s": 4,
+        "target_rel_iqr": 0.02,
+        "ceiling_s": 0,
+    },
     "timeout_s": 300,
 }
 
@@ -58,8 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         summary = run_suite(suite, root, progress=False)
         df = load_results(summary.run_dir)
         ok = df[df["status"] == "ok"]
-        print(f"run {i + 1}/{args.runs}: {summary.run_dir.name}  load average {load.loadavg_1m:.2f}, other processes "
-              f"{load.other_procs_cpu_percent:.0f}% CPU{'  (BUSY)' if load.busy else ''}", flush=True)
+        print(
+            f"run {i + 1}/{args.runs}: {summary.run_dir.name}  load average {load.loadavg_1m:.2f}, other processes "
+            f"{load.other_procs_cpu_percent:.0f}% CPU{'  (BUSY)' if load.busy else ''}",
+            flush=True,
+        )
         for _, r in ok.iterrows():
             label = f"{r['model']} b{r['batch_size']} {r['device']}/{r['precision']}/{r['runtime']} t{r['threads_actual']}"
             medians.setdefault(label, []).append(float(r["latency_ms_p50"]))
@@ -67,11 +77,15 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     width = max((len(k) for k in medians), default=10)
+
     def cv(vals: list[float]) -> float:
         return statistics.stdev(vals) / statistics.fmean(vals) if len(vals) > 1 else float("nan")
 
-    print(f"{'cell (median latency per run)':<{width}}  " + "  ".join(f"run{i + 1:>2} ms" for i in range(args.runs))
-          + "     CV  (CV of min)")
+    print(
+        f"{'cell (median latency per run)':<{width}}  "
+        + "  ".join(f"run{i + 1:>2} ms" for i in range(args.runs))
+        + "     CV  (CV of min)"
+    )
     worst = 0.0
     for label, vals in medians.items():
         c = cv(vals)

@@ -34,8 +34,13 @@ def parts(page: str) -> dict[str, int]:
     payload = re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', page, re.S)
     pay = len(payload.group(1).encode()) if payload else 0
     total = len(page.encode())
-    return {"total": total, "plotly.js": bundle, "static PNGs": pngs, "explorer payload": pay,
-            "rest": total - bundle - pngs - pay}
+    return {
+        "total": total,
+        "plotly.js": bundle,
+        "static PNGs": pngs,
+        "explorer payload": pay,
+        "rest": total - bundle - pngs - pay,
+    }
 
 
 def browser_times(page_path: Path, repeat: int) -> list[dict[str, float]]:
@@ -82,10 +87,16 @@ def main() -> int:
     print(f"load average before timing: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     for k, v in parts(page).items():
         print(f"  {k:>17}: {v / 1024:8.0f} KiB")
-    print(f"render_run_report: median {statistics.median(renders):.2f} s of {args.repeat} ({', '.join(f'{r:.2f}' for r in renders)})")
+    print(
+        f"render_run_report: median {statistics.median(renders):.2f} s of {args.repeat} ({', '.join(f'{r:.2f}' for r in renders)})"
+    )
     sys.stdout.flush()
     times = browser_times(out, args.repeat)
-    for key, label in (("dcl", "parsed (DOMContentLoaded)"), ("drawn", "explorer drawing"), ("ready", "navigation → figures drawn")):
+    for key, label in (
+        ("dcl", "parsed (DOMContentLoaded)"),
+        ("drawn", "explorer drawing"),
+        ("ready", "navigation → figures drawn"),
+    ):
         vals = [t[key] / 1000 for t in times]
         print(f"chromium {label}: median {statistics.median(vals):.2f} s ({', '.join(f'{v:.2f}' for v in vals)})")
     print(f"load average after: {os.getloadavg()[0]:.2f}")

@@ -44,8 +44,10 @@ def _load_line() -> str:
     from bench.env import measure_load
 
     load = measure_load()
-    return (f"other processes {load.other_procs_cpu_percent:.0f}% CPU, load average {load.loadavg_1m:.2f} on "
-            f"{load.cpu_count} cores" + (" — BUSY: not a quiet machine" if load.busy else ""))
+    return (
+        f"other processes {load.other_procs_cpu_percent:.0f}% CPU, load average {load.loadavg_1m:.2f} on "
+        f"{load.cpu_count} cores" + (" — BUSY: not a quiet machine" if load.busy else "")
+    )
 
 
 # ---------------------------------------------------------------------------- ci-pairs
@@ -65,17 +67,25 @@ def ci_pairs(pairs: int) -> None:
             cur = run_suite(suite, Path(tmp), progress=False).run_dir
             cmp = compare_paths(prev, cur)
             lat = [r for r in cmp.results if r.metric == "latency"]
-            bad = [f"{r.cell} {r.decision} {r.change:+.1%}" for r in cmp.results
-                   if r.metric in ("latency", "throughput") and r.decision in ("regressed", "improved")]
+            bad = [
+                f"{r.cell} {r.decision} {r.change:+.1%}"
+                for r in cmp.results
+                if r.metric in ("latency", "throughput") and r.decision in ("regressed", "improved")
+            ]
             unrel = sum(r.unreliable for r in lat)
             alarms += bool(bad)
             unreliable += unrel > 0
             decided += sum(r.decision in ("unchanged", "regressed", "improved") for r in lat)
-            print(f"pair {i + 1}: {'FALSE ALARM ' + '; '.join(bad) if bad else 'no alarm'}; "
-                  f"{unrel}/{len(lat)} cells unreliable (load); exit {cmp.exit_code}", flush=True)
+            print(
+                f"pair {i + 1}: {'FALSE ALARM ' + '; '.join(bad) if bad else 'no alarm'}; "
+                f"{unrel}/{len(lat)} cells unreliable (load); exit {cmp.exit_code}",
+                flush=True,
+            )
             prev = cur
-    print(f"false alarms: {alarms}/{pairs} pairs; pairs with cells marked unreliable: {unreliable}/{pairs}; "
-          f"latency verdicts given: {decided}")
+    print(
+        f"false alarms: {alarms}/{pairs} pairs; pairs with cells marked unreliable: {unreliable}/{pairs}; "
+        f"latency verdicts given: {decided}"
+    )
 
 
 # ---------------------------------------------------------------------------- ab
@@ -113,7 +123,7 @@ class Hog:
         self.proc.wait()
 
 
-_SITE = textwrap.dedent('''
+_SITE = textwrap.dedent("""
     import os, time
     _extra = float(os.environ.get("ARCHBENCH_BENCH_EXTRA_US", "0")) / 1e6
     if _extra > 0:
@@ -126,7 +136,7 @@ _SITE = textwrap.dedent('''
                 pass
             return out
         _t.TinyCNN.forward = forward
-''')
+""")
 
 
 def _tiny_forward_us() -> float:
@@ -153,25 +163,36 @@ def ab(reps: int, rounds: int) -> None:
     from bench.compare import build_config, compare_runs, load_run
     from bench.suite import parse_suite
 
-    suite = parse_suite({"name": "ab-accept", "models": ["test:cnn"], "img_sizes": [32], "threads": [1],
-                         "metrics": ["latency"], "timing": {"warmup_max_s": 0.2, "max_time_s": 0.3, "min_samples": 20,
-                                                             "ceiling_s": 0}})
+    suite = parse_suite(
+        {
+            "name": "ab-accept",
+            "models": ["test:cnn"],
+            "img_sizes": [32],
+            "threads": [1],
+            "metrics": ["latency"],
+            "timing": {"warmup_max_s": 0.2, "max_time_s": 0.3, "min_samples": 20, "ceiling_s": 0},
+        }
+    )
     base_us = _tiny_forward_us()
-    print(f"ab: {reps} repetitions per case, {rounds} rounds per side, test:cnn b1 1 thread "
-          f"(forward {base_us:.0f} µs here); CPU hog switching on/off every 2-6 s; {_load_line()}")
+    print(
+        f"ab: {reps} repetitions per case, {rounds} rounds per side, test:cnn b1 1 thread "
+        f"(forward {base_us:.0f} µs here); CPU hog switching on/off every 2-6 s; {_load_line()}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
         site.mkdir()
         (site / "sitecustomize.py").write_text(_SITE)
         pypath = os.pathsep.join([str(site), str(ROOT)])
-        cfg = build_config(overrides={"thresholds": {"latency": AB_THRESHOLD, "throughput": AB_THRESHOLD},
-                                      "allow_env_change": True})
+        cfg = build_config(
+            overrides={"thresholds": {"latency": AB_THRESHOLD, "throughput": AB_THRESHOLD}, "allow_env_change": True}
+        )
         for name, frac in (("identical", 0.0), ("NEW 10% slower", 0.10), ("NEW 3% slower", 0.03)):
             verdicts, ratios = [], []
             for i in range(reps):
-                sides = (Side("base", sys.executable, {"PYTHONPATH": pypath}),
-                         Side("new", sys.executable, {"PYTHONPATH": pypath,
-                                                      "ARCHBENCH_BENCH_EXTRA_US": f"{frac * base_us:.1f}"}))
+                sides = (
+                    Side("base", sys.executable, {"PYTHONPATH": pypath}),
+                    Side("new", sys.executable, {"PYTHONPATH": pypath, "ARCHBENCH_BENCH_EXTRA_US": f"{frac * base_us:.1f}"}),
+                )
                 for s in sides:
                     s.environment = probe(s)
                 hog = Hog(seed=i)
@@ -183,13 +204,18 @@ def ab(reps: int, rounds: int) -> None:
                 r = next(x for x in cmp.results if x.metric == "latency")
                 verdicts.append(r.decision)
                 ratios.append(r.change)
-                print(f"  {name} rep {i + 1}: {r.decision} {r.change:+.1%} [{r.ci_low - 1 if r.ci_low else float('nan'):+.1%} … "
-                      f"{r.ci_high - 1 if r.ci_high else float('nan'):+.1%}] p={r.p_value if r.p_value is not None else float('nan'):.2g}",
-                      flush=True)
+                print(
+                    f"  {name} rep {i + 1}: {r.decision} {r.change:+.1%} [{r.ci_low - 1 if r.ci_low else float('nan'):+.1%} … "
+                    f"{r.ci_high - 1 if r.ci_high else float('nan'):+.1%}] p={r.p_value if r.p_value is not None else float('nan'):.2g}",
+                    flush=True,
+                )
             flagged = sum(v == "regressed" for v in verdicts) + sum(v == "improved" for v in verdicts)
             unrel = sum(v == "not comparable" for v in verdicts)
-            print(f"{name}: flagged {flagged}/{reps} (regressed {verdicts.count('regressed')}), not comparable {unrel}; "
-                  f"measured change median {statistics.median(ratios):+.1%}", flush=True)
+            print(
+                f"{name}: flagged {flagged}/{reps} (regressed {verdicts.count('regressed')}), not comparable {unrel}; "
+                f"measured change median {statistics.median(ratios):+.1%}",
+                flush=True,
+            )
 
 
 # ---------------------------------------------------------------------------- intervals
@@ -201,10 +227,24 @@ def intervals(runs: int, models: list[str], rounds: int, threads: int) -> None:
     from bench.runner import run_suite
     from bench.suite import parse_suite
 
-    suite = parse_suite({"name": "intervals", "models": models, "batch_sizes": [1], "img_sizes": [224],
-                         "threads": [threads], "metrics": ["latency"],
-                         "timing": {"rounds": rounds, "warmup_min_iters": 2, "warmup_max_s": 3, "min_samples": 5,
-                                    "max_time_s": 1, "ceiling_s": 0}})
+    suite = parse_suite(
+        {
+            "name": "intervals",
+            "models": models,
+            "batch_sizes": [1],
+            "img_sizes": [224],
+            "threads": [threads],
+            "metrics": ["latency"],
+            "timing": {
+                "rounds": rounds,
+                "warmup_min_iters": 2,
+                "warmup_max_s": 3,
+                "min_samples": 5,
+                "max_time_s": 1,
+                "ceiling_s": 0,
+            },
+        }
+    )
     print(f"intervals: {runs} runs of {', '.join(models)} at b1, {threads} threads, {rounds} rounds; {_load_line()}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -212,23 +252,44 @@ def intervals(runs: int, models: list[str], rounds: int, threads: int) -> None:
             d = run_suite(suite, Path(tmp), progress=False).run_dir
             df = pd.read_parquet(d / "results.parquet")
             df["run"] = i
-            rows.append(df[["run", "model", "latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high",
-                            "latency_between_round_cv", "other_cpu_pct"]])
-            print(f"run {i + 1}: " + ", ".join(f"{r.model} {r.latency_ms_p50:.2f} ms [{r.latency_ms_p50_ci_low:.2f}–"
-                                               f"{r.latency_ms_p50_ci_high:.2f}] (others {r.other_cpu_pct:.0f}% CPU)"
-                                               for r in df.itertuples()), flush=True)
+            rows.append(
+                df[
+                    [
+                        "run",
+                        "model",
+                        "latency_ms_p50",
+                        "latency_ms_p50_ci_low",
+                        "latency_ms_p50_ci_high",
+                        "latency_between_round_cv",
+                        "other_cpu_pct",
+                    ]
+                ]
+            )
+            print(
+                f"run {i + 1}: "
+                + ", ".join(
+                    f"{r.model} {r.latency_ms_p50:.2f} ms [{r.latency_ms_p50_ci_low:.2f}–"
+                    f"{r.latency_ms_p50_ci_high:.2f}] (others {r.other_cpu_pct:.0f}% CPU)"
+                    for r in df.itertuples()
+                ),
+                flush=True,
+            )
     all_rows = pd.concat(rows)
     hits = total = 0
     for model, g in all_rows.groupby("model"):
         g = g.sort_values("run")
-        inside = [(lo <= nxt <= hi) for lo, hi, nxt in zip(g["latency_ms_p50_ci_low"], g["latency_ms_p50_ci_high"],
-                                                            g["latency_ms_p50"].iloc[1:])]
+        inside = [
+            (lo <= nxt <= hi)
+            for lo, hi, nxt in zip(g["latency_ms_p50_ci_low"], g["latency_ms_p50_ci_high"], g["latency_ms_p50"].iloc[1:])
+        ]
         half = ((g["latency_ms_p50_ci_high"] - g["latency_ms_p50_ci_low"]) / 2 / g["latency_ms_p50"]).median()
         cv = g["latency_ms_p50"].std() / g["latency_ms_p50"].mean()
         hits += sum(inside)
         total += len(inside)
-        print(f"{model}: next run's median inside the interval {sum(inside)}/{len(inside)}; median half-width "
-              f"{half:.1%}; run-to-run CV of the median {cv:.1%}; between-round CV {g['latency_between_round_cv'].median():.1%}")
+        print(
+            f"{model}: next run's median inside the interval {sum(inside)}/{len(inside)}; median half-width "
+            f"{half:.1%}; run-to-run CV of the median {cv:.1%}; between-round CV {g['latency_between_round_cv'].median():.1%}"
+        )
     print(f"all: {hits}/{total} ({hits / max(total, 1):.0%}) of next-run medians inside the previous run's 95% interval")
 
 

@@ -41,17 +41,27 @@ def main() -> None:
     if args.models:
         updates["models"] = args.models.split(",")
     budget = suite.timing.max_time_s
-    one = suite.model_copy(update={**updates, "timing": suite.timing.model_copy(
-        update={"rounds": 1, "max_time_s": budget * args.rounds, "warmup_max_s": suite.timing.warmup_max_s})})
+    one = suite.model_copy(
+        update={
+            **updates,
+            "timing": suite.timing.model_copy(
+                update={"rounds": 1, "max_time_s": budget * args.rounds, "warmup_max_s": suite.timing.warmup_max_s}
+            ),
+        }
+    )
     many = suite.model_copy(update={**updates, "timing": suite.timing.model_copy(update={"rounds": args.rounds})})
     load = measure_load()
-    print(f"suite {suite.name}: {args.rounds} rounds x max_time_s {budget:g} vs 1 round x {budget * args.rounds:g}; "
-          f"load before: {load.other_procs_cpu_percent:.0f}% other CPU, load average {load.loadavg_1m:.2f}"
-          + (" (BUSY: figures are not a quiet machine's)" if load.busy else ""))
+    print(
+        f"suite {suite.name}: {args.rounds} rounds x max_time_s {budget:g} vs 1 round x {budget * args.rounds:g}; "
+        f"load before: {load.other_procs_cpu_percent:.0f}% other CPU, load average {load.loadavg_1m:.2f}"
+        + (" (BUSY: figures are not a quiet machine's)" if load.busy else "")
+    )
     walls = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, s, ex in (("R=1 fresh", one, LocalProcessExecutor(use_template=False)),
-                            (f"R={args.rounds} template", many, LocalProcessExecutor())):
+        for name, s, ex in (
+            ("R=1 fresh", one, LocalProcessExecutor(use_template=False)),
+            (f"R={args.rounds} template", many, LocalProcessExecutor()),
+        ):
             t0 = time.time()
             summary = run_suite(s, Path(tmp) / name.replace(" ", "_").replace("=", ""), executor=ex, progress=False)
             walls[name] = time.time() - t0

@@ -22,11 +22,13 @@ class InProcessExecutor(Executor):
         return CellOutcome(rec["row"], rec["samples_ms"])
 
 
-def speed_suite(models: dict[str, tuple[str, dict]], metrics=("params", "latency"), window_s: float = 0.4, name="cmp",
-                rounds: int = 1):
+def speed_suite(
+    models: dict[str, tuple[str, dict]], metrics=("params", "latency"), window_s: float = 0.4, name="cmp", rounds: int = 1
+):
     """A suite of aliased tiny models on one thread that always spends its timing window."""
-    timing = dict(warmup_min_iters=10, warmup_max_s=0.1, min_samples=40, max_samples=5000, max_time_s=window_s,
-                  target_rel_iqr=0.001)  # always spend the window: comparable sample counts
+    timing = dict(
+        warmup_min_iters=10, warmup_max_s=0.1, min_samples=40, max_samples=5000, max_time_s=window_s, target_rel_iqr=0.001
+    )  # always spend the window: comparable sample counts
     if "rounds" in TimingSpec.model_fields:
         timing["rounds"] = rounds
     if "ceiling_s" in TimingSpec.model_fields:

@@ -46,22 +46,31 @@ def process_samples(rng: np.random.Generator, true_ms: float, n: int = 400, shap
     if shape.burst_frac > 0:
         length = max(1, int(n * shape.burst_frac))
         start = int(rng.integers(0, n - length + 1))
-        x[start:start + length] *= 1.0 + shape.burst_slow * (1.0 + 0.2 * rng.random(length))
+        x[start : start + length] *= 1.0 + shape.burst_slow * (1.0 + 0.2 * rng.random(length))
     return x
 
 
-def rounds_samples(rng: np.random.Generator, true_ms: float, rounds: int = 5, n: int = 120,
-                   shape: ProcessShape = ProcessShape(), burst_round: int | None = None,
-                   burst: ProcessShape | None = None) -> list[np.ndarray]:
+def rounds_samples(
+    rng: np.random.Generator,
+    true_ms: float,
+    rounds: int = 5,
+    n: int = 120,
+    shape: ProcessShape = ProcessShape(),
+    burst_round: int | None = None,
+    burst: ProcessShape | None = None,
+) -> list[np.ndarray]:
     """One cell timed in ``rounds`` worker processes (bench.rounds): each round its own process level.
 
     ``burst_round`` gets ``burst``'s shape instead (a phase of load that fell on that round)."""
-    return [process_samples(rng, true_ms, n, burst if (burst is not None and r == burst_round) else shape)
-            for r in range(rounds)]
+    return [process_samples(rng, true_ms, n, burst if (burst is not None and r == burst_round) else shape) for r in range(rounds)]
 
 
-def with_samples(template: Path, dest: Path, samples_by_model: dict[str, np.ndarray | list[np.ndarray]],
-                 loads_by_model: dict[str, list[float]] | None = None) -> Path:
+def with_samples(
+    template: Path,
+    dest: Path,
+    samples_by_model: dict[str, np.ndarray | list[np.ndarray]],
+    loads_by_model: dict[str, list[float]] | None = None,
+) -> Path:
     """A copy of the real run folder ``template`` whose named models carry the given samples.
 
     A model's samples are one array (one process: a one-round cell, as runs before rounds) or
@@ -82,11 +91,20 @@ def with_samples(template: Path, dest: Path, samples_by_model: dict[str, np.ndar
         assert len(rows) == 1, f"template run has {len(rows)} cells of {model!r}"
         i = rows[0]
         key = table.at[i, "cell_key"]
-        per_round = [np.asarray(samples, dtype=float)] if isinstance(samples, np.ndarray) else [np.asarray(x, dtype=float) for x in samples]
+        per_round = (
+            [np.asarray(samples, dtype=float)]
+            if isinstance(samples, np.ndarray)
+            else [np.asarray(x, dtype=float) for x in samples]
+        )
         loads = loads_by_model.get(model) or [0.0] * len(per_round)
-        recs = [{"round": r, "samples_ms": list(x), "row": {"status": "ok", "other_cpu_pct": loads[r],
-                                                             "load_busy": loads[r] > 25, "timing_target_met": True}}
-                for r, x in enumerate(per_round)]
+        recs = [
+            {
+                "round": r,
+                "samples_ms": list(x),
+                "row": {"status": "ok", "other_cpu_pct": loads[r], "load_busy": loads[r] > 25, "timing_target_met": True},
+            }
+            for r, x in enumerate(per_round)
+        ]
         row = combine_rounds(recs, int(table.at[i, "batch_size"]), len(per_round))
         for col in table.columns:  # round-level columns the template's own rounds left behind
             if col.startswith(("latency_ms_p50_", "throughput_ips_ci", "latency_between", "other_cpu", "load_busy")):
@@ -99,8 +117,21 @@ def with_samples(template: Path, dest: Path, samples_by_model: dict[str, np.ndar
                 table[col] = None
             table[col] = table[col].astype(object)
             table.at[i, col] = value
-        new = pd.concat([pd.DataFrame({"run_id": run_id, "cell_key": key, "model": model, "round": r,
-                                       "iteration": np.arange(len(x)), "latency_ms": x}) for r, x in enumerate(per_round)])
+        new = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "run_id": run_id,
+                        "cell_key": key,
+                        "model": model,
+                        "round": r,
+                        "iteration": np.arange(len(x)),
+                        "latency_ms": x,
+                    }
+                )
+                for r, x in enumerate(per_round)
+            ]
+        )
         sdf = pd.concat([sdf[sdf["cell_key"] != key], new], ignore_index=True)
     table = results.typed(table)  # list columns hold lists (combine_rounds gives JSON text)
     results.write_table_atomic(table, dest / "results.parquet")

@@ -53,8 +53,9 @@ def hog_timeline(rng: np.random.Generator, slots: int, dwell: float = 4.0) -> np
     return np.clip(cover, 0, 1)
 
 
-def ab_pair(template: Path, dest: Path, seed: int, slowdown: float = 1.0, rounds: int = AB_MIN_ROUNDS,
-            hog: bool = True) -> tuple[Path, Path]:
+def ab_pair(
+    template: Path, dest: Path, seed: int, slowdown: float = 1.0, rounds: int = AB_MIN_ROUNDS, hog: bool = True
+) -> tuple[Path, Path]:
     """BASE and NEW as `archbench ab` writes them: round r of each cell measured back to back,
     A then B in even rounds, B then A in odd ones; ``slowdown`` multiplies NEW's cost of "slow"."""
     rng = np.random.default_rng(seed)
@@ -79,8 +80,7 @@ def ab_pair(template: Path, dest: Path, seed: int, slowdown: float = 1.0, rounds
 
 
 def _judge(a: Path, b: Path):
-    cfg = build_config(overrides={"thresholds": {"latency": AB_THRESHOLD, "throughput": AB_THRESHOLD},
-                                  "allow_env_change": True})
+    cfg = build_config(overrides={"thresholds": {"latency": AB_THRESHOLD, "throughput": AB_THRESHOLD}, "allow_env_change": True})
     cmp = compare_runs(load_run(a, "BASE"), load_run(b, "NEW"), cfg, paired=True)
     return cmp, {r.model: r for r in cmp.results if r.metric == "latency"}
 
@@ -115,8 +115,9 @@ def test_pairing_is_what_makes_it_work(template, tmp_path):
     for i in range(10):
         a, b = ab_pair(template, tmp_path / str(i), seed=400 + i, slowdown=1.10)
         paired += _judge(a, b)[1]["slow"].decision == "regressed"
-        cfg = build_config(overrides={"thresholds": {"latency": AB_THRESHOLD}, "allow_env_change": True,
-                                      "max_other_cpu_pct": 1000})  # keep every round, as the paired rule does
+        cfg = build_config(
+            overrides={"thresholds": {"latency": AB_THRESHOLD}, "allow_env_change": True, "max_other_cpu_pct": 1000}
+        )  # keep every round, as the paired rule does
         cmp = compare_runs(load_run(a, "BASE"), load_run(b, "NEW"), cfg)
         unpaired += next(r for r in cmp.results if r.model == "slow" and r.metric == "latency").decision == "regressed"
     assert paired >= 9 and unpaired <= paired - 3, (paired, unpaired)
@@ -133,8 +134,10 @@ def test_too_few_quiet_pairs_is_unreliable_not_a_verdict(template, tmp_path):
         t.to_parquet(run / "results.parquet")
     cmp, lat = _judge(a, b)
     assert lat["slow"].decision == "not comparable" and lat["slow"].unreliable
-    assert f"changed by more than 25% of a core between the two members of {AB_MIN_ROUNDS}/{AB_MIN_ROUNDS} pairs" \
+    assert (
+        f"changed by more than 25% of a core between the two members of {AB_MIN_ROUNDS}/{AB_MIN_ROUNDS} pairs"
         in lat["slow"].reason
+    )
     assert any("timing unreliable" in w for w in cmp.warnings) and cmp.exit_code == 0
 
 
@@ -142,18 +145,39 @@ def test_too_few_quiet_pairs_is_unreliable_not_a_verdict(template, tmp_path):
 
 
 def test_ab_runs_end_to_end_with_two_environment_settings(tmp_path):
-    suite = write_suite(tmp_path, """
+    suite = write_suite(
+        tmp_path,
+        """
         name: abtiny
         models: [test:cnn]
         img_sizes: [32]
         threads: [1]
         metrics: [params, latency]
         timing: {warmup_max_s: 0.1, max_time_s: 0.1, min_samples: 5, ceiling_s: 0}
-    """)
+    """,
+    )
     out = tmp_path / "ab.json"
-    res = run_cli("ab", str(suite), "--base", sys.executable, "--base-env", "ARCHBENCH_AB_SIDE=a",
-                  "--new-env", "ARCHBENCH_AB_SIDE=b", "--new-env", "MKL_VERBOSE=0", "--rounds", "2",
-                  "--results-dir", str(tmp_path / "r"), "--format", "json", "-o", str(out), "-q")
+    res = run_cli(
+        "ab",
+        str(suite),
+        "--base",
+        sys.executable,
+        "--base-env",
+        "ARCHBENCH_AB_SIDE=a",
+        "--new-env",
+        "ARCHBENCH_AB_SIDE=b",
+        "--new-env",
+        "MKL_VERBOSE=0",
+        "--rounds",
+        "2",
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--format",
+        "json",
+        "-o",
+        str(out),
+        "-q",
+    )
     assert res.returncode in (0, 1), res.stderr  # 0 or 1 by timing; 2 would be unusable input
     data = json.loads(out.read_text())
     assert data["paired"] and data["exit_code"] == res.returncode

@@ -34,7 +34,9 @@ def test_every_torchvision_classifier_reports_its_weight_metadata():
 
 
 def test_default_weights_row_through_a_cell():
-    suite = parse_suite({"name": "r", "models": ["tv:resnet50", "timm:resnet50", "test:cnn"], "accuracy": [{"source": "reported"}]})
+    suite = parse_suite(
+        {"name": "r", "models": ["tv:resnet50", "timm:resnet50", "test:cnn"], "accuracy": [{"source": "reported"}]}
+    )
     rows = [run_accuracy_cell(c, progress=False) for c in expand_accuracy(suite)]
     tv_row, timm_row, test_row = rows
     assert tv_row["status"] == "ok" and tv_row["acc_source"] == "reported" and tv_row["acc_dataset"] == "imagenet"
@@ -42,7 +44,12 @@ def test_default_weights_row_through_a_cell():
     assert tv_row["acc_weights"] == "IMAGENET1K_V2" and tv_row["acc_img_size"] == 224
     assert "recipe" in tv_row["acc_ref"]
     # timm's default resnet50 weights are a1_in1k: 81.214 / 95.102 at 288 px in timm's results table.
-    assert (timm_row["top1"], timm_row["top5"], timm_row["acc_weights"], timm_row["acc_img_size"]) == (81.214, 95.102, "a1_in1k", 288)
+    assert (timm_row["top1"], timm_row["top5"], timm_row["acc_weights"], timm_row["acc_img_size"]) == (
+        81.214,
+        95.102,
+        "a1_in1k",
+        288,
+    )
     assert "results-imagenet.csv" in timm_row["acc_ref"]
     assert test_row["status"] == "skipped" and "random weights" in test_row["error"] and test_row["top1"] is None
 

@@ -115,7 +115,9 @@ def test_cifar10_is_read_from_data_dir_and_skipped_when_absent(tmp_path):
     task = {"source": "scratch", "dataset": "cifar10", "models": ["test:cnn"], "epochs": 1, "threads": 1}
     (cell,) = scratch_cells({**task, "data_dir": str(tmp_path / "none")})
     row = run_accuracy_cell(cell, progress=False)
-    assert row["status"] == "skipped" and "cifar-10-batches-py does not exist" in row["error"] and "download: true" in row["error"]
+    assert (
+        row["status"] == "skipped" and "cifar-10-batches-py does not exist" in row["error"] and "download: true" in row["error"]
+    )
     write_fake_cifar(tmp_path / "c10")
     (cell,) = scratch_cells({**task, "data_dir": str(tmp_path / "c10")})
     assert cell.img_size == 32

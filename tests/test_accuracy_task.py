@@ -61,7 +61,9 @@ def test_unknown_model_in_task_names_its_position():
 def test_repeated_model_needs_a_task_name():
     msg = error_of({"source": "reported"}, {"source": "reported", "models": ["tv:resnet18"]})
     assert "accuracy[1] repeats model 'tv:resnet18' of accuracy[0]" in msg and "'name'" in msg
-    cells = expand_accuracy(suite_with({"source": "reported"}, {"source": "reported", "name": "again", "models": ["tv:resnet18"]}))
+    cells = expand_accuracy(
+        suite_with({"source": "reported"}, {"source": "reported", "name": "again", "models": ["tv:resnet18"]})
+    )
     assert len(cells) == 4
 
 
@@ -143,7 +145,11 @@ def test_small_variants_are_registered_with_families_and_build():
     assert set(SMALL_MODELS) <= set(registry.list_names("archbench:*"))
     assert registry.get_spec("test:cnn").family == "cnn"  # built-ins still there
     families = {n: registry.get_spec(n).family for n in SMALL_MODELS}
-    assert families == {"archbench:resnet18_small": "cnn", "archbench:mobilenetv2_small": "mobile", "archbench:vit_small_patch4": "vit"}
+    assert families == {
+        "archbench:resnet18_small": "cnn",
+        "archbench:mobilenetv2_small": "mobile",
+        "archbench:vit_small_patch4": "vit",
+    }
     for name in SMALL_MODELS:
         for size in (16, 32):
             m = registry.create_model(name, img_size=size, num_classes=10)

@@ -66,8 +66,9 @@ def real(tmp_path_factory) -> dict[str, Path]:
     """One real run of SUITE (2 cells), its suite file, and the rendered report folder."""
     root = tmp_path_factory.mktemp("bad-inputs")
     suite_file = write_suite(root, SUITE)
-    summary = run_suite(load_suite(suite_file), root / "results", suite_path=str(suite_file), executor=InProcess(),
-                        progress=False)
+    summary = run_suite(
+        load_suite(suite_file), root / "results", suite_path=str(suite_file), executor=InProcess(), progress=False
+    )
     assert summary.counts == {"ok": 2}
     return {"root": root, "suite": suite_file, "run": summary.run_dir}
 
@@ -150,8 +151,12 @@ def report_run_id_traversal(tmp, real, ctx):
 def alias_bomb(tmp, real, ctx):
     levels = "".join(f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8))
     ctx["results"] = tmp / "results"
-    return ["run", _suite(tmp, "a: &a [x, x, x, x, x, x, x, x, x]\n" + levels + "name: bomb\nmodels: [test:cnn]\n"),
-            "--results-dir", str(ctx["results"])]
+    return [
+        "run",
+        _suite(tmp, "a: &a [x, x, x, x, x, x, x, x, x]\n" + levels + "name: bomb\nmodels: [test:cnn]\n"),
+        "--results-dir",
+        str(ctx["results"]),
+    ]
 
 
 def deep_nesting(tmp, real, ctx):
@@ -179,8 +184,12 @@ def suite_with(line: str):
 
 def python_tag(tmp, real, ctx):
     ctx["results"] = tmp / "results"
-    return ["run", _suite(tmp, "name: !!python/object/apply:os.getcwd []\nmodels: [test:cnn]\n"),
-            "--results-dir", str(ctx["results"])]
+    return [
+        "run",
+        _suite(tmp, "name: !!python/object/apply:os.getcwd []\nmodels: [test:cnn]\n"),
+        "--results-dir",
+        str(ctx["results"]),
+    ]
 
 
 def data_missing(tmp, real, ctx):
@@ -333,8 +342,9 @@ def test_files_are_written_with_the_usual_mode(real, tmp_path):
     reports = tmp_path / "reports"
     assert cli_main(["report", str(real["run"]), "--reports-dir", str(reports)]) == 0
     written = [p for p in list(real["run"].rglob("*")) + list(reports.rglob("*")) if p.is_file() and p.name != ".lock"]
-    assert written and all(p.stat().st_mode & 0o777 == expected for p in written), \
-        {str(p): oct(p.stat().st_mode) for p in written}
+    assert written and all(p.stat().st_mode & 0o777 == expected for p in written), {
+        str(p): oct(p.stat().st_mode) for p in written
+    }
 
 
 def test_consolidate_never_writes_fewer_rows_over_more(real, tmp_path):
@@ -347,8 +357,13 @@ def test_consolidate_never_writes_fewer_rows_over_more(real, tmp_path):
 def test_malformed_cell_records_are_skipped_and_named(real, tmp_path):
     run = _copy_run(real, tmp_path)
     good = len(results.read_cell_records(run))
-    for name, text in (("list", "[]"), ("nokey", '{"cell": {}, "row": {}}'), ("rowlist", '{"cell": {"key": "k"}, "row": []}'),
-                       ("samples", '{"cell": {"key": "k"}, "row": {}, "samples_ms": ["x"]}'), ("trunc", '{"cell": ')):
+    for name, text in (
+        ("list", "[]"),
+        ("nokey", '{"cell": {}, "row": {}}'),
+        ("rowlist", '{"cell": {"key": "k"}, "row": []}'),
+        ("samples", '{"cell": {"key": "k"}, "row": {}, "samples_ms": ["x"]}'),
+        ("trunc", '{"cell": '),
+    ):
         (run / "cells" / f"zz-{name}.json").write_text(text)
     problems: list[str] = []
     assert len(results.read_cell_records(run, problems)) == good
@@ -406,9 +421,15 @@ def test_a_failure_inside_the_run_still_finalises_run_json(tmp_path):
 
 def test_progress_bar_prints_markup_in_names_as_text(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)  # the Rich bar, as on a terminal
-    suite_file = write_suite(tmp_path, SUITE.replace("models: [test:cnn, test:mobile]", """models:
+    suite_file = write_suite(
+        tmp_path,
+        SUITE.replace(
+            "models: [test:cnn, test:mobile]",
+            """models:
   - {name: "fault:model", alias: "bad [/x]", kwargs: {mode: raise}}
-  - {name: test:cnn, alias: "cnn [/]"}"""))
+  - {name: test:cnn, alias: "cnn [/]"}""",
+        ),
+    )
     # Unescaped, Rich reads `[/x]` as a closing tag and raises MarkupError mid-run: the run
     # would not complete. What the live bar itself printed is not asserted: under load its
     # refresh thread makes that output vary from run to run.
@@ -439,8 +460,7 @@ def test_only_download_cells_may_reach_the_hub():
 
     cell = Cell("s", "m", "test:cnn", "cnn", "cpu", "fp32", "eager", 1, 32, 1, task="accuracy")
     assert worker_env(cell, {})["HF_HUB_OFFLINE"] == "1"
-    fetch = Cell("s", "m", "test:cnn", "cnn", "cpu", "fp32", "eager", 1, 32, 1, task="accuracy",
-                 options={"download": True})
+    fetch = Cell("s", "m", "test:cnn", "cnn", "cpu", "fp32", "eager", 1, 32, 1, task="accuracy", options={"download": True})
     assert "HF_HUB_OFFLINE" not in worker_env(fetch, {})
 
 
@@ -497,9 +517,14 @@ def test_killed_driver_leaves_no_worker_no_temp_folder_and_no_running_run(sig, t
     tmp_root = tmp_path / "tmp"
     tmp_root.mkdir()
     suite = write_suite(tmp_path, HANG)
-    driver = subprocess.Popen([sys.executable, "-m", "bench", "run", str(suite), "--results-dir", str(tmp_path / "r"),
-                               "--no-report", "-q"], cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp_root)},
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", str(suite), "--results-dir", str(tmp_path / "r"), "--no-report", "-q"],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmp_root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         # The cell's log appears when its worker starts (hang: it then never finishes).
         assert _wait(lambda: list((tmp_path / "r").glob("*/logs/*.log")), 300), "the worker never started"
@@ -521,8 +546,18 @@ def test_killed_driver_leaves_no_worker_no_temp_folder_and_no_running_run(sig, t
 def test_memory_limit_too_small_is_recorded_as_oom(tmp_path):
     from bench.suite import expand, parse_suite
 
-    cell = expand(parse_suite({"name": "m", "models": ["test:cnn"], "img_sizes": [32], "memory_limit_mb": 1,
-                               "metrics": ["params"], "timeout_s": 300}))[0]
+    cell = expand(
+        parse_suite(
+            {
+                "name": "m",
+                "models": ["test:cnn"],
+                "img_sizes": [32],
+                "memory_limit_mb": 1,
+                "metrics": ["params"],
+                "timeout_s": 300,
+            }
+        )
+    )[0]
     forked = LocalProcessExecutor()
     try:
         out = forked.run(cell, tmp_path / "cell.log")
@@ -548,8 +583,14 @@ def test_full_disk_is_one_message_and_exit_74(real, tmp_path):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 
-    proc = subprocess.run([sys.executable, "-m", "bench", "report", str(real["run"]), "--reports-dir", str(reports)],
-                          cwd=ROOT, capture_output=True, text=True, preexec_fn=limit, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "report", str(real["run"]), "--reports-dir", str(reports)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        timeout=300,
+    )
     assert proc.returncode == 74, proc.stderr
     assert "File too large" in proc.stderr and "Traceback" not in proc.stderr
     assert str(old) in proc.stderr  # names the file asked for, not its temporary twin

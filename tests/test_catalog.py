@@ -57,10 +57,12 @@ def test_build_on_meta_takes_a_name_or_a_builder_and_allocates_nothing():
     assert sum(p.numel() for p in by_builder.parameters()) == 1000 * 1000 + 1000
     # same count as on the CPU
     assert sum(p.numel() for p in by_name.parameters()) == sum(
-        p.numel() for p in registry.create_model("test:vit", img_size=32).parameters())
+        p.numel() for p in registry.create_model("test:vit", img_size=32).parameters()
+    )
     with pytest.raises(TypeError, match="registry name"):
         registry.build_on_meta(lambda: nn.Identity(), img_size=32)
     # the names other modules import are this one function
     from bench.metrics import flops
     from bench.models import meta
+
     assert flops.build_on_meta is meta.build_on_meta is registry.build_on_meta

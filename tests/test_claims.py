@@ -22,8 +22,20 @@ from torch import nn
 from bench.claims import _measure as M
 from bench.claims import base
 from bench.claims._exp import decide_effect
-from bench.claims.base import (CAVEAT, COMPUTED, EXPERIMENT_VERDICTS, EXPERIMENTS, FAILS, HOLDS, INCONCLUSIVE, SEEDS,
-                               VERDICTS, ClaimResult, Decision, load)
+from bench.claims.base import (
+    CAVEAT,
+    COMPUTED,
+    EXPERIMENT_VERDICTS,
+    EXPERIMENTS,
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+    SEEDS,
+    VERDICTS,
+    ClaimResult,
+    Decision,
+    load,
+)
 from bench.claims.runner import fixed_threads, parse_only, run_claims, select_claims
 from bench.claims.stats import ABOVE, BELOW, STRADDLES, ci95
 from bench.errors import UserError
@@ -88,7 +100,7 @@ def test_korean_quotes_are_verbatim_lines_of_the_notes():
 
 
 def test_docstring_parser_rejects_missing_rules_and_formulas():
-    doc = '''Claim 3: Something.
+    doc = """Claim 3: Something.
 
     Korean:
         한국어
@@ -99,7 +111,7 @@ def test_docstring_parser_rejects_missing_rules_and_formulas():
     Verdict:
         holds: a
         inconclusive: b
-    '''
+    """
     with pytest.raises(ValueError, match="does not hold here"):
         base.parse_docstring(doc, 3, "x", "experiment", (HOLDS, FAILS))
     with pytest.raises(ValueError, match="Claim 4"):
@@ -175,8 +187,10 @@ COUNTERFACTUALS = [
     (10, {"learnable_as": "sinusoidal"}, FAILS),
     (10, {"pool": "mean"}, INCONCLUSIVE),
     # Known gap: epochs=6 with five seeds reaches holds, but its interval [+0.0, +10.5] sits on the edge (docs/claims.md).
-    pytest.param((11, {"epochs": 2}, HOLDS),
-                 marks=pytest.mark.xfail(strict=True, reason="no tiny configuration found yet that reaches holds")),
+    pytest.param(
+        (11, {"epochs": 2}, HOLDS),
+        marks=pytest.mark.xfail(strict=True, reason="no tiny configuration found yet that reaches holds"),
+    ),
     (11, {}, CAVEAT),
     (11, {"vit": "cnn_same_init"}, FAILS),
     (11, {"vit": "cnn"}, INCONCLUSIVE),
@@ -210,10 +224,15 @@ def test_counterfactuals_cover_every_declared_verdict():
             assert {v for (c, _, v, _s), _x in _cases() if c == cid} <= set(module.REACHABLE_VERDICTS), claim.slug
 
 
-@pytest.mark.parametrize("case", COUNTERFACTUALS,
-                         ids=[f"c{c:02d}-{v.replace(' ', '_')}-{'-'.join(map(str, k.values())) or 'real'}"
-                              + (f"-{len(seeds)}seeds" if seeds != SEEDS else "")
-                              for (c, k, v, seeds), _x in _cases()])
+@pytest.mark.parametrize(
+    "case",
+    COUNTERFACTUALS,
+    ids=[
+        f"c{c:02d}-{v.replace(' ', '_')}-{'-'.join(map(str, k.values())) or 'real'}"
+        + (f"-{len(seeds)}seeds" if seeds != SEEDS else "")
+        for (c, k, v, seeds), _x in _cases()
+    ],
+)
 def test_experiment_reaches_verdict(case):
     cid, config, expected = case[:3]
     seeds = case[3] if len(case) > 3 else SEEDS

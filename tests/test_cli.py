@@ -20,8 +20,18 @@ def test_flops_unknown_model_is_exit_2():
 
 
 def test_claims_subcommand_runs_one_claim(tmp_path):
-    res = run_cli("claims", "--only", "4", "--scale", "tiny", "--results-dir", str(tmp_path / "r"),
-                  "--reports-dir", str(tmp_path / "p"), "-q")
+    res = run_cli(
+        "claims",
+        "--only",
+        "4",
+        "--scale",
+        "tiny",
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--reports-dir",
+        str(tmp_path / "p"),
+        "-q",
+    )
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "p" / "claims.html").is_file()
     runs = list((tmp_path / "r" / "claims").iterdir())

@@ -15,8 +15,11 @@ def _actions(parser, path):
 
 
 def test_every_option_has_help():
-    missing = [f"{where} {a.option_strings or a.dest}" for where, a in _actions(build_parser(), ["archbench"])
-               if a.help is None or (a.help != argparse.SUPPRESS and not a.help.strip())]
+    missing = [
+        f"{where} {a.option_strings or a.dest}"
+        for where, a in _actions(build_parser(), ["archbench"])
+        if a.help is None or (a.help != argparse.SUPPRESS and not a.help.strip())
+    ]
     assert not missing, missing
 
 

@@ -48,9 +48,17 @@ def template(tmp_path_factory) -> Path:
 ROUNDS = 5  # suites/ci.yaml's timing.rounds
 
 
-def make_pair(template: Path, dest: Path, seed: int, slowdown: dict[str, float] | None = None,
-              burst_base: float = 0.0, burst_new: float = 0.0, rounds: int = ROUNDS,
-              shape: ProcessShape = ProcessShape(), seen: bool = True) -> tuple[Path, Path]:  # noqa: B008  (frozen dataclass)
+def make_pair(
+    template: Path,
+    dest: Path,
+    seed: int,
+    slowdown: dict[str, float] | None = None,
+    burst_base: float = 0.0,
+    burst_new: float = 0.0,
+    rounds: int = ROUNDS,
+    shape: ProcessShape = ProcessShape(),  # noqa: B008  (a frozen dataclass: one shared default is safe)
+    seen: bool = True,
+) -> tuple[Path, Path]:
     """BASE and NEW run folders: each cell timed in ``rounds`` synthetic processes per side.
 
     ``slowdown`` multiplies NEW's true cost per model; a burst puts a phase of load (another
@@ -64,8 +72,10 @@ def make_pair(template: Path, dest: Path, seed: int, slowdown: dict[str, float] 
 
     def side(dest_dir: Path, factor: dict[str, float], burst: float) -> Path:
         b = dataclasses.replace(shape, burst_frac=burst) if burst else None
-        samples = {m: rounds_samples(rng, ms * factor.get(m, 1.0), rounds, shape=shape, burst_round=burst_round, burst=b)
-                   for m, ms in TRUE_MS.items()}
+        samples = {
+            m: rounds_samples(rng, ms * factor.get(m, 1.0), rounds, shape=shape, burst_round=burst_round, burst=b)
+            for m, ms in TRUE_MS.items()
+        }
         loads = [100.0 * burst if (r == burst_round and seen) else 0.0 for r in range(rounds)]
         return with_samples(template, dest_dir, samples, {m: loads for m in TRUE_MS})
 
@@ -77,8 +87,17 @@ def repetitions(template: Path, root: Path, slowdown: dict[str, float] | None = 
     for i in range(REPS):
         burst = BURSTS[i % len(BURSTS)]
         on_new = i % 2 == 1
-        yield i, make_pair(template, root / str(i), seed=1000 + i, slowdown=slowdown,
-                           burst_base=0.0 if on_new else burst, burst_new=burst if on_new else 0.0)
+        yield (
+            i,
+            make_pair(
+                template,
+                root / str(i),
+                seed=1000 + i,
+                slowdown=slowdown,
+                burst_base=0.0 if on_new else burst,
+                burst_new=burst if on_new else 0.0,
+            ),
+        )
 
 
 def _latency(cmp, model):
@@ -96,8 +115,11 @@ def test_same_code_twice_reports_nothing_regressed(template, tmp_path):
         timing = [r for r in cmp.results if r.metric in ("latency", "throughput")]
         assert len(timing) == 4 and all(r.decision != "not comparable" for r in timing)
         changes += [r.change for r in timing if r.metric == "latency"]
-        alarms += [f"rep {i}: {r.cell} {r.metric} {r.decision}: {r.reason}" for r in cmp.results
-                   if r.decision in ("regressed", "improved")]
+        alarms += [
+            f"rep {i}: {r.cell} {r.metric} {r.decision}: {r.reason}"
+            for r in cmp.results
+            if r.decision in ("regressed", "improved")
+        ]
         assert cmp.exit_code == 0 or alarms
     assert alarms == []
     # The pairs do differ: process levels, jitter and phases of load moved the medians.
@@ -168,8 +190,12 @@ def test_one_process_per_side_cannot_tell_a_process_level_from_a_change(template
         one_round_significant += any(abs(r.change) > 0.10 and r.p_value < 0.01 for r in lat)
         assert all(r.threshold == 0.25 and "1 round in BASE and NEW" in r.reason for r in lat)
         assert any("process-to-process variation is unknown" in w for w in cmp.warnings)
-        a5 = with_samples(template, tmp_path / f"{i}a5", {m: rounds_samples(rng, ms, ROUNDS, shape=noisy) for m, ms in TRUE_MS.items()})
-        b5 = with_samples(template, tmp_path / f"{i}b5", {m: rounds_samples(rng, ms, ROUNDS, shape=noisy) for m, ms in TRUE_MS.items()})
+        a5 = with_samples(
+            template, tmp_path / f"{i}a5", {m: rounds_samples(rng, ms, ROUNDS, shape=noisy) for m, ms in TRUE_MS.items()}
+        )
+        b5 = with_samples(
+            template, tmp_path / f"{i}b5", {m: rounds_samples(rng, ms, ROUNDS, shape=noisy) for m, ms in TRUE_MS.items()}
+        )
         round_alarms += any(r.decision in ("regressed", "improved") for r in compare_paths(a5, b5).results)
     assert one_round_significant >= 3  # what the old one-process rule at ±10% called a change
     assert round_alarms == 0
@@ -227,10 +253,12 @@ def test_width_change_is_caught_as_params_and_gmacs_change(tmp_path):
     """One layer's width (16 → 20 channels) changes params, GMACs and weight size: a different model."""
     models_a = {"net": ("test:cnn", {"width": 16})}
     models_b = {"net": ("test:cnn", {"width": 20})}
-    a = run_suite(speed_suite(models_a, metrics=("params", "flops")), tmp_path / "a", executor=InProcessExecutor(),
-                  progress=False).run_dir
-    b = run_suite(speed_suite(models_b, metrics=("params", "flops")), tmp_path / "b", executor=InProcessExecutor(),
-                  progress=False).run_dir
+    a = run_suite(
+        speed_suite(models_a, metrics=("params", "flops")), tmp_path / "a", executor=InProcessExecutor(), progress=False
+    ).run_dir
+    b = run_suite(
+        speed_suite(models_b, metrics=("params", "flops")), tmp_path / "b", executor=InProcessExecutor(), progress=False
+    ).run_dir
     cmp = compare_paths(a, b)
     by_metric = {r.metric: r for r in cmp.results}
     # TinyCNN params: conv 3→w (27w) + BN (2w) + conv w→2w (18w²) + BN (4w) + head (2w·10 + 10)
@@ -260,10 +288,14 @@ def quiet_pair(template, tmp_path):
 def test_memory_threshold_and_floor(quiet_pair):
     base, new = quiet_pair
     key = base.table["cell_key"].iloc[0]
-    cases = [(100.0, 104.0, "unchanged"), (100.0, 106.0, "regressed"), (100.0, 90.0, "improved"),
-             (0.2, 0.9, "unchanged"),  # +350% but under the CPU floor: allocator jitter
-             (17.04, 18.13, "unchanged"),  # two identical CLI runs of test:cnn b4 measured this
-             (2.0, 7.0, "regressed")]
+    cases = [
+        (100.0, 104.0, "unchanged"),
+        (100.0, 106.0, "regressed"),
+        (100.0, 90.0, "improved"),
+        (0.2, 0.9, "unchanged"),  # +350% but under the CPU floor: allocator jitter
+        (17.04, 18.13, "unchanged"),  # two identical CLI runs of test:cnn b4 measured this
+        (2.0, 7.0, "regressed"),
+    ]
     for b_mb, n_mb, want in cases:
         base.table.loc[base.table["cell_key"] == key, "rss_peak_mb"] = b_mb
         new.table.loc[new.table["cell_key"] == key, "rss_peak_mb"] = n_mb
@@ -296,8 +328,12 @@ def test_accuracy_drop_in_points_and_reported_never_fails(quiet_pair):
     key = base.table["cell_key"].iloc[0]
     for t in (base.table, new.table):
         t["acc_source"] = t["acc_source"].astype(object)
-    cases = [("measured", 76.1, 75.5, "regressed", True), ("measured", 76.1, 75.7, "unchanged", False),
-             ("scratch", 60.0, 61.0, "improved", False), ("reported", 76.1, 70.0, "regressed", False)]
+    cases = [
+        ("measured", 76.1, 75.5, "regressed", True),
+        ("measured", 76.1, 75.7, "unchanged", False),
+        ("scratch", 60.0, 61.0, "improved", False),
+        ("reported", 76.1, 70.0, "regressed", False),
+    ]
     for source, b, n, want, fails in cases:
         base.table.loc[base.table["cell_key"] == key, ["top1", "acc_source"]] = [b, source]
         new.table.loc[new.table["cell_key"] == key, ["top1", "acc_source"]] = [n, source]

@@ -31,8 +31,12 @@ def pair(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("cli-pair")
     out = {}
     for name, models in (("a", A_MODELS), ("b", B_MODELS)):
-        out[name] = run_suite(speed_suite(models, metrics=METRICS, window_s=0.2, rounds=3), root / name,
-                              executor=InProcessExecutor(), progress=False).run_dir
+        out[name] = run_suite(
+            speed_suite(models, metrics=METRICS, window_s=0.2, rounds=3),
+            root / name,
+            executor=InProcessExecutor(),
+            progress=False,
+        ).run_dir
         declare_quiet(out[name])
     return out
 
@@ -116,8 +120,18 @@ def test_html_is_side_by_side_escaped_and_self_contained(pair, capsys, tmp_path)
 
 
 def test_terminal_table_and_latest(pair, capsys):
-    rc, out, _ = cli(capsys, "compare", str(pair["a"]), "latest", "--results-dir", str(pair["b"].parent),
-                     "--allow-change", "params,gmacs,weight_mb", "--fail-on", "params,gmacs,weight_mb")
+    rc, out, _ = cli(
+        capsys,
+        "compare",
+        str(pair["a"]),
+        "latest",
+        "--results-dir",
+        str(pair["b"].parent),
+        "--allow-change",
+        "params,gmacs,weight_mb",
+        "--fail-on",
+        "params,gmacs,weight_mb",
+    )
     assert rc == 0 and "OK: nothing failing" in out and "regressed" in out and "BASE" in out and "NEW" in out
     assert out.index("net cpu fp32") < out.index("metrics not listed")
 
@@ -147,8 +161,9 @@ def test_other_machine_and_torch_version_are_flagged(pair, capsys, tmp_path):
     assert doc["timing_comparable"] is False
     decisions = {(c["model"], r["metric"]): r["decision"] for c in doc["cells"] for r in c["results"]}
     # machine-dependent metrics are not judged; act_peak_mb (memory) is a tensor count, the same anywhere
-    assert decisions[("net", "latency")] == decisions[("net", "throughput")] == decisions[("net", "rss_memory")] \
-        == "not comparable"
+    assert (
+        decisions[("net", "latency")] == decisions[("net", "throughput")] == decisions[("net", "rss_memory")] == "not comparable"
+    )
     assert decisions[("net", "memory")] == "unchanged"
     assert decisions[("net", "params")] == "unchanged"
     doc = json.loads(cli(capsys, "compare", str(pair["a"]), str(other), "--format", "json", "--allow-env-change")[1])
@@ -232,7 +247,8 @@ def test_baseline_save_list_replace_and_compare_by_name(pair, capsys, tmp_path):
     assert rc == 0 and "saved" in out
     saved = root / "main"
     assert sorted(p.name for p in saved.iterdir()) == sorted(
-        ["run.json", "results.parquet", "results.csv", "samples.parquet", "baseline.json"])
+        ["run.json", "results.parquet", "results.csv", "samples.parquet", "baseline.json"]
+    )
     assert json.loads((saved / "baseline.json").read_text())["run_id"] == pair["a"].name
     assert not list(root.glob(".*"))  # no temporary folders left behind
     rc, _, err = cli(capsys, "baseline", "save", str(pair["b"]), "main", "--root", str(root))
@@ -269,8 +285,12 @@ def test_committed_ci_baseline_matches_params_and_gmacs(ci_run):
     baseline = ROOT / "results" / "baselines" / "ci"
     res = run_cli("compare", str(baseline), str(ci_run["run_dir"]), "--fail-on", "params,gmacs,weight_mb", "--format", "json")
     doc = json.loads(res.stdout)
-    changed = [f"{c['cell']} {r['metric']}: {r['base']} → {r['new']}" for c in doc["cells"] for r in c["results"]
-               if r["metric"] in ("params", "gmacs", "weight_mb") and r["decision"] != "unchanged"]
+    changed = [
+        f"{c['cell']} {r['metric']}: {r['base']} → {r['new']}"
+        for c in doc["cells"]
+        for r in c["results"]
+        if r["metric"] in ("params", "gmacs", "weight_mb") and r["decision"] != "unchanged"
+    ]
     assert changed == [], "deterministic metrics differ from results/baselines/ci:\n" + "\n".join(changed)
     assert res.returncode == 0, res.stderr
     assert len(doc["cells"]) == 8 and doc["counts"]["missing"] == doc["counts"]["new"] == 0
@@ -287,7 +307,8 @@ def test_generated_pytest_module_is_up_to_date():
 
     committed = ROOT / "benchmarks" / "test_suite_benchmarks.py"
     assert committed.read_text() == generate(ROOT / "suites" / "ci.yaml"), (
-        "regenerate: python -m bench.pytest_front suites/ci.yaml -o benchmarks/test_suite_benchmarks.py")
+        "regenerate: python -m bench.pytest_front suites/ci.yaml -o benchmarks/test_suite_benchmarks.py"
+    )
 
 
 def test_pytest_benchmark_front_end_saves_and_compares(tmp_path):
@@ -295,9 +316,21 @@ def test_pytest_benchmark_front_end_saves_and_compares(tmp_path):
     import sys
 
     storage = tmp_path / "store"
-    base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "benchmarks/test_suite_benchmarks.py",
-            "-k", "cnn and b1", f"--benchmark-storage=file://{storage}", "--benchmark-max-time=0.05",
-            "--benchmark-min-rounds=20", "--benchmark-warmup=off"]
+    base = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "benchmarks/test_suite_benchmarks.py",
+        "-k",
+        "cnn and b1",
+        f"--benchmark-storage=file://{storage}",
+        "--benchmark-max-time=0.05",
+        "--benchmark-min-rounds=20",
+        "--benchmark-warmup=off",
+    ]
     first = subprocess.run(base + ["--benchmark-autosave"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stdout + first.stderr
     saved = list(storage.rglob("*.json"))
@@ -308,8 +341,7 @@ def test_pytest_benchmark_front_end_saves_and_compares(tmp_path):
     assert bench[0]["stats"]["rounds"] >= 20
     # No --benchmark-compare-fail here: a threshold on this machine's timings would be a
     # wall-clock assertion (issue #13); what is tested is that the saved run is found and compared.
-    second = subprocess.run(base + ["--benchmark-compare"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+    second = subprocess.run(base + ["--benchmark-compare"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "0001" in second.stdout  # the saved run it compared against
 

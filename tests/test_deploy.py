@@ -33,8 +33,18 @@ BATCH = 4  # top-1 agreement is checked over these rows
 
 def _cell(name: str, runtime: str, threads: int | None = 1, **kw) -> Cell:
     spec = registry.get_spec(name)
-    base = dict(suite="t", model=name, registry_name=name, family=spec.family, device="cpu", precision="fp32",
-                runtime=runtime, batch_size=BATCH, img_size=spec.default_img_size, threads=threads)
+    base = dict(
+        suite="t",
+        model=name,
+        registry_name=name,
+        family=spec.family,
+        device="cpu",
+        precision="fp32",
+        runtime=runtime,
+        batch_size=BATCH,
+        img_size=spec.default_img_size,
+        threads=threads,
+    )
     base.update(kw)
     return Cell(**base)
 
@@ -211,8 +221,9 @@ def test_runtime_not_installed_names_the_extra(monkeypatch, runtime):
         prepare(nn.Identity(), torch.randn(1, 3, 8, 8), _cell("test:cnn", runtime))
 
 
-@pytest.mark.parametrize("device,precision,why", [("cuda", "fp32", "CPU execution provider only"),
-                                                  ("cpu", "bf16", "fp32 graph only")])
+@pytest.mark.parametrize(
+    "device,precision,why", [("cuda", "fp32", "CPU execution provider only"), ("cpu", "bf16", "fp32 graph only")]
+)
 def test_unsupported_device_or_precision_is_skipped_before_export(device, precision, why):
     cell = _cell("test:cnn", "onnxruntime", device=device, precision=precision)
     with pytest.raises(Unsupported, match=why):
@@ -238,8 +249,16 @@ def test_cli_run_records_runtime_columns_and_export_failures(tmp_path):
     from bench import load_results
 
     suite = write_suite(tmp_path, SUITE)
-    res = run_cli("run", str(suite), "--results-dir", str(tmp_path / "results"), "--reports-dir",
-                  str(tmp_path / "reports"), "-q", timeout=600)
+    res = run_cli(
+        "run",
+        str(suite),
+        "--results-dir",
+        str(tmp_path / "results"),
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        "-q",
+        timeout=600,
+    )
     run_dir = next((tmp_path / "results").iterdir())
     df = load_results(run_dir).set_index("model")
     assert set(df.index) == {"test:cnn", "raises"}, res.stdout + res.stderr

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.metrics.energy import (CounterUnavailable, RaplCounter, energy_for_cell, measure_energy, rapl_delta_uj,
-                                  rapl_domains)
+from bench.metrics.energy import CounterUnavailable, RaplCounter, energy_for_cell, measure_energy, rapl_delta_uj, rapl_domains
 
 
 def _domain(root, name, dirname, energy_uj, max_uj=262_143_328_850):
@@ -85,8 +84,9 @@ def test_window_spans_several_counter_updates():
     c = _ScriptedCounter(every=3)
     t = iter(i * 0.1 for i in range(10_000))
     calls = []
-    res = measure_energy(lambda: calls.append(1), batch_size=4, counter=c, min_s=0.2, max_s=100, min_updates=5,
-                         clock=lambda: next(t))
+    res = measure_energy(
+        lambda: calls.append(1), batch_size=4, counter=c, min_s=0.2, max_s=100, min_updates=5, clock=lambda: next(t)
+    )
     # Reads 1 (start), 2, 3, … : the counter steps at reads 3, 6, 9, 12, 15 → 5 updates after 14 calls.
     assert res.energy_updates == 5 and len(calls) == 14 == res.energy_calls
     assert res.energy_j_per_img == pytest.approx(2.5 / (14 * 4))

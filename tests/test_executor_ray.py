@@ -34,8 +34,9 @@ def two_nodes():
     from ray.cluster_utils import Cluster
 
     os.environ["ARCHBENCH_TEST_MARKER"] = MARKER
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "resources": {TIMING_RESOURCE: 1},
-                                                            "include_dashboard": False})
+    cluster = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 2, "resources": {TIMING_RESOURCE: 1}, "include_dashboard": False}
+    )
     cluster.add_node(num_cpus=2, resources={TIMING_RESOURCE: 1})
     ray.init(address=cluster.address, runtime_env=local_runtime_env(), log_to_driver=False)
     cluster.wait_for_nodes()
@@ -50,8 +51,9 @@ def two_nodes():
 def test_ci_suite_through_a_local_ray_cluster_matches_the_local_executor(ci_run, tmp_path):
     """The CLI starts a local Ray cluster for the run and shuts it down; params/GMACs equal a
     local run's; threads are what the suite asked for (Ray's OMP_NUM_THREADS=1 does not leak)."""
-    res = run_cli("run", str(ROOT / "suites" / "ci.yaml"), "--executor", "ray", "--results-dir", str(tmp_path / "r"),
-                  "--no-report", "-q")
+    res = run_cli(
+        "run", str(ROOT / "suites" / "ci.yaml"), "--executor", "ray", "--results-dir", str(tmp_path / "r"), "--no-report", "-q"
+    )
     assert res.returncode == 0, res.stderr[-3000:] + res.stdout
     run_dir = next((tmp_path / "r").iterdir())
     ray_df = load_results(run_dir).set_index("cell_key")
@@ -86,20 +88,26 @@ def test_ci_suite_through_a_local_ray_cluster_matches_the_local_executor(ci_run,
 
 
 def _cells(tmp_path: Path):
-    suite = parse_suite({
-        "name": "ray-faults", "devices": ["cpu"], "batch_sizes": [1], "img_sizes": [32], "threads": [1],
-        "models": [
-            {"name": "fault:model", "alias": "fine", "kwargs": {"mode": "ok"}},
-            {"name": "fault:model", "alias": "killed", "kwargs": {"mode": "kill"}},
-            {"name": "fault:model", "alias": "hangs", "kwargs": {"mode": "hang"}},
-            {"name": "test:cnn", "alias": "cnn-a"},
-            {"name": "test:cnn", "alias": "cnn-b"},
-            # min_gpu_mem_gb on CPU: params/GMACs on the meta device, nothing timed
-            *({"name": "test:vit", "alias": f"meta-{i}", "min_gpu_mem_gb": 1} for i in range(3)),
-        ],
-        "timing": {"warmup_min_iters": 1, "min_samples": 5, "max_time_s": 0.2, "ceiling_s": 0},
-        "timeout_s": 600,
-    })
+    suite = parse_suite(
+        {
+            "name": "ray-faults",
+            "devices": ["cpu"],
+            "batch_sizes": [1],
+            "img_sizes": [32],
+            "threads": [1],
+            "models": [
+                {"name": "fault:model", "alias": "fine", "kwargs": {"mode": "ok"}},
+                {"name": "fault:model", "alias": "killed", "kwargs": {"mode": "kill"}},
+                {"name": "fault:model", "alias": "hangs", "kwargs": {"mode": "hang"}},
+                {"name": "test:cnn", "alias": "cnn-a"},
+                {"name": "test:cnn", "alias": "cnn-b"},
+                # min_gpu_mem_gb on CPU: params/GMACs on the meta device, nothing timed
+                *({"name": "test:vit", "alias": f"meta-{i}", "min_gpu_mem_gb": 1} for i in range(3)),
+            ],
+            "timing": {"warmup_min_iters": 1, "min_samples": 5, "max_time_s": 0.2, "ceiling_s": 0},
+            "timeout_s": 600,
+        }
+    )
     # The hanging cell alone gets a short timeout (the others may be slow on a busy machine).
     return [replace(c, timeout_s=20) if c.model == "hangs" else c for c in all_cells(suite)]
 
@@ -107,8 +115,12 @@ def _cells(tmp_path: Path):
 def test_faults_and_placement_on_two_simulated_nodes(two_nodes, tmp_path):
     cells = _cells(tmp_path)
     started = []
-    outcomes = {c.model: o for c, o in two_nodes.run_all(cells, lambda c: tmp_path / "logs" / f"{c.slug}.log",
-                                                           on_start=lambda c: started.append(c.model))}
+    outcomes = {
+        c.model: o
+        for c, o in two_nodes.run_all(
+            cells, lambda c: tmp_path / "logs" / f"{c.slug}.log", on_start=lambda c: started.append(c.model)
+        )
+    }
     rows = {m: o.row for m, o in outcomes.items()}
     status = {m: r["status"] for m, r in rows.items()}
     assert status["killed"] == "crashed" and "SIGKILL" in rows["killed"]["error"]
@@ -123,12 +135,11 @@ def test_faults_and_placement_on_two_simulated_nodes(two_nodes, tmp_path):
     timed = {c.model for c in cells if is_timing_cell(c)}
     assert timed == {"fine", "killed", "hangs", "cnn-a", "cnn-b"}
     for node in {r["node_id"] for r in rows.values()}:
-        spans = sorted((rows[m]["cell_start_unix_s"], rows[m]["cell_end_unix_s"]) for m in timed
-                       if rows[m]["node_id"] == node)
+        spans = sorted((rows[m]["cell_start_unix_s"], rows[m]["cell_end_unix_s"]) for m in timed if rows[m]["node_id"] == node)
         for (_s1, e1), (s2, _e2) in zip(spans, spans[1:]):
             assert e1 <= s2, f"timed cells overlapped on node {node[:8]}: {spans}"
     light = [(rows[m]["cell_start_unix_s"], rows[m]["cell_end_unix_s"]) for m in rows if m.startswith("meta-")]
-    assert any(s2 < e1 and s1 < e2 for i, (s1, e1) in enumerate(light) for (s2, e2) in light[i + 1:])
+    assert any(s2 < e1 and s1 < e2 for i, (s1, e1) in enumerate(light) for (s2, e2) in light[i + 1 :])
 
     # The hung cell's worker died with its cancelled Ray task: no process of this test is left.
     psutil = pytest.importorskip("psutil")
@@ -148,8 +159,9 @@ def test_faults_and_placement_on_two_simulated_nodes(two_nodes, tmp_path):
 
 
 def test_threads_null_gets_torch_default_not_rays_one(two_nodes, tmp_path):
-    suite = parse_suite({"name": "ray-threads", "models": ["test:cnn"], "img_sizes": [32], "threads": [None],
-                         "metrics": ["params"]})
+    suite = parse_suite(
+        {"name": "ray-threads", "models": ["test:cnn"], "img_sizes": [32], "threads": [None], "metrics": ["params"]}
+    )
     cell = all_cells(suite)[0]
     ray_row = two_nodes.run(cell, tmp_path / "ray.log").row
     local_row = LocalProcessExecutor().run(cell, tmp_path / "local.log").row

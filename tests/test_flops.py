@@ -117,8 +117,9 @@ def test_torchvision_vit_keeps_attention_under_no_grad_and_inference_mode():
     # Under no_grad/inference_mode nn.MultiheadAttention takes a fused fast path that used
     # to hide all attention (vit_b_16 came out ≈ 11.3 instead of 17.56). A small
     # torchvision ViT (same code) against the closed form in both contexts...
-    small = tvm.VisionTransformer(image_size=64, patch_size=16, num_layers=2, num_heads=2,
-                                  hidden_dim=64, mlp_dim=256, num_classes=10)
+    small = tvm.VisionTransformer(
+        image_size=64, patch_size=16, num_layers=2, num_heads=2, hidden_dim=64, mlp_dim=256, num_classes=10
+    )
     expected = vit_macs(64, 64, depth=2, classes=10) / 1e9
     for ctx in (torch.no_grad, torch.inference_mode):
         with ctx():
@@ -268,8 +269,16 @@ def test_fused_multi_head_attention_kernel_is_counted():
     def fwd(x, mha):
         t = x.reshape(1, n, e)  # call the fused kernel the fast path would have used
         return torch._native_multi_head_attention(
-            t, t, t, e, heads, mha.in_proj_weight, mha.in_proj_bias,
-            mha.out_proj.weight, mha.out_proj.bias, need_weights=False,
+            t,
+            t,
+            t,
+            e,
+            heads,
+            mha.in_proj_weight,
+            mha.in_proj_bias,
+            mha.out_proj.weight,
+            mha.out_proj.bias,
+            need_weights=False,
         )[0]
 
     expected = 3 * n * e * e + 2 * n * n * e + n * e * e
@@ -383,11 +392,26 @@ def test_counters_that_disagree_mark_the_row():
 
 
 def test_matmul_class_names():
-    for op in ["aten::bilinear", "aten::_trilinear", "aten::mm", "aten::cudnn_convolution", "aten::lstm",
-               "aten::_transformer_encoder_layer_fwd", "torchvision::deform_conv2d", "prim::PythonOp.MyFn"]:
+    for op in [
+        "aten::bilinear",
+        "aten::_trilinear",
+        "aten::mm",
+        "aten::cudnn_convolution",
+        "aten::lstm",
+        "aten::_transformer_encoder_layer_fwd",
+        "torchvision::deform_conv2d",
+        "prim::PythonOp.MyFn",
+    ]:
         assert is_matmul_class(op), op
-    for op in ["aten::upsample_bilinear2d", "aten::add", "aten::layer_norm", "prims::convert_element_type",
-               "aten::gelu", "aten::softmax", "aten::mean"]:
+    for op in [
+        "aten::upsample_bilinear2d",
+        "aten::add",
+        "aten::layer_norm",
+        "prims::convert_element_type",
+        "aten::gelu",
+        "aten::softmax",
+        "aten::mean",
+    ]:
         assert not is_matmul_class(op), op
 
 

@@ -7,8 +7,14 @@ import math
 import pytest
 import torch
 
-from bench.metrics.hardware import (ceiling_combos, efficiency_columns, find_ceiling, measure_ceiling,
-                                    measure_ceilings, theoretical_gflops)
+from bench.metrics.hardware import (
+    ceiling_combos,
+    efficiency_columns,
+    find_ceiling,
+    measure_ceiling,
+    measure_ceilings,
+    theoretical_gflops,
+)
 from bench.suite import expand, parse_suite
 
 
@@ -47,8 +53,9 @@ def test_unavailable_combinations_are_skipped_with_a_reason():
 
 
 def test_one_ceiling_per_device_precision_threads_of_the_suite():
-    suite = parse_suite({"name": "h", "models": ["test:cnn", "test:vit"], "precisions": ["fp32", "fp16"],
-                         "threads": [1], "batch_sizes": [1, 4]})
+    suite = parse_suite(
+        {"name": "h", "models": ["test:cnn", "test:vit"], "precisions": ["fp32", "fp16"], "threads": [1], "batch_sizes": [1, 4]}
+    )
     cells = expand(suite)
     assert ceiling_combos(cells) == [("cpu", "fp32", 1), ("cpu", "fp16", 1)]
     hw = measure_ceilings(cells, budget_s=0.1)
@@ -58,8 +65,10 @@ def test_one_ceiling_per_device_precision_threads_of_the_suite():
 
 
 def test_efficiency_is_achieved_flops_over_the_matching_ceiling():
-    hw = [{"device": "cpu", "precision": "fp32", "threads": 1, "matmul_gflops": 50.0},
-          {"device": "cpu", "precision": "fp32", "threads": None, "matmul_gflops": 90.0}]
+    hw = [
+        {"device": "cpu", "precision": "fp32", "threads": 1, "matmul_gflops": 50.0},
+        {"device": "cpu", "precision": "fp32", "threads": None, "matmul_gflops": 90.0},
+    ]
     row = {"gmacs": 1.8, "throughput_ips": 10.0}  # 2 × 1.8 GMAC × 10 img/s = 36 GFLOP/s
     out = efficiency_columns(row, "cpu", "fp32", 1, hw)
     assert out["achieved_gflops"] == pytest.approx(36.0)
@@ -73,8 +82,18 @@ def test_efficiency_is_achieved_flops_over_the_matching_ceiling():
 
 
 def test_efficiency_uses_the_measured_ceiling_and_flags_rows_above_it():
-    hw = [{"device": "cpu", "precision": "fp32", "threads": 1, "matmul_gflops": 30.0, "conv_gflops": 40.0,
-           "ceiling_gflops": 40.0, "ceiling_kernel": "conv3x3", "ceiling_theoretical_gflops": 80.0}]
+    hw = [
+        {
+            "device": "cpu",
+            "precision": "fp32",
+            "threads": 1,
+            "matmul_gflops": 30.0,
+            "conv_gflops": 40.0,
+            "ceiling_gflops": 40.0,
+            "ceiling_kernel": "conv3x3",
+            "ceiling_theoretical_gflops": 80.0,
+        }
+    ]
     out = efficiency_columns({"gmacs": 1.0, "throughput_ips": 10.0}, "cpu", "fp32", 1, hw)  # 20 GFLOP/s
     assert out["ceiling_gflops"] == 40.0 and out["ceiling_kernel"] == "conv3x3" and out["efficiency"] == 0.5
     assert out["ceiling_theoretical_gflops"] == 80.0 and "efficiency_note" not in out

@@ -18,8 +18,7 @@ def test_bench_has_no_import_cycle():
     lines = dict(line.split(" -> ", 1) for line in res.stdout.splitlines() if " -> " in line)
     assert "bench.results" in lines["bench.worker"]  # the graph is printed, one module per line
     # model builders never import the registry (it loads them from bench/models/catalog.py)
-    for builder in ("bench.models.tiny", "bench.models.faults", "bench.models.internimage",
-                    "bench.accuracy.small_models"):
+    for builder in ("bench.models.tiny", "bench.models.faults", "bench.models.internimage", "bench.accuracy.small_models"):
         assert "bench.registry" not in lines.get(builder, ""), builder
 
 
@@ -33,14 +32,17 @@ def _package(tmp_path: Path, files: dict[str, str]) -> Path:
 
 
 def test_a_cycle_is_found_even_through_a_lazy_import(tmp_path):
-    root = _package(tmp_path, {
-        "__init__.py": "",
-        "a.py": "from pkg import b\n",
-        "b.py": "def f():\n    from pkg.sub.c import g\n    return g\n",
-        "sub/__init__.py": "",
-        "sub/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import d\nimport pkg.a\n",
-        "d.py": "from pkg.sub import c\n",
-    })
+    root = _package(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "a.py": "from pkg import b\n",
+            "b.py": "def f():\n    from pkg.sub.c import g\n    return g\n",
+            "sub/__init__.py": "",
+            "sub/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import d\nimport pkg.a\n",
+            "d.py": "from pkg.sub import c\n",
+        },
+    )
     graph = build_graph(root, "pkg")
     assert graph["pkg.b"] == {"pkg.sub.c"} and graph["pkg.sub.c"] == {"pkg.a"}  # TYPE_CHECKING ignored
     assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.sub.c"]]

@@ -205,8 +205,14 @@ def test_h_style_head_and_blocks_run_at_odd_sizes():
     # stage-3 map, so the ×2 pixel-shuffled stage-4 map (4×4) must be cropped.
     torch.manual_seed(5)
     model = ii.internimage_test(
-        dw_kernel_size=5, res_post_norm=True, center_feature_scale=True, level2_post_norm_block_ids=(0,),
-        clip_projector=True, clip_embed_dim=16, clip_heads=2, clip_out_dim=8,
+        dw_kernel_size=5,
+        res_post_norm=True,
+        center_feature_scale=True,
+        level2_post_norm_block_ids=(0,),
+        clip_projector=True,
+        clip_embed_dim=16,
+        clip_heads=2,
+        clip_out_dim=8,
     ).eval()
     assert len(model.stages[2].post_norms) == 1
     assert model.stages[0].blocks[0].dcn.dw_conv.kernel_size == (5, 5)

@@ -40,11 +40,14 @@ def test_list_params_counts_without_metadata():
     assert all(r["params_m"] and r["params_from"] == "counted (meta device)" for r in rows)
 
 
-@pytest.mark.parametrize("typo, first", [
-    ("tv:resnet5", "tv:resnet50"),
-    ("timm:vit_smal_patch16_224", "timm:vit_small_patch16_224"),
-    ("tv:mobilenetv2", "tv:mobilenet_v2"),
-])
+@pytest.mark.parametrize(
+    "typo, first",
+    [
+        ("tv:resnet5", "tv:resnet50"),
+        ("timm:vit_smal_patch16_224", "timm:vit_small_patch16_224"),
+        ("tv:mobilenetv2", "tv:mobilenet_v2"),
+    ],
+)
 def test_typos_suggest_the_closest_spelling(typo, first):
     with pytest.raises(UserError) as err:
         registry.get_spec(typo)

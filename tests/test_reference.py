@@ -81,8 +81,9 @@ def test_measured_numbers_reproduce_every_published_row():
         r.model.startswith(("tv:", "timm:")) for r in ROWS
     )  # only archbench's own models may be missing from an install
     bad = measured[measured.status != "ok"]
-    assert bad.empty, bad[["model", "img_size", "params_m_published", "params_m_measured",
-                           "gmacs_published", "gmacs_measured"]].to_string()
+    assert bad.empty, bad[
+        ["model", "img_size", "params_m_published", "params_m_measured", "gmacs_published", "gmacs_measured"]
+    ].to_string()
     for _, rec in measured.iterrows():
         if rec.gmacs_published is not None and not math.isnan(rec.gmacs_published):
             assert rec.gmacs_measured > 0

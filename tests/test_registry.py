@@ -5,7 +5,9 @@ from bench import registry
 from bench.errors import UserError
 
 
-@pytest.mark.parametrize("name, family", [("test:cnn", "cnn"), ("test:mobile", "mobile"), ("test:vit", "vit"), ("test:hybrid", "hybrid")])
+@pytest.mark.parametrize(
+    "name, family", [("test:cnn", "cnn"), ("test:mobile", "mobile"), ("test:vit", "vit"), ("test:hybrid", "hybrid")]
+)
 def test_tiny_models_are_tiny_and_run(name, family):
     spec = registry.get_spec(name)
     assert spec.family == family
@@ -19,11 +21,21 @@ def test_tiny_models_are_tiny_and_run(name, family):
 @pytest.mark.parametrize(
     "arch, family",
     [
-        ("resnet50", "cnn"), ("alexnet", "cnn"), ("vgg16", "cnn"), ("convnext_tiny", "cnn"),
-        ("mobilenet_v2", "mobile"), ("mobilenetv3_large_100", "mobile"), ("efficientnet_b0", "mobile"),
-        ("vit_tiny_patch16_224", "vit"), ("deit_small_patch16_224", "vit"), ("swin_t", "vit"),
-        ("vit_small_patch14_dinov2", "vit"), ("eva02_tiny_patch14_224", "vit"), ("mobilevit_s", "hybrid"),
-        ("vit_tiny_r_s16_p8_224", "hybrid"), ("vit_base_r50_s16_384", "hybrid"),
+        ("resnet50", "cnn"),
+        ("alexnet", "cnn"),
+        ("vgg16", "cnn"),
+        ("convnext_tiny", "cnn"),
+        ("mobilenet_v2", "mobile"),
+        ("mobilenetv3_large_100", "mobile"),
+        ("efficientnet_b0", "mobile"),
+        ("vit_tiny_patch16_224", "vit"),
+        ("deit_small_patch16_224", "vit"),
+        ("swin_t", "vit"),
+        ("vit_small_patch14_dinov2", "vit"),
+        ("eva02_tiny_patch14_224", "vit"),
+        ("mobilevit_s", "hybrid"),
+        ("vit_tiny_r_s16_p8_224", "hybrid"),
+        ("vit_base_r50_s16_384", "hybrid"),
     ],
 )
 def test_family_rules(arch, family):

@@ -34,9 +34,17 @@ def default_like(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def rich(tmp_path_factory) -> Path:
     """Every axis swept: sizes, runtimes, devices, batches — every figure applies."""
-    return write_run(tmp_path_factory.mktemp("rich"), suite="rich", run_id="20260102-000000-rich-0002",
-                     models=DEFAULT_MODELS[::3], batches=(1, 4, 16), img_sizes=(224, 384, 512),
-                     runtimes=("eager", "compile", "onnxruntime"), devices=("cpu", "cuda"), n_samples=20)
+    return write_run(
+        tmp_path_factory.mktemp("rich"),
+        suite="rich",
+        run_id="20260102-000000-rich-0002",
+        models=DEFAULT_MODELS[::3],
+        batches=(1, 4, 16),
+        img_sizes=(224, 384, 512),
+        runtimes=("eager", "compile", "onnxruntime"),
+        devices=("cpu", "cuda"),
+        n_samples=20,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +52,7 @@ def default_page(default_like, tmp_path_factory) -> str:
     out = tmp_path_factory.mktemp("default-page") / "r.html"
     t0 = time.perf_counter()
     render_run_report(default_like, out, strict=True)
-    print(f"\nrender of a default-shaped run (12 models × 2 batches + 12 accuracy + 5 failed): "
-          f"{time.perf_counter() - t0:.1f} s")
+    print(f"\nrender of a default-shaped run (12 models × 2 batches + 12 accuracy + 5 failed): {time.perf_counter() - t0:.1f} s")
     return out.read_text()
 
 
@@ -53,7 +60,7 @@ def without_plotly(page: str) -> str:
     """The page with the inlined plotly.js bundle cut out (it is third-party code, checked once)."""
     head, sep, rest = page.partition(PLOTLY_JS[:200])
     assert sep, "the plotly.js bundle is not inlined"
-    return head + rest[len(PLOTLY_JS) - 200:]
+    return head + rest[len(PLOTLY_JS) - 200 :]
 
 
 def _figure_ids(page: str) -> list[str]:
@@ -66,8 +73,15 @@ def _load(run_dir: Path) -> ReportData:
 
 def test_default_shaped_run_renders_every_applicable_figure(default_page):
     page = default_page
-    assert _figure_ids(page) == ["fig-acc-latency", "fig-lat-gmacs", "fig-lat-dist", "fig-throughput",
-                                 "fig-memory", "fig-roofline", "fig-family-size"]
+    assert _figure_ids(page) == [
+        "fig-acc-latency",
+        "fig-lat-gmacs",
+        "fig-lat-dist",
+        "fig-throughput",
+        "fig-memory",
+        "fig-roofline",
+        "fig-family-size",
+    ]
     # The two figures this run cannot support say why instead of vanishing.
     assert "the suite measured a single input size" in page and "the suite measured a single runtime" in page
     # Every figure has a caption; the ceiling line is drawn and named with the measured rate.
@@ -90,8 +104,17 @@ def test_default_shaped_run_renders_every_applicable_figure(default_page):
 
 def test_rich_run_draws_all_eight_figures_and_runtime_speedups(rich, tmp_path):
     page = render_run_report(rich, tmp_path / "r.html", strict=True).read_text()
-    assert _figure_ids(page) == ["fig-acc-latency", "fig-lat-gmacs", "fig-lat-dist", "fig-throughput",
-                                 "fig-memory", "fig-roofline", "fig-resolution", "fig-family-size", "fig-runtimes"]
+    assert _figure_ids(page) == [
+        "fig-acc-latency",
+        "fig-lat-gmacs",
+        "fig-lat-dist",
+        "fig-throughput",
+        "fig-memory",
+        "fig-roofline",
+        "fig-resolution",
+        "fig-family-size",
+        "fig-runtimes",
+    ]
     assert "Not drawn for this run" not in page
     assert "224, 384, 512 px" in page
     assert "speed-up of each runtime over eager" in page
@@ -126,19 +149,30 @@ def test_summary_marks_the_pareto_models(default_like):
     assert "tv:alexnet" in front and "tv:vgg16" not in front  # fastest is always on it; vgg16 is slow and mid-accuracy
 
 
-@pytest.mark.parametrize("hw, device, precision, threads, want", [
-    ([{"device": "cpu", "precision": "fp32", "threads_actual": 2, "matmul_gflops": 120.0},
-      {"device": "cpu", "precision": "fp32", "threads_actual": 1, "matmul_gflops": 60.0},
-      {"device": "cpu", "precision": "bf16", "threads_actual": 2, "matmul_gflops": 400.0}], "cpu", "fp32", 1, 60.0),
-    ([{"device": "cpu", "precision": "fp32", "threads_actual": 2, "matmul_gflops": 120.0}], "cpu", "fp32", None, 120.0),
-    ([{"device": "cuda", "precision": "fp32", "matmul_gflops": None, "skipped": "no GPU"}], "cuda", "fp32", None, None),
-    ({"cpu": {"matmul_gflops": {"fp32": 90.5, "bf16": 300}}}, "cpu", "bf16", None, 300.0),
-    ({"cuda:0": {"matmul_gflops": 5e4}}, "cuda", "fp32", None, 5e4),
-    ({"matmul_gflops": 77}, "cpu", "fp32", None, 77.0),
-    ({"matmul_gflops": "fast"}, "cpu", "fp32", None, None),
-    (None, "cpu", "fp32", None, None),
-    ("garbage", "cpu", "fp32", None, None),
-])
+@pytest.mark.parametrize(
+    "hw, device, precision, threads, want",
+    [
+        (
+            [
+                {"device": "cpu", "precision": "fp32", "threads_actual": 2, "matmul_gflops": 120.0},
+                {"device": "cpu", "precision": "fp32", "threads_actual": 1, "matmul_gflops": 60.0},
+                {"device": "cpu", "precision": "bf16", "threads_actual": 2, "matmul_gflops": 400.0},
+            ],
+            "cpu",
+            "fp32",
+            1,
+            60.0,
+        ),
+        ([{"device": "cpu", "precision": "fp32", "threads_actual": 2, "matmul_gflops": 120.0}], "cpu", "fp32", None, 120.0),
+        ([{"device": "cuda", "precision": "fp32", "matmul_gflops": None, "skipped": "no GPU"}], "cuda", "fp32", None, None),
+        ({"cpu": {"matmul_gflops": {"fp32": 90.5, "bf16": 300}}}, "cpu", "bf16", None, 300.0),
+        ({"cuda:0": {"matmul_gflops": 5e4}}, "cuda", "fp32", None, 5e4),
+        ({"matmul_gflops": 77}, "cpu", "fp32", None, 77.0),
+        ({"matmul_gflops": "fast"}, "cpu", "fp32", None, None),
+        (None, "cpu", "fp32", None, None),
+        ("garbage", "cpu", "fp32", None, None),
+    ],
+)
 def test_matmul_ceiling_read_defensively(hw, device, precision, threads, want):
     assert matmul_ceiling_gflops(hw, device, precision, threads) == want
 
@@ -174,10 +208,17 @@ def test_missing_columns_and_empty_runs_still_render(tmp_path):
 
 
 def test_hostile_names_render_as_text(tmp_path):
-    run = write_run(tmp_path, suite=XSS_SUITE, run_id="xss-run", models=[(XSS_MODEL, "cnn", 1.0, 0.5, 70.0)] + DEFAULT_MODELS[:2],
-                    description='"><script>alert(4)</script>')
-    rec = {"cell": {"key": "x|speed|bad", "model": XSS_MODEL, "family": "<b>fam</b>", "device": "<i>dev</i>", "task": "speed"},
-           "row": {"status": "failed", "error": XSS_ERROR}}
+    run = write_run(
+        tmp_path,
+        suite=XSS_SUITE,
+        run_id="xss-run",
+        models=[(XSS_MODEL, "cnn", 1.0, 0.5, 70.0)] + DEFAULT_MODELS[:2],
+        description='"><script>alert(4)</script>',
+    )
+    rec = {
+        "cell": {"key": "x|speed|bad", "model": XSS_MODEL, "family": "<b>fam</b>", "device": "<i>dev</i>", "task": "speed"},
+        "row": {"status": "failed", "error": XSS_ERROR},
+    }
     results.write_cell_record(run, "zz-xss", rec)
     results.consolidate(run)
     page = render_run_report(run, tmp_path / "xss.html", strict=True).read_text()
@@ -199,7 +240,7 @@ def test_markdown_top_table_and_failed_cells(default_like):
     md = render_markdown(default_like)
     lines = md.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("| model |"))
-    rows = [line for line in lines[header + 2:] if line.startswith("| ")]
+    rows = [line for line in lines[header + 2 :] if line.startswith("| ")]
     table = rows[:12]
     assert len(table) == 12 and table[0].startswith("| tv:alexnet")  # fastest first
     p50 = [float(r.split("|")[5].strip().replace(",", "")) for r in table]
@@ -223,24 +264,48 @@ def test_environment_block(tmp_path):
     run = write_run(tmp_path, models=DEFAULT_MODELS[:2], busy=True, failures=False)
     page = render_run_report(run, tmp_path / "r.html", strict=True).read_text()
     method = page.split('id="method"')[1]
-    for text in ("Test CPU", "CPU cores", "torch", "threads used", "timing rule", "FLOP convention",
-                 "GMACs: 1e9 multiply-accumulates", "matmul 150 GFLOP/s", "machine busy"):
+    for text in (
+        "Test CPU",
+        "CPU cores",
+        "torch",
+        "threads used",
+        "timing rule",
+        "FLOP convention",
+        "GMACs: 1e9 multiply-accumulates",
+        "matmul 150 GFLOP/s",
+        "machine busy",
+    ):
         assert text in method, text
     assert 'id="load-warning"' in page
 
 
 def test_family_colours_are_consistent(default_page):
-    rows = re.findall(r'<tr data-family="(\w+)" data-device="cpu"><td class="text"><span class="fam" style="background: (#\w+)">',
-                      default_page)
+    rows = re.findall(
+        r'<tr data-family="(\w+)" data-device="cpu"><td class="text"><span class="fam" style="background: (#\w+)">', default_page
+    )
     assert rows and all(FAMILY_COLORS[f] == c for f, c in rows)
 
 
 def test_index_newest_first_latest_and_claims_link(tmp_path):
     res, rep = tmp_path / "results", tmp_path / "reports"
-    old = write_run(res, suite="older", run_id="20260101-000000-older-0001", started_at="2026-01-01T00:00:00+00:00",
-                    models=DEFAULT_MODELS[:1], failures=False, accuracy=False)
-    new = write_run(res, suite="newer", run_id="20260105-000000-newer-0002", started_at="2026-01-05T00:00:00+00:00",
-                    models=DEFAULT_MODELS[2:3], failures=False, accuracy=False)
+    old = write_run(
+        res,
+        suite="older",
+        run_id="20260101-000000-older-0001",
+        started_at="2026-01-01T00:00:00+00:00",
+        models=DEFAULT_MODELS[:1],
+        failures=False,
+        accuracy=False,
+    )
+    new = write_run(
+        res,
+        suite="newer",
+        run_id="20260105-000000-newer-0002",
+        started_at="2026-01-05T00:00:00+00:00",
+        models=DEFAULT_MODELS[2:3],
+        failures=False,
+        accuracy=False,
+    )
     (res / "not-a-run").mkdir()
     index = update_index(res, rep).read_text()
     assert index.index(new.name) < index.index(old.name)
@@ -258,8 +323,18 @@ def test_index_newest_first_latest_and_claims_link(tmp_path):
 def test_page_name_and_fmt():
     assert page_name("20260101-000000-ci-9a47") == "20260101-000000-ci-9a47.html"
     assert page_name("../../etc/passwd") == "_.._etc_passwd.html"
-    assert [fmt(v) for v in (None, float("nan"), 1234.5, 12.345, 1.2345, 0.012345, 0.00001234, 8.0, True, "x")] == \
-        ["", "", "1,234", "12.3", "1.23", "0.012", "1.2e-05", "8", "yes", "x"]
+    assert [fmt(v) for v in (None, float("nan"), 1234.5, 12.345, 1.2345, 0.012345, 0.00001234, 8.0, True, "x")] == [
+        "",
+        "",
+        "1,234",
+        "12.3",
+        "1.23",
+        "0.012",
+        "1.2e-05",
+        "8",
+        "yes",
+        "x",
+    ]
 
 
 def test_cli_report_md(default_like):
@@ -286,16 +361,39 @@ def test_summary_marks_unsupported_percentiles_and_flags_efficiency_above_the_ce
     from bench.metrics.hardware import EFFICIENCY_ABOVE_ONE
     from bench.report.html import summary_table
 
-    base = {"task": "speed", "status": "ok", "device": "cpu", "precision": "fp32", "runtime": "eager", "batch_size": 1,
-            "img_size": 224, "threads_actual": 2, "params_m": 1.0, "gmacs": 1.0, "latency_ms_p50": 5.0,
-            "latency_rel_iqr": 0.01, "throughput_ips": 200.0, "act_peak_mb": 3.0}
-    df = pd.DataFrame([
-        {**base, "model": "a", "family": "cnn", "n_samples": 40, "latency_ms_p90": float("nan"),
-         "latency_note": "p90 empty: 40 samples, p90 needs 100 (10 beyond it)", "efficiency": 1.3,
-         "latency_ms_p50_ci_low": 4.5, "latency_ms_p50_ci_high": 5.6,
-         "efficiency_note": EFFICIENCY_ABOVE_ONE},
-        {**base, "model": "b", "family": "vit", "n_samples": 150, "latency_ms_p90": 5.5, "efficiency": 0.4},
-    ])
+    base = {
+        "task": "speed",
+        "status": "ok",
+        "device": "cpu",
+        "precision": "fp32",
+        "runtime": "eager",
+        "batch_size": 1,
+        "img_size": 224,
+        "threads_actual": 2,
+        "params_m": 1.0,
+        "gmacs": 1.0,
+        "latency_ms_p50": 5.0,
+        "latency_rel_iqr": 0.01,
+        "throughput_ips": 200.0,
+        "act_peak_mb": 3.0,
+    }
+    df = pd.DataFrame(
+        [
+            {
+                **base,
+                "model": "a",
+                "family": "cnn",
+                "n_samples": 40,
+                "latency_ms_p90": float("nan"),
+                "latency_note": "p90 empty: 40 samples, p90 needs 100 (10 beyond it)",
+                "efficiency": 1.3,
+                "latency_ms_p50_ci_low": 4.5,
+                "latency_ms_p50_ci_high": 5.6,
+                "efficiency_note": EFFICIENCY_ABOVE_ONE,
+            },
+            {**base, "model": "b", "family": "vit", "n_samples": 150, "latency_ms_p90": 5.5, "efficiency": 0.4},
+        ]
+    )
     summ = summary_table(ReportData(df, pd.DataFrame(), {}))
     headers = [h for h, _ in summ["header"]]
     by_model = {r["cells"][0]["text"]: {h: c["text"] for h, c in zip(headers, r["cells"])} for r in summ["rows"]}

@@ -23,13 +23,21 @@ from bench.report.html import render_run_report
 from tests.conftest import ROOT
 from tests.test_report_runs import DEFAULT_MODELS, write_run
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 pytestmark = pytest.mark.browser
 LOAD_TIMEOUT_MS = 240_000
 
-HOW_TO_INSTALL = ("install Debian's chromium with `bash scripts/ensure-browser.sh` (as root: apt-get install -y chromium) "
-                  "and Playwright for Python with `pip install playwright`; no Playwright browser download is needed")
+HOW_TO_INSTALL = (
+    "install Debian's chromium with `bash scripts/ensure-browser.sh` (as root: apt-get install -y chromium) "
+    "and Playwright for Python with `pip install playwright`; no Playwright browser download is needed"
+)
 
 
 def _chromium() -> str | None:
@@ -85,8 +93,7 @@ class Opened:
         self.page.route("**/*", self._route)
         self.page.goto(path.resolve().as_uri())
         self.page.wait_for_load_state("load")
-        self.page.wait_for_function(
-            "!document.getElementById('explorer-data') || document.body.dataset.explorer === 'ready'")
+        self.page.wait_for_function("!document.getElementById('explorer-data') || document.body.dataset.explorer === 'ready'")
 
     def _route(self, route) -> None:
         url = route.request.url
@@ -101,14 +108,19 @@ class Opened:
         dialog.dismiss()
 
     def figures(self) -> list[dict]:
-        return self.page.eval_on_selector_all("figure.report-figure", """els => els.map(f => {
+        return self.page.eval_on_selector_all(
+            "figure.report-figure",
+            """els => els.map(f => {
             const img = f.querySelector("img"), r = img.getBoundingClientRect();
             return {id: f.id, complete: img.complete, natural: [img.naturalWidth, img.naturalHeight],
                     box: [r.width, r.height], caption: (f.querySelector("figcaption") || {}).textContent || ""};
-        })""")
+        })""",
+        )
 
     def column(self, table: str, header: str, attr: bool = True) -> list:
-        idx = self.page.eval_on_selector_all(f"#{table} thead th", "(ths, h) => ths.findIndex(t => t.textContent.trim() === h)", header)
+        idx = self.page.eval_on_selector_all(
+            f"#{table} thead th", "(ths, h) => ths.findIndex(t => t.textContent.trim() === h)", header
+        )
         assert idx >= 0, f"no column {header!r} in #{table}"
         js = "(rows, i) => rows.map(r => [r.cells[i].getAttribute('data-v'), r.cells[i].textContent.trim()])"
         vals = self.page.eval_on_selector_all(f"#{table} tbody tr", js, idx)
@@ -119,7 +131,8 @@ class Opened:
 
     def visible_families(self, table: str = "results") -> list[str]:
         return self.page.eval_on_selector_all(
-            f"#{table} tbody tr", "rows => rows.filter(r => r.offsetParent !== null).map(r => r.getAttribute('data-family'))")
+            f"#{table} tbody tr", "rows => rows.filter(r => r.offsetParent !== null).map(r => r.getAttribute('data-family'))"
+        )
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -192,16 +205,29 @@ def test_real_run_report_in_chromium(ci_run, browser, tmp_path):
     o.page.close()
 
     # The README's helper: reports/latest.html → reports/screenshot.png, through the same browser.
-    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "screenshot.py"), str(reports / "latest.html"),
-                          str(reports / "screenshot.png")], capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "screenshot.py"), str(reports / "latest.html"), str(reports / "screenshot.png")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr
     assert _png_size(reports / "screenshot.png") == (1280, 1400)
 
 
 def test_every_figure_kind_renders_in_chromium(browser, tmp_path):
     """A run with every axis swept (sizes, runtimes, devices, batches, accuracy): all nine static figures (the roofline too)."""
-    run = write_run(tmp_path, suite="all-axes", run_id="all-axes-1", models=DEFAULT_MODELS[::4], batches=(1, 8),
-                    img_sizes=(224, 384), runtimes=("eager", "compile"), devices=("cpu", "cuda"), n_samples=15)
+    run = write_run(
+        tmp_path,
+        suite="all-axes",
+        run_id="all-axes-1",
+        models=DEFAULT_MODELS[::4],
+        batches=(1, 8),
+        img_sizes=(224, 384),
+        runtimes=("eager", "compile"),
+        devices=("cpu", "cuda"),
+        n_samples=15,
+    )
     page_path = render_run_report(run, tmp_path / "all.html", strict=True)
     o = Opened(browser, page_path)
     figs = o.figures()
@@ -214,7 +240,9 @@ def test_every_figure_kind_renders_in_chromium(browser, tmp_path):
     tput = o.column("summary", "img/s")
     assert tput == sorted(tput)
     o.page.uncheck(".devfilter[value='cuda']")
-    devices = o.page.eval_on_selector_all("#results tbody tr", "rs => rs.filter(r => r.offsetParent !== null).map(r => r.dataset.device)")
+    devices = o.page.eval_on_selector_all(
+        "#results tbody tr", "rs => rs.filter(r => r.offsetParent !== null).map(r => r.dataset.device)"
+    )
     assert devices and set(devices) == {"cpu"}
     assert o.errors == [], o.errors
     o.page.close()
@@ -223,8 +251,14 @@ def test_every_figure_kind_renders_in_chromium(browser, tmp_path):
 def test_hostile_names_stay_text_in_chromium(browser, tmp_path):
     suite = "<script>alert(1)</script>"
     model = '<img src=x onerror="alert(2)">'
-    run = write_run(tmp_path, suite=suite, run_id="xss-1", models=[(model, "vit", 1.0, 0.5, 70.0)] + DEFAULT_MODELS[:1],
-                    batches=(1,), failures=False)
+    run = write_run(
+        tmp_path,
+        suite=suite,
+        run_id="xss-1",
+        models=[(model, "vit", 1.0, 0.5, 70.0)] + DEFAULT_MODELS[:1],
+        batches=(1,),
+        failures=False,
+    )
     page_path = render_run_report(run, tmp_path / "xss.html", strict=True)
     o = Opened(browser, page_path)
     assert o.dialogs == [] and o.errors == [], (o.dialogs, o.errors)

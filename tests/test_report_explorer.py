@@ -25,8 +25,11 @@ from bench.report.html import render_run_report, update_index
 from tests.test_report_runs import DEFAULT_MODELS, write_run
 
 HOSTILE = ["<img src=x onerror=alert(1)>", "cnn [/]", "a & b <b>bold</b> $x$"]
-HOSTILE_MODELS = [(HOSTILE[0], "cnn", 10.0, 2.0, 70.0), (HOSTILE[1], "mobile", 3.0, 0.3, 60.0),
-                  (HOSTILE[2], "vit", 20.0, 6.0, 80.0)]
+HOSTILE_MODELS = [
+    (HOSTILE[0], "cnn", 10.0, 2.0, 70.0),
+    (HOSTILE[1], "mobile", 3.0, 0.3, 60.0),
+    (HOSTILE[2], "vit", 20.0, 6.0, 80.0),
+]
 
 
 def _load(run_dir: Path) -> ReportData:
@@ -42,8 +45,13 @@ def _payload(page: str) -> dict:
 @pytest.fixture(scope="module")
 def two_devices(tmp_path_factory) -> Path:
     """The default suite's shape on two devices: 12 models × batch 1, 8 × cpu, cuda + accuracy."""
-    return write_run(tmp_path_factory.mktemp("xp-two-dev"), suite="explore", run_id="20260103-000000-explore-0003",
-                     devices=("cpu", "cuda"), failures=False)
+    return write_run(
+        tmp_path_factory.mktemp("xp-two-dev"),
+        suite="explore",
+        run_id="20260103-000000-explore-0003",
+        devices=("cpu", "cuda"),
+        failures=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +85,10 @@ def test_payload_rows_carry_accuracy_interval_and_samples(two_devices, two_devic
     assert row["top1"] == pytest.approx(acc["top1"]) and row["acc_source"] == acc["acc_source"] != ""
     assert row["ci"]["kind"] == "95% CI of the median" and row["ci"]["lo"] < row["p50"] < row["ci"]["hi"]
     assert row["samples"][0][0] == "0" and len(row["samples"][0][1]) == want["n_samples"]  # one round, round 0
-    assert payload["ceilings"] == [{"device": d, "precision": "fp32", "threads": 2, "gflops": g, "kernel": "matmul",
-                                    "mem_bw_gbs": 18.0} for d, g in (("cpu", 150.0), ("cuda", 20000.0))]
+    assert payload["ceilings"] == [
+        {"device": d, "precision": "fp32", "threads": 2, "gflops": g, "kernel": "matmul", "mem_bw_gbs": 18.0}
+        for d, g in (("cpu", 150.0), ("cuda", 20000.0))
+    ]
     assert payload["labels"]["mem"] == "activation peak (MiB)" and payload["mem_unit"] == "MiB"
 
 
@@ -94,8 +104,11 @@ def test_rounds_give_a_box_per_round_and_the_round_medians_as_interval(tmp_path)
     assert [r for r, _ in row["samples"]] == ["0", "1", "2"] and all(len(v) == 10 for _, v in row["samples"])
     meds = [float(np.median(v)) for _, v in row["samples"]]
     # (the page keeps 5 significant digits per sample)
-    assert row["ci"] == {"lo": pytest.approx(min(meds), rel=1e-4), "hi": pytest.approx(max(meds), rel=1e-4),
-                         "kind": "range of 3 round medians"}
+    assert row["ci"] == {
+        "lo": pytest.approx(min(meds), rel=1e-4),
+        "hi": pytest.approx(max(meds), rel=1e-4),
+        "kind": "range of 3 round medians",
+    }
     assert meds[2] > 1.1 * meds[0]
     # When the run computed its own interval over the rounds (bench.rounds), the page shows that one.
     df = results.load_results(run)
@@ -103,8 +116,11 @@ def test_rounds_give_a_box_per_round_and_the_round_medians_as_interval(tmp_path)
     results.write_table_atomic(df, run / "results.parquet")
     row = json.loads(str(build_explorer(_load(run)).payload))["rows"][0]
     want = df[df["cell_key"] == df[df["task"] == "speed"]["cell_key"].iloc[0]].iloc[0]
-    assert row["ci"] == {"lo": pytest.approx(want["latency_ms_p50"] * 0.9), "hi": pytest.approx(want["latency_ms_p50"] * 1.2),
-                         "kind": "95% interval over 3 rounds"}
+    assert row["ci"] == {
+        "lo": pytest.approx(want["latency_ms_p50"] * 0.9),
+        "hi": pytest.approx(want["latency_ms_p50"] * 1.2),
+        "kind": "95% interval over 3 rounds",
+    }
 
 
 def test_payload_cannot_close_its_script_element():
@@ -154,11 +170,14 @@ class Explored(Opened):
 
     def trace_points(self, fig: str) -> list[dict]:
         """Every drawn point of a figure's model traces: model, x, y, family, visible."""
-        return self.page.evaluate("""id => {
+        return self.page.evaluate(
+            """id => {
             const gd = document.getElementById(id), out = [];
             gd.data.forEach(t => { if (t.meta && t.meta.points) t.customdata.forEach((m, i) =>
                 out.push({model: m, x: t.x[i], y: t.y[i], family: t.meta.family, visible: t.visible}))});
-            return out; }""", fig)
+            return out; }""",
+            fig,
+        )
 
     def budget_pick(self) -> list[str]:
         return self.page.evaluate("""() => document.getElementById('xp-acc').data
@@ -167,10 +186,13 @@ class Explored(Opened):
     def hover_point(self, fig: str, x: float, y: float) -> str:
         """Move the mouse onto data point (x, y) of a figure and return the hover label's text."""
         self.page.locator(f"#{fig}").scroll_into_view_if_needed()
-        px = self.page.evaluate("""([id, x, y]) => {
+        px = self.page.evaluate(
+            """([id, x, y]) => {
             const gd = document.getElementById(id), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
             const r = gd.getBoundingClientRect();
-            return [r.left + xa._offset + xa.c2p(x), r.top + ya._offset + ya.c2p(y)]; }""", [fig, x, y])
+            return [r.left + xa._offset + xa.c2p(x), r.top + ya._offset + ya.c2p(y)]; }""",
+            [fig, x, y],
+        )
         # Off the figure first, until the previous label is gone, so the label read is this point's.
         self.page.mouse.move(2, 2)
         self.page.wait_for_function("id => !document.querySelector(`#${id} .hoverlayer .hovertext`)", arg=fig)

@@ -10,23 +10,57 @@ from bench.suite import Cell
 
 def _cell(model, task="speed", threads=1, batch=1, runtime="eager", variant=None):
     opts = {"variant": variant} if variant else {}
-    return Cell(suite="s", model=model, registry_name=model, family="cnn", device="cpu", precision="fp32",
-                runtime=runtime, batch_size=batch, img_size=32, threads=threads, task=task, options=opts)
+    return Cell(
+        suite="s",
+        model=model,
+        registry_name=model,
+        family="cnn",
+        device="cpu",
+        precision="fp32",
+        runtime=runtime,
+        batch_size=batch,
+        img_size=32,
+        threads=threads,
+        task=task,
+        options=opts,
+    )
 
 
 def _write_run(root, run_id, p50=1.0):
     run = root / run_id
-    results.write_json_atomic(run / "run.json", {"schema_version": results.SCHEMA_VERSION, "run_id": run_id,
-                                                 "started_at": f"2026-01-0{run_id[-1]}T00:00:00+00:00"})
-    speed = {"status": "ok", "latency_ms_p50": p50, "n_samples": 12, "threads_actual": 1, "batch_size_actual": 2,
-             "timing_target_met": True, "uncounted_ops": "aten::relu,aten::max_pool2d", "uncounted_matmul_ops": "",
-             "started_at": "2026-01-01T00:00:00+00:00", "finished_at": "2026-01-01T00:00:03+00:00"}
+    results.write_json_atomic(
+        run / "run.json",
+        {"schema_version": results.SCHEMA_VERSION, "run_id": run_id, "started_at": f"2026-01-0{run_id[-1]}T00:00:00+00:00"},
+    )
+    speed = {
+        "status": "ok",
+        "latency_ms_p50": p50,
+        "n_samples": 12,
+        "threads_actual": 1,
+        "batch_size_actual": 2,
+        "timing_target_met": True,
+        "uncounted_ops": "aten::relu,aten::max_pool2d",
+        "uncounted_matmul_ops": "",
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "finished_at": "2026-01-01T00:00:03+00:00",
+    }
     for c, row, samples in [
         (_cell("test:cnn", batch=2), speed, [1.0, 1.1, 0.9]),
         (_cell("test:vit", batch=2), {**speed, "timing_target_met": False}, [2.0, 2.2]),
-        (_cell("test:cnn", task="accuracy", threads=None, batch=64, variant="scratch/digits"),
-         {"status": "ok", "acc_source": "scratch", "acc_dataset": "digits", "top1": 97.5, "top1_std": 0.4,
-          "top1_seeds": [97.0, 97.6, 97.9], "acc_n_images": 360, "started_at": "2026-01-01T00:00:04+00:00"}, []),
+        (
+            _cell("test:cnn", task="accuracy", threads=None, batch=64, variant="scratch/digits"),
+            {
+                "status": "ok",
+                "acc_source": "scratch",
+                "acc_dataset": "digits",
+                "top1": 97.5,
+                "top1_std": 0.4,
+                "top1_seeds": [97.0, 97.6, 97.9],
+                "acc_n_images": 360,
+                "started_at": "2026-01-01T00:00:04+00:00",
+            },
+            [],
+        ),
     ]:
         results.write_cell_record(run, c.slug, {"cell": c.to_dict(), "row": row, "samples_ms": samples})
     results.consolidate(run)
@@ -37,8 +71,19 @@ def test_parquet_and_csv_read_back_with_the_same_types(tmp_path):
     run = _write_run(tmp_path, "r1")
     pq = results.load_results(run / "results.parquet")
     csv = results.load_results(run / "results.csv")
-    cols = ["batch_size", "threads", "n_samples", "batch_size_actual", "threads_actual", "timing_target_met",
-            "started_at", "latency_ms_p50", "top1", "uncounted_ops", "top1_seeds"]
+    cols = [
+        "batch_size",
+        "threads",
+        "n_samples",
+        "batch_size_actual",
+        "threads_actual",
+        "timing_target_met",
+        "started_at",
+        "latency_ms_p50",
+        "top1",
+        "uncounted_ops",
+        "top1_seeds",
+    ]
     assert dict(pq[cols].dtypes) == dict(csv[cols].dtypes)
     assert str(pq["threads"].dtype) == "Int64" and str(pq["n_samples"].dtype) == "Int64"
     assert str(pq["timing_target_met"].dtype) == "boolean"

@@ -25,8 +25,15 @@ from tests.synthetic import ProcessShape, rounds_samples
 
 
 def _cells():
-    suite = parse_suite({"name": "r", "models": ["test:cnn", "test:vit", "test:mobile", "test:hybrid"],
-                         "batch_sizes": [1, 4, 16], "img_sizes": [32], "threads": [1]})
+    suite = parse_suite(
+        {
+            "name": "r",
+            "models": ["test:cnn", "test:vit", "test:mobile", "test:hybrid"],
+            "batch_sizes": [1, 4, 16],
+            "img_sizes": [32],
+            "threads": [1],
+        }
+    )
     return all_cells(suite)
 
 
@@ -92,16 +99,25 @@ def test_interval_covers_the_true_level_and_the_next_runs_median(rounds, next_at
 
 
 def _round(r, samples, status="ok", load=0.0, pid=100, **row):
-    return {"round": r, "samples_ms": list(samples),
-            "row": {"status": status, "other_cpu_pct": load, "load_busy": load > 25, "worker_pid": pid + r,
-                    "timing_target_met": True, "duration_s": 1.0, **row}}
+    return {
+        "round": r,
+        "samples_ms": list(samples),
+        "row": {
+            "status": status,
+            "other_cpu_pct": load,
+            "load_busy": load > 25,
+            "worker_pid": pid + r,
+            "timing_target_met": True,
+            "duration_s": 1.0,
+            **row,
+        },
+    }
 
 
 def test_combine_rounds_pools_samples_and_keeps_round_zero_deterministic_columns():
     rng = np.random.default_rng(3)
     rounds = rounds_samples(rng, 2.0, rounds=3, n=50)
-    recs = [_round(0, rounds[0], params=5466, gmacs=0.01, peak_mem_mb=3.0),
-            _round(1, rounds[1], load=60.0), _round(2, rounds[2])]
+    recs = [_round(0, rounds[0], params=5466, gmacs=0.01, peak_mem_mb=3.0), _round(1, rounds[1], load=60.0), _round(2, rounds[2])]
     row = combine_rounds(recs, batch_size=1, rounds_planned=3)
     assert row["params"] == 5466 and row["gmacs"] == 0.01 and row["peak_mem_mb"] == 3.0
     assert row["n_samples"] == 150 and row["rounds"] == 3 and row["rounds_ok"] == 3
@@ -139,14 +155,17 @@ def test_committed_schema_1_baseline_loads_as_one_round_per_cell():
 def rounds_run(tmp_path_factory) -> Path:
     """A real run through the CLI: 2 tiny cells, 3 rounds each, workers forked from the template."""
     tmp = tmp_path_factory.mktemp("rounds")
-    suite = write_suite(tmp, """
+    suite = write_suite(
+        tmp,
+        """
         name: rounds
         models: [test:cnn]
         batch_sizes: [1, 2]
         img_sizes: [32]
         threads: [1]
         timing: {rounds: 3, rounds_seed: 7, warmup_max_s: 0.1, max_time_s: 0.1, min_samples: 5, ceiling_s: 0}
-    """)
+    """,
+    )
     res = run_cli("run", str(suite), "--results-dir", str(tmp / "r"), "--reports-dir", str(tmp / "p"), "-q")
     assert res.returncode == 0, res.stderr + res.stdout
     return next((tmp / "r").iterdir())
@@ -178,14 +197,17 @@ def test_rounds_are_separate_processes_with_a_round_column(rounds_run):
 
 
 def test_one_round_suite_says_its_interval_is_unknown(tmp_path):
-    suite = write_suite(tmp_path, """
+    suite = write_suite(
+        tmp_path,
+        """
         name: one
         models: [test:vit]
         img_sizes: [32]
         threads: [1]
         metrics: [latency]
         timing: {rounds: 1, warmup_max_s: 0.1, max_time_s: 0.1, min_samples: 5, ceiling_s: 0}
-    """)
+    """,
+    )
     res = run_cli("run", str(suite), "--results-dir", str(tmp_path / "r"), "--no-report", "-q")
     assert res.returncode == 0, res.stderr
     row = load_results(next((tmp_path / "r").iterdir())).iloc[0]

@@ -13,12 +13,18 @@ pytest.importorskip("onnxruntime")
 
 
 def test_export_once_per_model_and_shape_and_reported_accuracy_as_a_lookup(tmp_path):
-    suite = parse_suite({
-        "name": "reuse", "models": ["test:cnn"], "runtimes": ["onnxruntime"], "threads": [1, 2],
-        "metrics": ["latency"], "img_sizes": [32],
-        "timing": {"warmup_min_iters": 1, "warmup_max_s": 0.1, "min_samples": 5, "max_time_s": 0.1, "ceiling_s": 0},
-        "accuracy": [{"source": "reported", "models": ["tv:resnet18"]}],
-    })
+    suite = parse_suite(
+        {
+            "name": "reuse",
+            "models": ["test:cnn"],
+            "runtimes": ["onnxruntime"],
+            "threads": [1, 2],
+            "metrics": ["latency"],
+            "img_sizes": [32],
+            "timing": {"warmup_min_iters": 1, "warmup_max_s": 0.1, "min_samples": 5, "max_time_s": 0.1, "ceiling_s": 0},
+            "accuracy": [{"source": "reported", "models": ["tv:resnet18"]}],
+        }
+    )
     summary = run_suite(suite, tmp_path, executor=InProcessExecutor(), progress=False)
     df = results.load_results(summary.run_dir, join_accuracy=False)
     speed = df[df["task"] == "speed"].sort_values("threads")

@@ -23,8 +23,18 @@ def test_ci_suite_writes_every_file(ci_run):
     df = load_results(run_dir)
     assert len(df) == 8 and set(df["status"]) == {"ok"}
     assert set(df["family"]) == {"cnn", "mobile", "vit", "hybrid"}
-    for col in ("params_m", "gmacs", "latency_ms_p50", "latency_ms_mean", "latency_ms_min", "latency_ms_max",
-                "latency_ms_std", "throughput_ips", "act_peak_mb", "rss_peak_mb"):
+    for col in (
+        "params_m",
+        "gmacs",
+        "latency_ms_p50",
+        "latency_ms_mean",
+        "latency_ms_min",
+        "latency_ms_max",
+        "latency_ms_std",
+        "throughput_ips",
+        "act_peak_mb",
+        "rss_peak_mb",
+    ):
         assert df[col].notna().all(), col
     assert (df["act_peak_mb"] > 0).all() and "peak_mem_mb" not in df.columns
     assert (df["latency_ms_min"] <= df["latency_ms_p50"]).all()
@@ -138,12 +148,15 @@ def test_faults_are_recorded_and_the_suite_goes_on(tmp_path):
 
 
 def test_nothing_could_run_exits_nonzero(tmp_path):
-    suite = write_suite(tmp_path, """
+    suite = write_suite(
+        tmp_path,
+        """
         name: broken
         models: [{name: "fault:model", kwargs: {mode: raise}}]
         metrics: [latency]
         timeout_s: 30
-    """)
+    """,
+    )
     res = run_cli("run", str(suite), "--results-dir", str(tmp_path / "r"), "--reports-dir", str(tmp_path / "p"), "-q")
     assert res.returncode == 1
     assert "failed 1" in res.stdout
@@ -189,9 +202,24 @@ def test_resume_measures_only_missing_cells(tmp_path):
 def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path):
     suite = write_suite(tmp_path, SMALL.replace("max_time_s: 0.2", "max_time_s: 2.0"))
     results_dir = tmp_path / "r"
-    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", str(suite), "--results-dir", str(results_dir),
-                             "--reports-dir", str(tmp_path / "p"), "-q"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            str(suite),
+            "--results-dir",
+            str(results_dir),
+            "--reports-dir",
+            str(tmp_path / "p"),
+            "-q",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 300  # the template's imports take a minute on a loaded 2-core machine
     while time.time() < deadline and not list(results_dir.glob("*/cells/*.json")):
         time.sleep(0.2)
@@ -206,8 +234,9 @@ def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path):
     done = load_results(run_dir)
     assert 1 <= len(done) < 3 and set(done["status"]) == {"ok"}
     assert not list(run_dir.rglob("*.tmp"))  # no half-written file left behind
-    res = run_cli("run", str(suite), "--resume", str(run_dir), "--results-dir", str(results_dir),
-                  "--reports-dir", str(tmp_path / "p"), "-q")
+    res = run_cli(
+        "run", str(suite), "--resume", str(run_dir), "--results-dir", str(results_dir), "--reports-dir", str(tmp_path / "p"), "-q"
+    )
     assert res.returncode == 0
     done = load_results(run_dir)
     assert len(done) == 3 and set(done["rounds_ok"]) == {2}  # every round of every cell, none twice
@@ -216,10 +245,13 @@ def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path):
 
 def test_model_too_big_for_this_machine_reports_meta_counts(tmp_path):
     # min_gpu_mem_gb above any GPU: params/GMACs come from the meta device, latency is skipped.
-    suite = write_suite(tmp_path, """
+    suite = write_suite(
+        tmp_path,
+        """
         name: giant
         models: [{name: test:vit, alias: pretend-giant, min_gpu_mem_gb: 100000}]
-    """)
+    """,
+    )
     res = run_cli("run", str(suite), "--results-dir", str(tmp_path / "r"), "--reports-dir", str(tmp_path / "p"), "-q")
     df = load_results(next((tmp_path / "r").iterdir()))
     row = df.iloc[0]
@@ -240,16 +272,34 @@ def test_malloc_setting_reaches_the_worker_and_is_recorded(tmp_path, ci_run):
     assert set(load_results(ci_run["run_dir"])["malloc"]) == {"steady"}
     meta = json.loads((ci_run["run_dir"] / "run.json").read_text())
     assert "MALLOC_MMAP_THRESHOLD_" in meta["conventions"]["malloc_rule"]
-    suite = write_suite(tmp_path, """
+    suite = write_suite(
+        tmp_path,
+        """
         name: sysmalloc
         models: [test:cnn]
         metrics: [latency]
         malloc: system
         timing: {min_samples: 5, max_time_s: 0.2, warmup_max_s: 0.2}
-    """)
+    """,
+    )
     env_clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    proc = subprocess.run([sys.executable, "-m", "bench", "run", str(suite), "--results-dir", str(tmp_path / "r"),
-                           "--reports-dir", str(tmp_path / "p"), "-q"], cwd=ROOT, env=env_clean,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            str(suite),
+            "--results-dir",
+            str(tmp_path / "r"),
+            "--reports-dir",
+            str(tmp_path / "p"),
+            "-q",
+        ],
+        cwd=ROOT,
+        env=env_clean,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert set(load_results(next((tmp_path / "r").iterdir()))["malloc"]) == {"system"}

@@ -16,8 +16,18 @@ from bench.suite import Cell
 
 
 def _cell(**kw) -> Cell:
-    base = dict(suite="backends-test", model="test:cnn", registry_name="test:cnn", family="cnn", device="cpu",
-                precision="fp32", runtime="eager", batch_size=2, img_size=32, threads=1)
+    base = dict(
+        suite="backends-test",
+        model="test:cnn",
+        registry_name="test:cnn",
+        family="cnn",
+        device="cpu",
+        precision="fp32",
+        runtime="eager",
+        batch_size=2,
+        img_size=32,
+        threads=1,
+    )
     base.update(kw)
     return Cell(**base)
 
@@ -42,8 +52,9 @@ def test_build_cell_gives_the_model_its_input_and_a_step_that_runs_it():
     assert all(torch.equal(a, b) for a, b in zip(built.model.state_dict().values(), again.state_dict().values()))
 
 
-@pytest.mark.parametrize("kw,why", [({"precision": "fp16"}, "fp16 on CPU is not measured"),
-                                    ({"runtime": "tensorrt"}, "not available in this build")])
+@pytest.mark.parametrize(
+    "kw,why", [({"precision": "fp16"}, "fp16 on CPU is not measured"), ({"runtime": "tensorrt"}, "not available in this build")]
+)
 def test_a_cell_that_cannot_run_here_is_refused_before_its_model_is_built(kw, why):
     # fault:model with an unknown mode raises ValueError when built: Unsupported proves it never was
     cell = _cell(registry_name="fault:model", model_kwargs={"mode": "no-such-mode"}, **kw)

@@ -16,16 +16,18 @@ from bench.suite import parse_suite
 
 
 def _cells(**extra):
-    suite = parse_suite({"name": "s", "models": ["test:cnn", {"name": "test:vit", "min_gpu_mem_gb": 8}],
-                         "devices": ["cpu", "cuda"], **extra})
+    suite = parse_suite(
+        {"name": "s", "models": ["test:cnn", {"name": "test:vit", "min_gpu_mem_gb": 8}], "devices": ["cpu", "cuda"], **extra}
+    )
     return {(c.model, c.device, c.task, c.options.get("source")): c for c in all_cells(suite)}
 
 
 def test_only_cells_that_time_or_train_take_a_timing_slot():
     from bench.executor_ray import TIMING_RESOURCE, is_timing_cell, placement
 
-    cells = _cells(accuracy=[{"source": "reported"}, {"source": "scratch", "dataset": "digits", "models": ["test:cnn"],
-                                                       "seeds": [0, 1, 2]}])
+    cells = _cells(
+        accuracy=[{"source": "reported"}, {"source": "scratch", "dataset": "digits", "models": ["test:cnn"], "seeds": [0, 1, 2]}]
+    )
     by = {k: c for k, c in cells.items()}
     cpu = by[("test:cnn", "cpu", "speed", None)]
     assert is_timing_cell(cpu) and placement(cpu, 0) == {"num_cpus": 1, "resources": {TIMING_RESOURCE: 1}}
@@ -42,8 +44,15 @@ def test_only_cells_that_time_or_train_take_a_timing_slot():
     assert not is_timing_cell(params_only)
 
 
-ENV = {"hostname": "driver", "machine": "x86_64", "cpu_model": "EPYC", "cpu_count": 2, "python": "3.11.7",
-       "torch": "2.14.1", "cuda_available": False}
+ENV = {
+    "hostname": "driver",
+    "machine": "x86_64",
+    "cpu_model": "EPYC",
+    "cpu_count": 2,
+    "python": "3.11.7",
+    "torch": "2.14.1",
+    "cuda_available": False,
+}
 
 
 def _run(label: str, node_of: dict[str, str] | None, nodes: dict[str, dict] | None, shift: float) -> RunData:
@@ -52,11 +61,19 @@ def _run(label: str, node_of: dict[str, str] | None, nodes: dict[str, dict] | No
     # 5 rounds (worker processes) per cell, 40 samples each, 1% noise
     rounds = {k: {r: 10.0 * shift * (1 + 0.01 * rng.standard_normal(40)) for r in range(5)} for k in keys}
     samples = {k: np.concatenate(list(rs.values())) for k, rs in rounds.items()}
-    table = pd.DataFrame({
-        "cell_key": keys, "model": ["a", "b"], "device": "cpu", "status": "ok", "batch_size": 1, "threads_actual": 1,
-        "params": 100, "latency_ms_p50": [float(np.median(samples[k])) for k in keys],
-        "throughput_ips": [1000 / float(np.median(samples[k])) for k in keys],
-    })
+    table = pd.DataFrame(
+        {
+            "cell_key": keys,
+            "model": ["a", "b"],
+            "device": "cpu",
+            "status": "ok",
+            "batch_size": 1,
+            "threads_actual": 1,
+            "params": 100,
+            "latency_ms_p50": [float(np.median(samples[k])) for k in keys],
+            "throughput_ips": [1000 / float(np.median(samples[k])) for k in keys],
+        }
+    )
     meta = {"run_id": label, "status": "complete", "suite": {"name": "s"}, "environment": dict(ENV)}
     if node_of:
         table["node_id"] = [node_of[m] for m in table["model"]]
@@ -97,12 +114,23 @@ def test_report_table_groups_rows_by_hardware_when_a_run_spans_machines():
     from bench.report.data import ReportData
     from bench.report.html import results_table
 
-    df = pd.DataFrame({
-        "cell_key": [f"s|speed|m{i}|cpu|fp32|eager|b1|32px|t1" for i in range(4)], "task": "speed",
-        "model": ["m0", "m1", "m2", "m3"], "family": "cnn", "device": "cpu", "precision": "fp32", "runtime": "eager",
-        "batch_size": 1, "img_size": 32, "threads_actual": 1, "status": "ok", "latency_ms_p50": [1.0, 2.0, 3.0, 4.0],
-        "node_cpu_model": ["Xeon", "EPYC", "Xeon", "EPYC"],
-    })
+    df = pd.DataFrame(
+        {
+            "cell_key": [f"s|speed|m{i}|cpu|fp32|eager|b1|32px|t1" for i in range(4)],
+            "task": "speed",
+            "model": ["m0", "m1", "m2", "m3"],
+            "family": "cnn",
+            "device": "cpu",
+            "precision": "fp32",
+            "runtime": "eager",
+            "batch_size": 1,
+            "img_size": 32,
+            "threads_actual": 1,
+            "status": "ok",
+            "latency_ms_p50": [1.0, 2.0, 3.0, 4.0],
+            "node_cpu_model": ["Xeon", "EPYC", "Xeon", "EPYC"],
+        }
+    )
     t = results_table(ReportData(df, pd.DataFrame()))
     assert t["columns"][0].key == "hardware"
     order = [[c["text"] for c in r["cells"][:2]] for r in t["rows"]]

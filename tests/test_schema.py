@@ -20,14 +20,14 @@ from bench.runner import run_suite
 from bench.suite import parse_suite
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST = {"warmup_min_iters": 2, "warmup_max_s": 0.2, "min_samples": 5, "max_samples": 30, "max_time_s": 0.2,
-        "ceiling_s": 0.2}
+FAST = {"warmup_min_iters": 2, "warmup_max_s": 0.2, "min_samples": 5, "max_samples": 30, "max_time_s": 0.2, "ceiling_s": 0.2}
 
 
 def test_docs_columns_md_is_the_generated_one():
     committed = (ROOT / "docs" / "columns.md").read_text()
-    generated = subprocess.run([sys.executable, "-m", "bench.schema", "--markdown"], capture_output=True, text=True,
-                               cwd=ROOT, check=True).stdout
+    generated = subprocess.run(
+        [sys.executable, "-m", "bench.schema", "--markdown"], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout
     assert committed == generated, "docs/columns.md is stale: python -m bench.schema --markdown > docs/columns.md"
     for c in schema.COLUMNS:
         assert f"| `{c.name}` |" in committed
@@ -70,11 +70,19 @@ def test_unknown_lists_what_the_schema_lacks():
 def test_a_real_run_writes_only_columns_the_schema_knows(tmp_path):
     """Real worker processes (the default executor) on a tiny model: a reference cell, a variant
     (parity columns), an accuracy cell, and the runner's own columns (efficiency, timestamps)."""
-    suite = parse_suite({
-        "name": "schema", "models": ["test:cnn"], "devices": ["cpu"], "batch_sizes": [2], "img_sizes": [32],
-        "runtimes": ["eager", "channels_last"], "threads": [1], "timing": FAST,
-        "accuracy": [{"source": "reported"}],
-    })
+    suite = parse_suite(
+        {
+            "name": "schema",
+            "models": ["test:cnn"],
+            "devices": ["cpu"],
+            "batch_sizes": [2],
+            "img_sizes": [32],
+            "runtimes": ["eager", "channels_last"],
+            "threads": [1],
+            "timing": FAST,
+            "accuracy": [{"source": "reported"}],
+        }
+    )
     summary = run_suite(suite, tmp_path, progress=False)
     records = results.read_cell_records(summary.run_dir)
     assert len(records) == 3

@@ -38,8 +38,12 @@ def test_rel_iqr_edge_cases():
 def test_warmup_runs_until_stable_then_stops_when_spread_is_small():
     # Warm-up: 50, 20, 10, 10.2, 10.1 → stable after the 5th; then steady 10 ms samples.
     clock = ScriptedClock([50, 20, 10, 10.2, 10.1] + [10.0] * 100)
-    res = measure_latency(lambda: None, "cpu", TimingConfig(warmup_min_iters=2, min_samples=8, max_samples=100, target_rel_iqr=0.05,
-                                                            min_time_s=0, percentiles=(50,)), clock)
+    res = measure_latency(
+        lambda: None,
+        "cpu",
+        TimingConfig(warmup_min_iters=2, min_samples=8, max_samples=100, target_rel_iqr=0.05, min_time_s=0, percentiles=(50,)),
+        clock,
+    )
     assert res.warmup_iters == 5 and res.warmup_stable
     assert res.target_met and res.stop_reason == "target_met"
     assert len(res.samples_ms) == 20  # stops once the median has 10 samples beyond it and the spread is met
@@ -48,7 +52,12 @@ def test_warmup_runs_until_stable_then_stops_when_spread_is_small():
 def test_noisy_samples_hit_max_samples_and_are_flagged():
     noisy = [10.0, 30.0] * 200
     clock = ScriptedClock([10.0] * 3 + noisy)
-    res = measure_latency(lambda: None, "cpu", TimingConfig(warmup_min_iters=3, min_samples=5, max_samples=40, max_time_s=60, target_rel_iqr=0.05), clock)
+    res = measure_latency(
+        lambda: None,
+        "cpu",
+        TimingConfig(warmup_min_iters=3, min_samples=5, max_samples=40, max_time_s=60, target_rel_iqr=0.05),
+        clock,
+    )
     assert not res.target_met and res.stop_reason == "max_samples"
     assert len(res.samples_ms) == 40
 
@@ -56,8 +65,13 @@ def test_noisy_samples_hit_max_samples_and_are_flagged():
 def test_time_budget_stops_real_measurement():
     import time
 
-    res = measure_latency(lambda: time.sleep(0.002 * (1 + np.random.rand())), "cpu",
-                          TimingConfig(warmup_min_iters=1, warmup_max_s=0.05, min_samples=3, max_samples=10_000, max_time_s=0.2, target_rel_iqr=1e-9))
+    res = measure_latency(
+        lambda: time.sleep(0.002 * (1 + np.random.rand())),
+        "cpu",
+        TimingConfig(
+            warmup_min_iters=1, warmup_max_s=0.05, min_samples=3, max_samples=10_000, max_time_s=0.2, target_rel_iqr=1e-9
+        ),
+    )
     assert res.stop_reason == "time_budget" and not res.target_met
     assert 3 <= len(res.samples_ms) < 10_000
     assert all(s >= 2.0 for s in res.samples_ms)  # each sample really contains the 2 ms+ sleep

@@ -1,4 +1,3 @@
-
 import pytest
 
 from bench.errors import UserError
@@ -114,15 +113,25 @@ def test_compare_section_is_typed_and_checked_when_the_suite_loads():
 def test_accuracy_tasks_are_typed_by_source_when_the_suite_loads():
     from bench.config import MeasuredTask, ReportedTask, ScratchTask
 
-    suite = parse_suite({"name": "x", "models": ["test:cnn"], "accuracy": [
-        {"source": "reported"}, {"source": "measured", "data_dir": "/d"}, {"source": "scratch", "models": ["test:cnn"]}]})
+    suite = parse_suite(
+        {
+            "name": "x",
+            "models": ["test:cnn"],
+            "accuracy": [
+                {"source": "reported"},
+                {"source": "measured", "data_dir": "/d"},
+                {"source": "scratch", "models": ["test:cnn"]},
+            ],
+        }
+    )
     assert [type(t) for t in suite.accuracy] == [ReportedTask, MeasuredTask, ScratchTask]
     assert [t.dataset for t in suite.accuracy] == ["imagenet", "imagenet", "digits"]  # each source's default
     # A misspelt field of another source says whose field it is; a field of another source says which.
     msg = error_of(accuracy=[{"source": "reported", "epoch": 3}])
     assert "accuracy[0].epoch: unknown field" in msg and "epochs is a field of source scratch" in msg
     assert "field 'limit' does not apply to source 'scratch' (it is for: measured)" in error_of(
-        accuracy=[{"source": "scratch", "models": ["test:cnn"], "limit": 5}])
+        accuracy=[{"source": "scratch", "models": ["test:cnn"], "limit": 5}]
+    )
 
 
 def test_errors_name_one_path_per_problem_without_union_branch_labels():

@@ -11,13 +11,26 @@ from tests.conftest import ROOT, run_cli
 
 
 def test_time_one_model_prints_p50_with_spread_and_writes_a_run(tmp_path):
-    res = run_cli("time", "test:cnn", "--batch", "2", "--threads", "1", "--max-time-s", "0.3",
-                  "--set", "timing.rounds=1", "--results-dir", str(tmp_path))
+    res = run_cli(
+        "time",
+        "test:cnn",
+        "--batch",
+        "2",
+        "--threads",
+        "1",
+        "--max-time-s",
+        "0.3",
+        "--set",
+        "timing.rounds=1",
+        "--results-dir",
+        str(tmp_path),
+    )
     assert res.returncode == 0, res.stderr + res.stdout
     line = next(x for x in res.stdout.splitlines() if x.startswith("test:cnn b2 32px cpu/fp32/eager threads 1:"))
     # p90/p99 print a number only where 100 / 1,000 samples support them, else "n/a"
-    assert re.search(r"p50 [\d.]+ ms \(IQR [\d.]+ ms = [\d.]+%, p90 ([\d.]+ ms|n/a), p99 ([\d.]+ ms|n/a), \d+ samples\)",
-                     line), line
+    assert re.search(r"p50 [\d.]+ ms \(IQR [\d.]+ ms = [\d.]+%, p90 ([\d.]+ ms|n/a), p99 ([\d.]+ ms|n/a), \d+ samples\)", line), (
+        line
+    )
     n = int(re.search(r"(\d+) samples\)", line).group(1))
     assert ("p90 n/a" in line) == (n < 100) and ("p99 n/a" in line) == (n < 1000)
     # Not a terminal: one plain progress line per finished cell, threads in the label.
@@ -29,8 +42,9 @@ def test_time_one_model_prints_p50_with_spread_and_writes_a_run(tmp_path):
 
 
 def test_time_dry_run_lists_the_sweep_and_json_shape(tmp_path):
-    res = run_cli("time", "test:vit", "--threads", "1,2", "--runtime", "eager,onnxruntime", "--dry-run",
-                  "--results-dir", str(tmp_path))
+    res = run_cli(
+        "time", "test:vit", "--threads", "1,2", "--runtime", "eager,onnxruntime", "--dry-run", "--results-dir", str(tmp_path)
+    )
     assert res.returncode == 0, res.stderr
     rows = [x.split("\t") for x in res.stdout.splitlines()[1:-1]]
     assert {(r[5], r[8]) for r in rows} == {("eager", "1"), ("eager", "2"), ("onnxruntime", "1"), ("onnxruntime", "2")}
@@ -69,8 +83,7 @@ def test_unknown_fields_name_the_closest_one():
 
 
 def test_run_dry_run_with_set(tmp_path):
-    res = run_cli("run", str(ROOT / "suites" / "ci.yaml"), "--set", "threads=[1,2]", "--dry-run",
-                  "--results-dir", str(tmp_path))
+    res = run_cli("run", str(ROOT / "suites" / "ci.yaml"), "--set", "threads=[1,2]", "--dry-run", "--results-dir", str(tmp_path))
     assert res.returncode == 0, res.stderr
     threads = {x.split("\t")[8] for x in res.stdout.splitlines()[1:-1]}
     assert threads == {"1", "2"}
@@ -84,10 +97,19 @@ def test_dry_run_estimate_uses_an_earlier_run_of_the_same_cells(tmp_path):
     suite = parse_suite({"name": "est", "models": ["test:cnn", "test:vit"], "threads": [1]})
     cells = all_cells(suite)
     run = tmp_path / "r1"
-    results.write_json_atomic(run / "run.json", {"schema_version": results.SCHEMA_VERSION, "run_id": "r1",
-                                                 "suite": {"name": "est"}, "started_at": "2026-01-01T00:00:00+00:00"})
-    rounds = [{"round": i, "row": {"started_at": f"2026-01-01T00:0{i}:00+00:00", "finished_at": f"2026-01-01T00:0{i}:04+00:00"}}
-              for i in range(3)]
+    results.write_json_atomic(
+        run / "run.json",
+        {
+            "schema_version": results.SCHEMA_VERSION,
+            "run_id": "r1",
+            "suite": {"name": "est"},
+            "started_at": "2026-01-01T00:00:00+00:00",
+        },
+    )
+    rounds = [
+        {"round": i, "row": {"started_at": f"2026-01-01T00:0{i}:00+00:00", "finished_at": f"2026-01-01T00:0{i}:04+00:00"}}
+        for i in range(3)
+    ]
     results.write_cell_record(run, cells[0].slug, {"cell": cells[0].to_dict(), "row": {"status": "ok"}, "rounds": rounds})
     est = estimate(cells, tmp_path, "est")
     assert (est[0].seconds, est[0].basis) == (12.0, "earlier run")  # 3 rounds × 4 s

@@ -33,8 +33,14 @@ def _kill(pid: int) -> None:
 def test_busy_loop_is_detected_and_named():
     # Started through a shell that exits at once, so the loop is not our child: measure_load
     # ignores its own process tree, as it must for archbench's workers.
-    pid = int(subprocess.run(["sh", "-c", f'"{sys.executable}" -c "{BUSY.format(secs=20)}" >/dev/null 2>&1 & echo $!'],
-                             capture_output=True, text=True, check=True).stdout.strip())
+    pid = int(
+        subprocess.run(
+            ["sh", "-c", f'"{sys.executable}" -c "{BUSY.format(secs=20)}" >/dev/null 2>&1 & echo $!'],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     try:
         time.sleep(0.3)
         snap = measure_load(window_s=0.5)
@@ -67,9 +73,24 @@ def busy_run(tmp_path_factory):
     results_dir = tmp / "r"
     busy = subprocess.Popen([sys.executable, "-c", BUSY.format(secs=120)])
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "bench", "run", str(suite), "--results-dir", str(results_dir),
-                                 "--reports-dir", str(tmp / "p"), "-q"], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench",
+                "run",
+                str(suite),
+                "--results-dir",
+                str(results_dir),
+                "--reports-dir",
+                str(tmp / "p"),
+                "-q",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         # The load is measured before run.json is first written; stop the loop then, so the
         # cells themselves are measured on a machine that is quiet again.
         deadline = time.time() + 120
@@ -82,8 +103,14 @@ def busy_run(tmp_path_factory):
         busy.wait()
     assert proc.returncode == 0, err + out
     run_dir = next(results_dir.iterdir())
-    return {"run_dir": run_dir, "out": out, "err": err, "reports": tmp / "p", "df": load_results(run_dir),
-            "meta": json.loads((run_dir / "run.json").read_text())}
+    return {
+        "run_dir": run_dir,
+        "out": out,
+        "err": err,
+        "reports": tmp / "p",
+        "df": load_results(run_dir),
+        "meta": json.loads((run_dir / "run.json").read_text()),
+    }
 
 
 def test_busy_machine_warning_reaches_output_run_json_and_report(busy_run):

@@ -52,8 +52,9 @@ def test_sampling_continues_until_the_spread_target_is_met():
     # first sample where it drops to <= 5%.
     noisy = [10.0, 14.0] * 15  # longer than the median's 20-sample support
     clock = ScriptedClock([10.0, 10.0, 10.0] + noisy + [10.0] * 200)
-    cfg = TimingConfig(warmup_min_iters=3, min_samples=4, max_samples=500, max_time_s=60, target_rel_iqr=0.05,
-                       min_time_s=0, percentiles=(50,))
+    cfg = TimingConfig(
+        warmup_min_iters=3, min_samples=4, max_samples=500, max_time_s=60, target_rel_iqr=0.05, min_time_s=0, percentiles=(50,)
+    )
     res = measure_latency(lambda: None, "cpu", cfg, clock)
     assert res.warmup_iters == 3 and res.warmup_stable
     assert res.target_met and res.stop_reason == "target_met"
@@ -68,8 +69,12 @@ def test_sampling_continues_until_the_spread_target_is_met():
 
 def test_minimum_sample_count_holds_even_when_spread_is_zero():
     clock = ScriptedClock([5.0] * 100)
-    res = measure_latency(lambda: None, "cpu", TimingConfig(warmup_min_iters=3, min_samples=37, target_rel_iqr=0.5,
-                                                            min_time_s=0, percentiles=(50,)), clock)
+    res = measure_latency(
+        lambda: None,
+        "cpu",
+        TimingConfig(warmup_min_iters=3, min_samples=37, target_rel_iqr=0.5, min_time_s=0, percentiles=(50,)),
+        clock,
+    )
     assert len(res.samples_ms) == 37 and res.target_met
 
 
@@ -77,8 +82,12 @@ def test_unstable_warmup_is_cut_by_its_budget_and_flagged():
     # Every warm-up iteration differs from the next by far more than 10%: never stable.
     real_calls = []
     clock = ScriptedClock([1.0, 5.0] * 10_000)
-    res = measure_latency(lambda: real_calls.append(1), "cpu",
-                          TimingConfig(warmup_min_iters=2, warmup_max_s=0.05, min_samples=3, max_samples=3), clock)
+    res = measure_latency(
+        lambda: real_calls.append(1),
+        "cpu",
+        TimingConfig(warmup_min_iters=2, warmup_max_s=0.05, min_samples=3, max_samples=3),
+        clock,
+    )
     assert not res.warmup_stable and res.warmup_iters >= 2
     assert res.warmup_s >= 0.05
     assert len(real_calls) == res.warmup_iters + 3  # every iteration really ran the step
@@ -166,8 +175,9 @@ def test_budget_ends_before_support_and_the_tail_is_left_empty_with_its_reason()
     # max_samples cuts the run at 300: p90 is supported, p99 is not and must be empty, never
     # the interpolated top of 300 samples (which would be the single 50 ms outlier).
     durations = [5.0] * 3 + [5.0] * 298 + [50.0] + [5.0] * 10
-    cfg = TimingConfig(warmup_min_iters=3, min_samples=10, max_samples=300, max_time_s=600, min_time_s=0,
-                       percentiles=(50, 90, 99))
+    cfg = TimingConfig(
+        warmup_min_iters=3, min_samples=10, max_samples=300, max_time_s=600, min_time_s=0, percentiles=(50, 90, 99)
+    )
     res = measure_latency(lambda: None, "cpu", cfg, ScriptedClock(durations))
     assert len(res.samples_ms) == 300 and res.stop_reason == "max_samples"
     row = summarize(res.samples_ms, cfg.percentiles).as_row()
@@ -180,8 +190,9 @@ def test_budget_ends_before_support_and_the_tail_is_left_empty_with_its_reason()
 def test_minimum_measuring_time_keeps_a_fast_model_sampling():
     # 0.1 ms per call: 100 samples are only 10 ms of measuring. With min_time_s = 0.5 the rule
     # must keep going until the timed calls add up to 500 ms: 5,000 samples.
-    cfg = TimingConfig(warmup_min_iters=3, min_samples=10, max_samples=100_000, max_time_s=600, min_time_s=0.5,
-                       percentiles=(50, 90))
+    cfg = TimingConfig(
+        warmup_min_iters=3, min_samples=10, max_samples=100_000, max_time_s=600, min_time_s=0.5, percentiles=(50, 90)
+    )
     res = measure_latency(lambda: None, "cpu", cfg, ScriptedClock([0.1] * 10_000))
     assert res.stop_reason == "target_met"
     assert len(res.samples_ms) == 5000
@@ -204,7 +215,10 @@ def test_suite_timing_block_percentiles_and_min_time():
     s = parse_suite({"name": "x", "models": ["test:cnn"], "timing": {"percentiles": [99, 50, 90], "min_time_s": 0.5}})
     cfg = TimingConfig.from_dict(s.timing.model_dump())
     assert cfg.percentiles == (50.0, 90.0, 99.0) and cfg.min_time_s == 0.5 and cfg.samples_needed() == 1000
-    assert TimingConfig.from_dict(parse_suite({"name": "x", "models": ["test:cnn"]}).timing.model_dump()).percentiles == (50.0, 90.0)
+    assert TimingConfig.from_dict(parse_suite({"name": "x", "models": ["test:cnn"]}).timing.model_dump()).percentiles == (
+        50.0,
+        90.0,
+    )
     with pytest.raises(UserError, match=r"timing.percentiles: .*strictly between 0 and 100.*\[100"):
         parse_suite({"name": "x", "models": ["test:cnn"], "timing": {"percentiles": [50, 100]}})
 
@@ -282,8 +296,13 @@ def test_activation_peak_is_the_same_on_cuda():
 def test_block_throughput_counts_images_per_block():
     # A scripted timer: every block of k calls takes 10 ms per call. Batch 8 → 800 img/s.
     calls = []
-    res = measure_block_throughput(lambda: calls.append(1), batch_size=8, per_call_ms=10.0, blocks=3,
-                                   timer=lambda fn: (fn(), 10.0 * block_calls_for(10.0))[1])
+    res = measure_block_throughput(
+        lambda: calls.append(1),
+        batch_size=8,
+        per_call_ms=10.0,
+        blocks=3,
+        timer=lambda fn: (fn(), 10.0 * block_calls_for(10.0))[1],
+    )
     assert res.pipelined_block_calls == 20 and res.pipelined_blocks == 3  # ~200 ms per block
     assert len(calls) == 60
     assert res.throughput_ips_pipelined == pytest.approx(800.0)
@@ -303,9 +322,13 @@ def test_a_step_that_sleeps_on_the_gpu_measures_at_least_the_sleep():
     t[1].synchronize()
     sleep_ms = t[0].elapsed_time(t[1])  # what the sleep itself takes on this GPU
     assert sleep_ms > 1.0
-    res = measure_latency(lambda: torch.cuda._sleep(cycles), "cuda",
-                          TimingConfig(warmup_min_iters=2, warmup_max_s=1, min_samples=5, max_samples=30, max_time_s=2,
-                                       min_time_s=0, percentiles=(50,)))
+    res = measure_latency(
+        lambda: torch.cuda._sleep(cycles),
+        "cuda",
+        TimingConfig(
+            warmup_min_iters=2, warmup_max_s=1, min_samples=5, max_samples=30, max_time_s=2, min_time_s=0, percentiles=(50,)
+        ),
+    )
     assert min(res.samples_ms) >= 0.9 * sleep_ms
     blk = measure_block_throughput(lambda: torch.cuda._sleep(cycles), batch_size=1, per_call_ms=sleep_ms, blocks=2)
     assert blk.throughput_ips_pipelined <= 1.1 * 1000.0 / sleep_ms  # no more calls per second than sleeps fit

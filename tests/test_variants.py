@@ -20,9 +20,20 @@ FAST = {"warmup_min_iters": 2, "warmup_max_s": 0.2, "min_samples": 5, "max_sampl
 
 
 def cell(runtime="eager", precision="fp32", model="test:cnn", batch=2, device="cpu") -> Cell:
-    return Cell(suite="variants-test", model=model, registry_name=model, family="cnn", device=device,
-                precision=precision, runtime=runtime, batch_size=batch, img_size=32, threads=1,
-                metrics=("params", "flops", "latency", "memory"), timing=dict(FAST))
+    return Cell(
+        suite="variants-test",
+        model=model,
+        registry_name=model,
+        family="cnn",
+        device=device,
+        precision=precision,
+        runtime=runtime,
+        batch_size=batch,
+        img_size=32,
+        threads=1,
+        metrics=("params", "flops", "latency", "memory"),
+        timing=dict(FAST),
+    )
 
 
 @pytest.fixture(scope="module")

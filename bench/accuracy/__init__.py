@@ -12,8 +12,16 @@ registered through bench/models/catalog.py.
 """
 
 from bench.accuracy.cells import ROW_FIELDS, run_accuracy_cell
-from bench.accuracy.task import (AccuracyModel, AccuracyTask, MeasuredTask, ReportedTask, ScratchTask, expand_accuracy,
-                                 override_data_dir, parse_tasks)
+from bench.accuracy.task import (
+    AccuracyModel,
+    AccuracyTask,
+    MeasuredTask,
+    ReportedTask,
+    ScratchTask,
+    expand_accuracy,
+    override_data_dir,
+    parse_tasks,
+)
 
 __all__ = [
     "ROW_FIELDS",

@@ -208,7 +208,9 @@ def scan_imagefolder(data_dir: str | None) -> ImageList:
     for i, c in enumerate(classes):
         items += [(os.path.join(c, f), i) for f in _files_under(root / c)]
     if not items:
-        raise UserError(f"ImageFolder {root} has {len(classes)} class folders but no images ({', '.join(IMAGE_EXTENSIONS[:4])}, …)")
+        raise UserError(
+            f"ImageFolder {root} has {len(classes)} class folders but no images ({', '.join(IMAGE_EXTENSIONS[:4])}, …)"
+        )
     return ImageList(root, items, len(classes), classes, len(items))
 
 

@@ -312,8 +312,15 @@ def run_measured(cell: Cell, progress: bool = False) -> dict[str, Any]:
         from tqdm.auto import tqdm
 
         interval = 0.5 if sys.stderr.isatty() else 15.0  # a worker's stderr is a log file
-        bar = tqdm(total=len(items), desc=f"{cell.model} eval", unit="img", leave=False, file=sys.stderr,
-                   dynamic_ncols=True, mininterval=interval)
+        bar = tqdm(
+            total=len(items),
+            desc=f"{cell.model} eval",
+            unit="img",
+            leave=False,
+            file=sys.stderr,
+            dynamic_ncols=True,
+            mininterval=interval,
+        )
     n = correct1 = correct5 = 0
     corrupt: list[str] = []
     outputs: int | None = None

@@ -124,4 +124,6 @@ def reported_accuracy(registry_name: str, weights: str | None = None) -> dict[st
             "acc_img_size": row.img_size,
             "acc_ref": row.source,
         }
-    raise Unavailable(f"{registry_name}: archbench's own models are built with random weights; no published ImageNet figure applies")
+    raise Unavailable(
+        f"{registry_name}: archbench's own models are built with random weights; no published ImageNet figure applies"
+    )

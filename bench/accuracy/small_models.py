@@ -51,7 +51,9 @@ class SmallResNet18(nn.Module):
     def __init__(self, num_classes: int = 10, width: int = 16, in_chans: int = 3, img_size: int = 32):
         super().__init__()
         del img_size  # fully convolutional: any input size works
-        self.stem = nn.Sequential(nn.Conv2d(in_chans, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_chans, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+        )
         blocks: list[nn.Module] = []
         cin = width
         for i, cout in enumerate((width, width * 2, width * 4, width * 8)):

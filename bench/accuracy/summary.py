@@ -23,9 +23,7 @@ def pareto_mask(costs: Sequence[float], accuracies: Sequence[float]) -> list[boo
         if not ok[i]:
             out.append(False)
             continue
-        dominated = any(
-            ok[j] and c2 <= c and a2 >= a and (c2 < c or a2 > a) for j, (c2, a2) in enumerate(pts) if j != i
-        )
+        dominated = any(ok[j] and c2 <= c and a2 >= a and (c2 < c or a2 > a) for j, (c2, a2) in enumerate(pts) if j != i)
         out.append(not dominated)
     return out
 

@@ -28,8 +28,16 @@ from bench.errors import UserError
 from bench.suite import Cell, Suite, resolve_entries
 
 # The task classes are part of the suite's config tree (bench/config.py), validated when the suite loads.
-__all__ = ["AccuracyModel", "AccuracyTask", "MeasuredTask", "ReportedTask", "ScratchTask", "expand_accuracy",
-           "override_data_dir", "parse_tasks"]
+__all__ = [
+    "AccuracyModel",
+    "AccuracyTask",
+    "MeasuredTask",
+    "ReportedTask",
+    "ScratchTask",
+    "expand_accuracy",
+    "override_data_dir",
+    "parse_tasks",
+]
 
 DISK_DATASETS = ("imagefolder", "imagenet", "cifar10")  # read from data_dir; --data overrides it
 # Training resolution when the task gives none: digits (8×8) upsampled 2×, which keeps the

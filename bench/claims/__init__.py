@@ -10,12 +10,39 @@ Public API (the CLI's ``archbench claims`` calls these)::
 See :mod:`bench.claims.base` for the row contract and docs/claims.md for the method.
 """
 
-from bench.claims.base import (CAVEAT, COMPUTED, EXPERIMENTS, FAILS, HOLDS, INCONCLUSIVE, SEEDS, VERDICTS, Claim,
-                               ClaimResult, Decision, load)
+from bench.claims.base import (
+    CAVEAT,
+    COMPUTED,
+    EXPERIMENTS,
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+    SEEDS,
+    VERDICTS,
+    Claim,
+    ClaimResult,
+    Decision,
+    load,
+)
 from bench.claims.report import claims_table_markdown, render_report, write_report
 from bench.claims.runner import parse_only, run_claims
 
 __all__ = [
-    "CAVEAT", "COMPUTED", "EXPERIMENTS", "FAILS", "HOLDS", "INCONCLUSIVE", "SEEDS", "VERDICTS", "Claim", "ClaimResult",
-    "Decision", "load", "claims_table_markdown", "render_report", "write_report", "parse_only", "run_claims",
+    "CAVEAT",
+    "COMPUTED",
+    "EXPERIMENTS",
+    "FAILS",
+    "HOLDS",
+    "INCONCLUSIVE",
+    "SEEDS",
+    "VERDICTS",
+    "Claim",
+    "ClaimResult",
+    "Decision",
+    "load",
+    "claims_table_markdown",
+    "render_report",
+    "write_report",
+    "parse_only",
+    "run_claims",
 ]

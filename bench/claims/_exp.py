@@ -25,13 +25,21 @@ def arm_seed(seed: int, arm: int) -> int:
     return 1000 * seed + arm
 
 
-def decide_effect(effect: Interval, what: str, margin: float = 0.0, scale: float = 100.0, unit: str = " pts",
-                  control: Interval | None = None, control_what: str = "") -> Decision:
+def decide_effect(
+    effect: Interval,
+    what: str,
+    margin: float = 0.0,
+    scale: float = 100.0,
+    unit: str = " pts",
+    control: Interval | None = None,
+    control_what: str = "",
+) -> Decision:
     """The shared rule. ``what`` names the effect in words; numbers are shown ×``scale``."""
     shown = f"{what}: {effect.text(scale, unit=unit)} (mean [95% interval] over {effect.n} seeds)"
     if control is not None and effect.mean > margin and control.mean >= effect.mean:
-        return Decision(INCONCLUSIVE, f"{shown}, but the control ({control_what}) moved as much: "
-                                      f"{control.text(scale, unit=unit)}")
+        return Decision(
+            INCONCLUSIVE, f"{shown}, but the control ({control_what}) moved as much: {control.text(scale, unit=unit)}"
+        )
     side = effect.side(margin)
     if side == ABOVE:
         return Decision(HOLDS)

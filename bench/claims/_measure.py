@@ -86,9 +86,14 @@ def latency_ms(model: nn.Module, x: torch.Tensor, min_samples: int = 3, max_time
     from bench.metrics.timing import TimingConfig, measure_latency
 
     cfg = TimingConfig(
-        warmup_min_iters=1, warmup_max_s=0.5, min_samples=min_samples, max_samples=max(min_samples, 20),
-        max_time_s=max_time_s, target_rel_iqr=0.05,
-        min_time_s=0.0, percentiles=(),  # a quick median only: no tail is reported, so none needs support
+        warmup_min_iters=1,
+        warmup_max_s=0.5,
+        min_samples=min_samples,
+        max_samples=max(min_samples, 20),
+        max_time_s=max_time_s,
+        target_rel_iqr=0.05,
+        min_time_s=0.0,
+        percentiles=(),  # a quick median only: no tail is reported, so none needs support
     )
     with torch.inference_mode():
         res = measure_latency(lambda: model(x), "cpu", cfg)
@@ -180,9 +185,7 @@ def _first(v: Any) -> int:
     return int(v[0] if isinstance(v, (tuple, list)) else v)
 
 
-def theoretical_rf(
-    model: nn.Module, img_size: int, in_chans: int = 3, skip: tuple[str, ...] = ("downsample",)
-) -> list[RFLayer]:
+def theoretical_rf(model: nn.Module, img_size: int, in_chans: int = 3, skip: tuple[str, ...] = ("downsample",)) -> list[RFLayer]:
     """Receptive field after every conv/pool layer along the main path, in execution order.
 
     Recurrence (one spatial axis): ``rf += (k - 1) * dilation * jump``; ``jump *= stride``.
@@ -231,7 +234,7 @@ def centred_square_side(grad_map: np.ndarray, mass: float = 0.95) -> int:
     total = grad_map.sum()
     cy, cx = h // 2, w // 2
     for r in range(max(h, w)):
-        win = grad_map[max(0, cy - r): cy + r + 1, max(0, cx - r): cx + r + 1]
+        win = grad_map[max(0, cy - r) : cy + r + 1, max(0, cx - r) : cx + r + 1]
         if win.sum() >= mass * total:
             return min(2 * r + 1, max(h, w))
     return max(h, w)

@@ -32,8 +32,16 @@ class SmallCNN(nn.Module):
     (the lecture's "학습 가능한 축소 방식").
     """
 
-    def __init__(self, widths=(16, 32, 32), down: str = "maxpool", in_chans: int = 1, num_classes: int = 10,
-                 head: str = "gap", img_size: int = 0, bn: bool = True):
+    def __init__(
+        self,
+        widths=(16, 32, 32),
+        down: str = "maxpool",
+        in_chans: int = 1,
+        num_classes: int = 10,
+        head: str = "gap",
+        img_size: int = 0,
+        bn: bool = True,
+    ):
         super().__init__()
         if down not in ("maxpool", "strided", "none"):
             raise ValueError(f"down must be maxpool, strided or none, got {down!r}")
@@ -70,8 +78,7 @@ def sincos_2d(h: int, w: int, dim: int, oy: int = 0, ox: int = 0) -> torch.Tenso
         raise ValueError("sinusoidal encoding needs dim divisible by 4")
     quarter = dim // 4
     omega = 1.0 / (10000 ** (torch.arange(quarter, dtype=torch.float32) / quarter))
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32) - oy, torch.arange(w, dtype=torch.float32) - ox,
-                            indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32) - oy, torch.arange(w, dtype=torch.float32) - ox, indexing="ij")
     ey, ex = ys.flatten()[:, None] * omega, xs.flatten()[:, None] * omega
     return torch.cat([ey.sin(), ey.cos(), ex.sin(), ex.cos()], dim=1)
 
@@ -118,8 +125,17 @@ class SmallViT(nn.Module):
     POS = ("learnable", "sinusoidal", "relative", "none")
 
     def __init__(
-        self, img_size: int = 16, patch: int = 4, in_chans: int = 1, dim: int = 48, depth: int = 3,
-        heads: int = 3, mlp_ratio: int = 2, num_classes: int = 10, pos: str = "learnable", pool: str = "mean",
+        self,
+        img_size: int = 16,
+        patch: int = 4,
+        in_chans: int = 1,
+        dim: int = 48,
+        depth: int = 3,
+        heads: int = 3,
+        mlp_ratio: int = 2,
+        num_classes: int = 10,
+        pos: str = "learnable",
+        pool: str = "mean",
     ):
         super().__init__()
         if pos not in self.POS:
@@ -182,8 +198,16 @@ class DepthNet(nn.Module):
     ``bn=False`` drops the BatchNorm after each layer (the stem keeps its own).
     """
 
-    def __init__(self, depth: int, residual: bool, width: int = 16, in_chans: int = 1, num_classes: int = 10,
-                 bn: bool = True, he_init: bool = True):
+    def __init__(
+        self,
+        depth: int,
+        residual: bool,
+        width: int = 16,
+        in_chans: int = 1,
+        num_classes: int = 10,
+        bn: bool = True,
+        he_init: bool = True,
+    ):
         super().__init__()
         if depth % 2:
             raise ValueError("depth must be even (layers are paired into blocks)")
@@ -222,8 +246,12 @@ def mobilenet_v1(separable: bool = True, num_classes: int = 1000) -> nn.Sequenti
     for cout, s in _MOBILENET_V1:
         if separable:
             layers += [
-                nn.Conv2d(cin, cin, 3, s, 1, groups=cin, bias=False), nn.BatchNorm2d(cin), nn.ReLU(inplace=True),
-                nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                nn.Conv2d(cin, cin, 3, s, 1, groups=cin, bias=False),
+                nn.BatchNorm2d(cin),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(cin, cout, 1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
             ]
         else:
             layers.append(_conv_bn(cin, cout, stride=s))
@@ -283,8 +311,7 @@ class SeqRNN(nn.Module):
     LSTM: forget-gate bias 1 (Gers et al., 2000; Jozefowicz et al., 2015), the same for every T.
     """
 
-    def __init__(self, kind: str, in_dim: int, num_classes: int, hidden: int = 32, init: str = "default",
-                 horizon: int = 100):
+    def __init__(self, kind: str, in_dim: int, num_classes: int, hidden: int = 32, init: str = "default", horizon: int = 100):
         super().__init__()
         cls = {"rnn": nn.RNN, "lstm": nn.LSTM}[kind]
         self.rnn = cls(in_dim, hidden, batch_first=True)
@@ -294,13 +321,13 @@ class SeqRNN(nn.Module):
                 nn.init.orthogonal_(self.rnn.weight_hh_l0)
             elif init == "chrono" and kind == "lstm":
                 bf = torch.log(torch.empty(hidden).uniform_(1, max(2, horizon - 1)))
-                self.rnn.bias_ih_l0[hidden: 2 * hidden] = bf  # gate order: input, forget, cell, output
-                self.rnn.bias_hh_l0[hidden: 2 * hidden] = 0
+                self.rnn.bias_ih_l0[hidden : 2 * hidden] = bf  # gate order: input, forget, cell, output
+                self.rnn.bias_hh_l0[hidden : 2 * hidden] = 0
                 self.rnn.bias_ih_l0[:hidden] = -bf
                 self.rnn.bias_hh_l0[:hidden] = 0
             elif init == "forget1" and kind == "lstm":  # Gers et al. 2000 / Jozefowicz et al. 2015: bias 1, any T
-                self.rnn.bias_ih_l0[hidden: 2 * hidden] = 1.0
-                self.rnn.bias_hh_l0[hidden: 2 * hidden] = 0.0
+                self.rnn.bias_ih_l0[hidden : 2 * hidden] = 1.0
+                self.rnn.bias_hh_l0[hidden : 2 * hidden] = 0.0
             elif init != "default":
                 raise ValueError(f"init {init!r} does not apply to {kind}")
 
@@ -329,8 +356,11 @@ def vgg_stack(depth: int, width: int, bn: bool = True, in_chans: int = 1, num_cl
 
 def width_for_params(depth: int, target: int, bn: bool = True) -> int:
     """The width at which :func:`vgg_stack` of ``depth`` has the parameter count closest to ``target``."""
+
     def count(w: int) -> int:  # the same count as summing vgg_stack's parameters, without building it
         def per(cin: int) -> int:
             return 9 * cin * w + (2 * w if bn else w)
+
         return per(1) + (depth - 1) * per(w) + 10 * w + 10
+
     return min(range(2, 257), key=lambda w: abs(count(w) - target))

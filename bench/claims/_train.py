@@ -91,7 +91,7 @@ def train(
     def batch() -> tuple[torch.Tensor, torch.Tensor]:
         if state["pos"] + batch_size > n:
             state["order"], state["pos"] = torch.randperm(n, generator=g), 0
-        idx = state["order"][state["pos"]: state["pos"] + batch_size]
+        idx = state["order"][state["pos"] : state["pos"] + batch_size]
         state["pos"] += batch_size
         return x[idx], y[idx]
 
@@ -133,7 +133,7 @@ def train_stream(
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     model.eval()
-    return torch.cat([model(x[i: i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+    return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

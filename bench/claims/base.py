@@ -136,8 +136,9 @@ class ClaimResult:
         return self.decision.caveat
 
 
-def parse_docstring(doc: str | None, claim_id: int, slug: str, kind: str = "experiment",
-                    reachable: tuple[str, ...] = EXPERIMENT_VERDICTS[:3]) -> Claim:
+def parse_docstring(
+    doc: str | None, claim_id: int, slug: str, kind: str = "experiment", reachable: tuple[str, ...] = EXPERIMENT_VERDICTS[:3]
+) -> Claim:
     """Parse a module docstring in the layout described in this module's docstring."""
     if not doc:
         raise ValueError(f"claim {claim_id} ({slug}) has no docstring")
@@ -186,8 +187,9 @@ def check_module(module: ModuleType, slug: str) -> tuple[str, tuple[str, ...], d
     why = dict(getattr(module, "WHY_REACHABLE", {}))
     bad = [v for v in reach if v not in EXPERIMENT_VERDICTS]
     if bad or HOLDS not in reach or len(reach) < 2:
-        raise ValueError(f"{slug}: REACHABLE_VERDICTS must include {HOLDS!r} and at least one other of "
-                         f"{EXPERIMENT_VERDICTS}, got {reach}")
+        raise ValueError(
+            f"{slug}: REACHABLE_VERDICTS must include {HOLDS!r} and at least one other of {EXPERIMENT_VERDICTS}, got {reach}"
+        )
     if set(why) != set(reach) or not all(why.values()):
         raise ValueError(f"{slug}: WHY_REACHABLE must say, for each of {reach}, which configuration reaches it")
     return kind, reach, why

@@ -42,10 +42,15 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
         conv = M.on_meta(lambda: nn.Conv2d(C_IN, C_OUT, 3, padding=1))
         fc = M.on_meta(lambda s=s: nn.Linear(C_IN * s * s, C_OUT * s * s))  # type: ignore[misc]  # mypy cannot type a lambda default
         x = torch.empty(1, C_IN, s, s, device="meta")
-        rows.append({
-            "size": s, "conv_params": M.params(conv), "fc_params": M.params(fc),
-            "conv_gmacs": M.gmacs(conv, x), "fc_gmacs": M.gmacs(fc, x.flatten(1)),
-        })
+        rows.append(
+            {
+                "size": s,
+                "conv_params": M.params(conv),
+                "fc_params": M.params(fc),
+                "conv_gmacs": M.gmacs(conv, x),
+                "fc_gmacs": M.gmacs(fc, x.flatten(1)),
+            }
+        )
     for r in rows:
         r["param_ratio"] = r["fc_params"] / r["conv_params"]
         if r["param_ratio"] != formula_ratio(r["size"]):  # the counted modules must agree with the formula
@@ -54,11 +59,14 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
     fig, ax = figure(1, width=4.6)
     ax.plot(sizes, [r["fc_params"] for r in rows], "o-", color=COLORS["other"], label="fully connected")
     ax.plot(sizes, [r["conv_params"] for r in rows], "o-", color=COLORS["cnn"], label="3×3 conv")
-    ax.set(xscale="log", yscale="log", xlabel="image side (px)", ylabel="parameters",
-           title=f"Matched layer {C_IN}→{C_OUT} channels")
+    ax.set(
+        xscale="log", yscale="log", xlabel="image side (px)", ylabel="parameters", title=f"Matched layer {C_IN}→{C_OUT} channels"
+    )
     ax.legend()
     small, big = rows[0], rows[-1]
-    headline = (f"matched FC/conv parameter ratio {small['param_ratio']:,.0f}× at {small['size']}×{small['size']}, "
-                f"{big['param_ratio']:.3g}× at {big['size']}×{big['size']} (3 → 64 channels)")
+    headline = (
+        f"matched FC/conv parameter ratio {small['param_ratio']:,.0f}× at {small['size']}×{small['size']}, "
+        f"{big['param_ratio']:.3g}× at {big['size']}×{big['size']} (3 → 64 channels)"
+    )
     numbers = {"matched_layers": rows, "fc_over_conv_param_ratio": {str(r["size"]): r["param_ratio"] for r in rows}}
     return ClaimResult(numbers, headline, Decision(COMPUTED), fig)

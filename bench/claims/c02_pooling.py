@@ -43,7 +43,7 @@ REACHABLE_VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
 WHY_REACHABLE = {
     HOLDS: "the real configuration: max-pool vs no downsampling, both with a flatten + FC head",
     FAILS: "reference = a no-downsampling CNN with a global-average-pool head (shift-invariant by construction, "
-           "reference='none_gap'): max-pool is then less consistent",
+    "reference='none_gap'): max-pool is then less consistent",
     INCONCLUSIVE: "treatment = the reference architecture (treatment='none'): the two arms differ only by seed",
 }
 STEPS = {"tiny": 60, "full": 150}
@@ -52,7 +52,9 @@ TEST_N = {"tiny": 150, "full": None}  # tiny: the first 150 test images, so test
 CANVAS, PAD = 24, 4
 WIDTHS = (8, 16, 16)
 ARMS = {  # name -> (downsampling, head)
-    "maxpool": ("maxpool", "flatten"), "none": ("none", "flatten"), "strided": ("strided", "flatten"),
+    "maxpool": ("maxpool", "flatten"),
+    "none": ("none", "flatten"),
+    "strided": ("strided", "flatten"),
     "none_gap": ("none", "gap"),
 }
 
@@ -76,11 +78,16 @@ def _build(arm: str) -> SmallCNN:
     return SmallCNN(widths=WIDTHS, down=down, head=head, img_size=CANVAS)
 
 
-def run(scale: str, seeds: tuple[int, ...], treatment: str = "maxpool", reference: str = "none",
-        reported: tuple[str, ...] | None = None) -> ClaimResult:
+def run(
+    scale: str,
+    seeds: tuple[int, ...],
+    treatment: str = "maxpool",
+    reference: str = "none",
+    reported: tuple[str, ...] | None = None,
+) -> ClaimResult:
     data = T.digits_split()
-    xtr, xte = T.render(data.x_train, 2, PAD), T.render(data.x_test[:TEST_N[scale]], 2, PAD)
-    yte, shifts = data.y_test[:TEST_N[scale]], SHIFTS[scale]
+    xtr, xte = T.render(data.x_train, 2, PAD), T.render(data.x_test[: TEST_N[scale]], 2, PAD)
+    yte, shifts = data.y_test[: TEST_N[scale]], SHIFTS[scale]
     reported = (("strided",) if scale == "full" else ()) if reported is None else reported
     arms = [treatment, reference, *reported]
     gm = {a: M.gmacs(_build(a).eval(), xte[:1]) for a in dict.fromkeys(arms)}
@@ -106,18 +113,33 @@ def run(scale: str, seeds: tuple[int, ...], treatment: str = "maxpool", referenc
         ys = [r[f"consistency_{i}_{arm}"] for r in rows]
         ax1.plot([i] * len(ys), ys, "o", color=colors[i % 3], alpha=0.7)
         ax1.errorbar([i + 0.15], [sum(ys) / len(ys)], fmt="s", color=colors[i % 3])
-    ax1.set(xticks=range(len(arms)), xticklabels=arms, ylabel=f"mean shift consistency ({shifts[0]}–{shifts[-1]} px)",
-            title="Per seed (dots) and mean")
+    ax1.set(
+        xticks=range(len(arms)),
+        xticklabels=arms,
+        ylabel=f"mean shift consistency ({shifts[0]}–{shifts[-1]} px)",
+        title="Per seed (dots) and mean",
+    )
     ax2.bar(list(gm), [v * 1e3 for v in gm.values()], color=COLORS["cnn"])
     ax2.set(ylabel="MMACs / image", title=f"Compute at {CANVAS}×{CANVAS}")
     cut = gm[reference] / gm[treatment] if gm[treatment] else float("nan")
-    headline = (f"shift consistency {treatment} − {reference}: {effect.text(100, unit=' pts')} over {effect.n} seeds "
-                f"(means {mean(rows, f'consistency_0_{treatment}'):.3f} vs {mean(rows, f'consistency_1_{reference}'):.3f}); "
-                f"max-pool cuts MACs {cut:.1f}× (arithmetic)")
+    headline = (
+        f"shift consistency {treatment} − {reference}: {effect.text(100, unit=' pts')} over {effect.n} seeds "
+        f"(means {mean(rows, f'consistency_0_{treatment}'):.3f} vs {mean(rows, f'consistency_1_{reference}'):.3f}); "
+        f"max-pool cuts MACs {cut:.1f}× (arithmetic)"
+    )
     if "strided" in reported:
         i = arms.index("strided")
-        headline += (f"; strided conv (reported): acc {mean(rows, f'acc_{i}_strided'):.3f} vs max-pool "
-                     f"{mean(rows, 'acc_0_' + treatment):.3f}, consistency {mean(rows, f'consistency_{i}_strided'):.3f}")
-    numbers = {"arms": arms, "gmacs": gm, "effect": effect.as_dict(), "train_steps": STEPS[scale],
-               "widths": list(WIDTHS), "canvas": CANVAS, "shifts_px": shifts}
+        headline += (
+            f"; strided conv (reported): acc {mean(rows, f'acc_{i}_strided'):.3f} vs max-pool "
+            f"{mean(rows, 'acc_0_' + treatment):.3f}, consistency {mean(rows, f'consistency_{i}_strided'):.3f}"
+        )
+    numbers = {
+        "arms": arms,
+        "gmacs": gm,
+        "effect": effect.as_dict(),
+        "train_steps": STEPS[scale],
+        "widths": list(WIDTHS),
+        "canvas": CANVAS,
+        "shifts_px": shifts,
+    }
     return ClaimResult(numbers, headline, decision, fig, per_seed=rows)

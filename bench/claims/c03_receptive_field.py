@@ -46,11 +46,15 @@ def _erf_sides(resnet, img: int, seed: int, stages=STAGES) -> tuple[list[int], l
     x = torch.randn(2, 3, img, img, generator=torch.Generator().manual_seed(seed))
     maps, erf = [], []
     for stage in stages:
+
         def centre(inp, stage=stage):
             h = inp
-            for part in ["conv1", "bn1", getattr(resnet, "act1", None) and "act1" or "relu", "maxpool"] + STAGES[: STAGES.index(stage) + 1]:
+            for part in ["conv1", "bn1", getattr(resnet, "act1", None) and "act1" or "relu", "maxpool"] + STAGES[
+                : STAGES.index(stage) + 1
+            ]:
                 h = getattr(resnet, part)(h)
             return h[:, :, h.shape[2] // 2, h.shape[3] // 2].sum(dim=1)
+
         g = M.input_grad_map(centre, x)
         maps.append(g)
         erf.append(M.centred_square_side(g, 0.95))
@@ -99,10 +103,13 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
     axes[2].imshow(np.log10(maps[-1] + 1e-12), cmap="magma")
     axes[2].set(title=f"log10 |∂y/∂x|, {resnet_name} layer4 centre", xticks=[], yticks=[])
     axes[2].grid(False)
-    headline = ("theoretical RF after the last layer " + ", ".join(f"{n} {r[-1]} px" for n, r in trf.items())
-                + " (rf += (k−1)·dilation·jump, jump *= stride), never shrinking with depth; reported, not judged: "
-                f"{resnet_name} effective RF by stage {erf} px at {img}×{img} (median of {len(seeds)} inits), "
-                f"{erf_zero_last} px at the last stage with timm's zero_init_last")
+    headline = (
+        "theoretical RF after the last layer "
+        + ", ".join(f"{n} {r[-1]} px" for n, r in trf.items())
+        + " (rf += (k−1)·dilation·jump, jump *= stride), never shrinking with depth; reported, not judged: "
+        f"{resnet_name} effective RF by stage {erf} px at {img}×{img} (median of {len(seeds)} inits), "
+        f"{erf_zero_last} px at the last stage with timm's zero_init_last"
+    )
     numbers = {
         "theoretical_rf_final_px": {n: r[-1] for n, r in trf.items()},
         "theoretical_rf_by_layer_px": trf,

@@ -43,12 +43,14 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
     layers = []
     for name, mod in model.named_modules():
         if isinstance(mod, (nn.Conv2d, nn.Linear)):
-            layers.append({"name": name, "kind": "conv" if isinstance(mod, nn.Conv2d) else "fc",
-                           "params": M.params(mod)})
+            layers.append({"name": name, "kind": "conv" if isinstance(mod, nn.Conv2d) else "fc", "params": M.params(mod)})
     # GMACs per layer: run each layer on its real input shape via hooks.
     shapes: dict[str, tuple] = {}
-    hooks = [m.register_forward_hook(lambda m, i, o, n=n: shapes.__setitem__(n, tuple(i[0].shape)))
-             for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o, n=n: shapes.__setitem__(n, tuple(i[0].shape)))
+        for n, m in model.named_modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
     with torch.no_grad():
         model(x)
     for h in hooks:
@@ -56,8 +58,11 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
     mods = dict(model.named_modules())
     for la in layers:
         la["gmacs"] = M.gmacs(mods[la["name"]], torch.empty(shapes[la["name"]], device="meta"))
-    activations = {type(m).__name__ for m in model.modules()
-                   if isinstance(m, (nn.ReLU, nn.GELU, nn.Sigmoid, nn.Tanh, nn.LeakyReLU, nn.SiLU, nn.ReLU6))}
+    activations = {
+        type(m).__name__
+        for m in model.modules()
+        if isinstance(m, (nn.ReLU, nn.GELU, nn.Sigmoid, nn.Tanh, nn.LeakyReLU, nn.SiLU, nn.ReLU6))
+    }
     n_conv = sum(la["kind"] == "conv" for la in layers)
     n_fc = sum(la["kind"] == "fc" for la in layers)
     total = M.params(model)
@@ -74,12 +79,19 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
     ax2.set(ylabel="GMACs at 224×224", title=f"{100 * conv_mac_share:.0f}% of MACs in conv layers")
     for ax in (ax1, ax2):
         ax.tick_params(axis="x", labelsize=8)
-    headline = (f"{n_conv} conv + {n_fc} FC, activations {'/'.join(sorted(activations))}; conv1 {conv1} filters; "
-                f"{total / 1e6:.1f} M params, {100 * fc_share:.1f}% of them in the "
-                f"3 FC layers, while {100 * conv_mac_share:.0f}% of the {sum(la['gmacs'] for la in layers):.2f} GMACs are conv")
+    headline = (
+        f"{n_conv} conv + {n_fc} FC, activations {'/'.join(sorted(activations))}; conv1 {conv1} filters; "
+        f"{total / 1e6:.1f} M params, {100 * fc_share:.1f}% of them in the "
+        f"3 FC layers, while {100 * conv_mac_share:.0f}% of the {sum(la['gmacs'] for la in layers):.2f} GMACs are conv"
+    )
     numbers = {
-        "n_conv": n_conv, "n_fc": n_fc, "activations": sorted(activations), "params_m": total / 1e6,
-        "fc_param_share": fc_share, "conv_gmac_share": conv_mac_share, "conv1_filters": conv1,
+        "n_conv": n_conv,
+        "n_fc": n_fc,
+        "activations": sorted(activations),
+        "params_m": total / 1e6,
+        "fc_param_share": fc_share,
+        "conv_gmac_share": conv_mac_share,
+        "conv1_filters": conv1,
         "layers": layers,
     }
     return ClaimResult(numbers, headline, Decision(COMPUTED), fig)

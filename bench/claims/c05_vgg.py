@@ -42,10 +42,10 @@ KIND = "experiment"
 REACHABLE_VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
 WHY_REACHABLE = {
     HOLDS: "the real configuration (8 vs 2 layers with BatchNorm at equal parameters) once the deep stack's lead is "
-           "clear in every seed; at tiny scale (depths=(2, 4), steps=150) every seed's effect is positive and five "
-           "seeds narrow the interval enough to clear 0 (tests/test_claims.py runs it so)",
+    "clear in every seed; at tiny scale (depths=(2, 4), steps=150) every seed's effect is positive and five "
+    "seeds narrow the interval enough to clear 0 (tests/test_claims.py runs it so)",
     FAILS: "the deep stack without BatchNorm (deep_bn=False, PyTorch's default init, as VGG was before BN): "
-           "signals shrink layer by layer and the deep stack trains worse in the same budget",
+    "signals shrink layer by layer and the deep stack trains worse in the same budget",
     INCONCLUSIVE: "the deep arm made as shallow as the reference (depths=(2, 2)): the arms differ only by seed",
 }
 STEPS = {"tiny": 80, "full": 150}
@@ -60,21 +60,27 @@ def decide(effect: Interval) -> Decision:
 @functools.lru_cache(maxsize=1)
 def _arithmetic() -> dict:
     x = torch.empty(1, 256, 56, 56, device="meta")
-    stack = M.on_meta(lambda: nn.Sequential(nn.Conv2d(256, 256, 3, padding=1, bias=False),
-                                            nn.Conv2d(256, 256, 3, padding=1, bias=False)))
+    stack = M.on_meta(
+        lambda: nn.Sequential(nn.Conv2d(256, 256, 3, padding=1, bias=False), nn.Conv2d(256, 256, 3, padding=1, bias=False))
+    )
     big = M.on_meta(lambda: nn.Conv2d(256, 256, 5, padding=2, bias=False))
     img = torch.empty(1, 3, 224, 224, device="meta")
     nets = {n: M.on_meta(lambda n=n: torchvision.models.get_model(n)) for n in ("vgg16", "resnet50")}  # type: ignore[misc]  # mypy cannot type a lambda default
     fc = sum(M.params(m) for m in nets["vgg16"].classifier.modules() if isinstance(m, nn.Linear))
-    return {"two_3x3_over_5x5_params": M.params(stack) / M.params(big),
-            "two_3x3_rf": M.theoretical_rf(stack, 56, 256)[-1].rf, "one_5x5_rf": M.theoretical_rf(big, 56, 256)[-1].rf,
-            "vgg16": {"params": M.params(nets["vgg16"]), "gmacs": M.gmacs(nets["vgg16"], img)},
-            "resnet50": {"params": M.params(nets["resnet50"]), "gmacs": M.gmacs(nets["resnet50"], img)},
-            "vgg16_fc_param_share": fc / M.params(nets["vgg16"]), "_unused": x.shape[0]}
+    return {
+        "two_3x3_over_5x5_params": M.params(stack) / M.params(big),
+        "two_3x3_rf": M.theoretical_rf(stack, 56, 256)[-1].rf,
+        "one_5x5_rf": M.theoretical_rf(big, 56, 256)[-1].rf,
+        "vgg16": {"params": M.params(nets["vgg16"]), "gmacs": M.gmacs(nets["vgg16"], img)},
+        "resnet50": {"params": M.params(nets["resnet50"]), "gmacs": M.gmacs(nets["resnet50"], img)},
+        "vgg16_fc_param_share": fc / M.params(nets["vgg16"]),
+        "_unused": x.shape[0],
+    }
 
 
-def run(scale: str, seeds: tuple[int, ...], depths: tuple[int, ...] | None = None, deep_bn: bool = True,
-        steps: int | None = None) -> ClaimResult:
+def run(
+    scale: str, seeds: tuple[int, ...], depths: tuple[int, ...] | None = None, deep_bn: bool = True, steps: int | None = None
+) -> ClaimResult:
     steps = steps or STEPS[scale]
     data = T.digits_split()
     xtr, xte = T.render(data.x_train, 2), T.render(data.x_test, 2)
@@ -106,14 +112,26 @@ def run(scale: str, seeds: tuple[int, ...], depths: tuple[int, ...] | None = Non
         ys = [r[f"acc_depth{d}_{i}"] for r in rows]
         ax.plot([d] * len(ys), ys, "o", color=COLORS["cnn"] if bn else COLORS["other"], alpha=0.6)
         ax.plot([d], [sum(ys) / len(ys)], "s", color="k")
-    ax.set(xlabel="3×3 conv layers (equal parameters)", ylabel="test accuracy", xticks=list(depths),
-           title=f"Depth at ≈{target / 1e3:.0f} k params")
-    desc = ", ".join(f"{d} layers×{w}{'' if bn else ' no BN'} ({p / 1e3:.1f} k) {mean(rows, f'acc_depth{d}_{i}'):.3f}"
-                     for i, ((d, w, bn), p) in enumerate(zip(arms, params)))
-    headline = (f"test accuracy deep − shallow: {effect.text(100, unit=' pts')} over {effect.n} seeds ({desc}); "
-                f"arithmetic: 2×3×3 = {arith['two_3x3_over_5x5_params']:.2f}× the weights of 5×5 at equal RF, VGG-16 "
-                f"{arith['vgg16']['params'] / 1e6:.0f} M params / {arith['vgg16']['gmacs']:.1f} GMACs vs ResNet-50 "
-                f"{arith['resnet50']['params'] / 1e6:.1f} M / {arith['resnet50']['gmacs']:.1f}")
-    numbers = {"arms": [{"depth": d, "width": w, "batchnorm": bn, "params": p} for (d, w, bn), p in zip(arms, params)],
-               "effect": effect.as_dict(), "train_steps": steps, "arithmetic": arith}
+    ax.set(
+        xlabel="3×3 conv layers (equal parameters)",
+        ylabel="test accuracy",
+        xticks=list(depths),
+        title=f"Depth at ≈{target / 1e3:.0f} k params",
+    )
+    desc = ", ".join(
+        f"{d} layers×{w}{'' if bn else ' no BN'} ({p / 1e3:.1f} k) {mean(rows, f'acc_depth{d}_{i}'):.3f}"
+        for i, ((d, w, bn), p) in enumerate(zip(arms, params))
+    )
+    headline = (
+        f"test accuracy deep − shallow: {effect.text(100, unit=' pts')} over {effect.n} seeds ({desc}); "
+        f"arithmetic: 2×3×3 = {arith['two_3x3_over_5x5_params']:.2f}× the weights of 5×5 at equal RF, VGG-16 "
+        f"{arith['vgg16']['params'] / 1e6:.0f} M params / {arith['vgg16']['gmacs']:.1f} GMACs vs ResNet-50 "
+        f"{arith['resnet50']['params'] / 1e6:.1f} M / {arith['resnet50']['gmacs']:.1f}"
+    )
+    numbers = {
+        "arms": [{"depth": d, "width": w, "batchnorm": bn, "params": p} for (d, w, bn), p in zip(arms, params)],
+        "effect": effect.as_dict(),
+        "train_steps": steps,
+        "arithmetic": arith,
+    }
     return ClaimResult(numbers, headline, decision, fig, per_seed=rows)

@@ -40,12 +40,12 @@ KIND = "experiment"
 REACHABLE_VERDICTS = (HOLDS, CAVEAT, FAILS, INCONCLUSIVE)
 WHY_REACHABLE = {
     HOLDS: "both nets without BatchNorm and with PyTorch's default init (bn=False, he_init=False, optimizer='adam', "
-           "lr=0.01): the plain net's gradient vanishes toward the input and it trains worse; at tiny scale every seed "
-           "points that way and five seeds narrow the interval enough (tests/test_claims.py runs it so)",
+    "lr=0.01): the plain net's gradient vanishes toward the input and it trains worse; at tiny scale every seed "
+    "points that way and five seeds narrow the interval enough (tests/test_claims.py runs it so)",
     CAVEAT: "the real configuration (BatchNorm, He init): the plain net trains worse, but its gradient grows toward "
-            "the input instead of vanishing",
+    "the input instead of vanishing",
     FAILS: "the shortcut removed from the treatment arm, same initialisation and data order (residual_arm=False, "
-           "same_init=True): no effect is left",
+    "same_init=True): no effect is left",
     INCONCLUSIVE: "one block (depth=2), where a shortcut has nothing to rescue: the seeds disagree",
 }
 DEPTH = {"tiny": 8, "full": 20}
@@ -56,10 +56,18 @@ def decide(effect: Interval, plain_grad_ratio_gmean: float) -> Decision:
     d = decide_effect(effect, "training loss, plain minus residual", scale=1.0, unit="")
     if d.verdict != HOLDS or plain_grad_ratio_gmean < 0.1:
         return d
-    how = "grew toward the input (it exploded, as BatchNorm stacks do at init; Yang et al., 2019)" \
-        if plain_grad_ratio_gmean > 1 else "shrank less than 10×"
-    return Decision(CAVEAT, (f"the residual net trains better (loss effect {effect.text(1.0)}), but the plain net's "
-                             f"gradient did not vanish at init: first/last-layer ratio {plain_grad_ratio_gmean:.3g}, it {how}"))
+    how = (
+        "grew toward the input (it exploded, as BatchNorm stacks do at init; Yang et al., 2019)"
+        if plain_grad_ratio_gmean > 1
+        else "shrank less than 10×"
+    )
+    return Decision(
+        CAVEAT,
+        (
+            f"the residual net trains better (loss effect {effect.text(1.0)}), but the plain net's "
+            f"gradient did not vanish at init: first/last-layer ratio {plain_grad_ratio_gmean:.3g}, it {how}"
+        ),
+    )
 
 
 def _grad_ratio(model: DepthNet, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -75,8 +83,17 @@ def _grad_ratio(model: DepthNet, x: torch.Tensor, y: torch.Tensor) -> float:
     return norms[0] / max(norms[-1], 1e-30)
 
 
-def run(scale: str, seeds: tuple[int, ...], depth: int | None = None, bn: bool = True, he_init: bool = True,
-        residual_arm: bool = True, lr: float = 0.05, optimizer: str = "sgd", same_init: bool = False) -> ClaimResult:
+def run(
+    scale: str,
+    seeds: tuple[int, ...],
+    depth: int | None = None,
+    bn: bool = True,
+    he_init: bool = True,
+    residual_arm: bool = True,
+    lr: float = 0.05,
+    optimizer: str = "sgd",
+    same_init: bool = False,
+) -> ClaimResult:
     data = T.digits_split()
     xg, yg = data.x_train[:256], data.y_train[:256]
     depth = depth or DEPTH[scale]
@@ -105,16 +122,29 @@ def run(scale: str, seeds: tuple[int, ...], depth: int | None = None, bn: bool =
     fig, ax = figure(1, width=5.0)
     for label, losses in curves.items():
         k = max(1, len(losses) // 30)
-        sm = [sum(losses[i:i + k]) / len(losses[i:i + k]) for i in range(0, len(losses), k)]
-        ax.plot([i * k for i in range(len(sm))], sm, color=COLORS["other"] if label.startswith("plain") else COLORS["cnn"],
-                alpha=0.7, label=label)
+        sm = [sum(losses[i : i + k]) / len(losses[i : i + k]) for i in range(0, len(losses), k)]
+        ax.plot(
+            [i * k for i in range(len(sm))],
+            sm,
+            color=COLORS["other"] if label.startswith("plain") else COLORS["cnn"],
+            alpha=0.7,
+            label=label,
+        )
     ax.set(xlabel="step", ylabel="training loss", yscale="log", title=f"Depth {depth}, {len(rows)} seeds")
     ax.legend(fontsize=6)
     setup = f"depth {depth}{'' if bn else ', no BN'}{'' if he_init else ', default init'}"
-    headline = (f"{setup}: training loss plain − {arms[1][0]} {effect.text(1.0, digits=3)} over {effect.n} seeds "
-                f"(means {mean(rows, 'train_loss_0'):.3f} vs {mean(rows, 'train_loss_1'):.3f}, test acc "
-                f"{mean(rows, 'test_acc_0'):.3f} vs {mean(rows, 'test_acc_1'):.3f}); plain net's first/last-layer "
-                f"gradient at init {gmean:.3g} (geometric mean)")
-    numbers = {"depth": depth, "batchnorm": bn, "he_init": he_init, "effect": effect.as_dict(),
-               "plain_grad_first_over_last_gmean": gmean, "train_steps": STEPS[scale]}
+    headline = (
+        f"{setup}: training loss plain − {arms[1][0]} {effect.text(1.0, digits=3)} over {effect.n} seeds "
+        f"(means {mean(rows, 'train_loss_0'):.3f} vs {mean(rows, 'train_loss_1'):.3f}, test acc "
+        f"{mean(rows, 'test_acc_0'):.3f} vs {mean(rows, 'test_acc_1'):.3f}); plain net's first/last-layer "
+        f"gradient at init {gmean:.3g} (geometric mean)"
+    )
+    numbers = {
+        "depth": depth,
+        "batchnorm": bn,
+        "he_init": he_init,
+        "effect": effect.as_dict(),
+        "plain_grad_first_over_last_gmean": gmean,
+        "train_steps": STEPS[scale],
+    }
     return ClaimResult(numbers, headline, decision, fig, per_seed=rows)

@@ -56,8 +56,9 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
         std, sep = nn.Conv2d(c, c, 3, padding=1, bias=False).eval(), _separable(c).eval()
         x = torch.randn(1, c, hw, hw)
         std_ms, sep_ms = M.paired_latency_ms([std, sep], x, ROUNDS[scale])
-        layers.append({"channels": c, "std_gmacs": M.gmacs(std, x), "sep_gmacs": M.gmacs(sep, x),
-                       "std_ms": std_ms, "sep_ms": sep_ms})
+        layers.append(
+            {"channels": c, "std_gmacs": M.gmacs(std, x), "sep_gmacs": M.gmacs(sep, x), "std_ms": std_ms, "sep_ms": sep_ms}
+        )
     for la in layers:
         la["mac_ratio"], la["latency_ratio"] = la["std_gmacs"] / la["sep_gmacs"], la["std_ms"] / la["sep_ms"]
 
@@ -68,8 +69,12 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
     repeats = [M.paired_latency_ms(list(built.values()), x, ROUNDS[scale]) for _ in range(REPEATS[scale])]
     for i, (name, m) in enumerate(built.items()):
         ms = sorted(r[i] for r in repeats)
-        nets[name] = {"params_m": M.params(m) / 1e6, "gmacs": M.gmacs(m, x), "latency_ms": ms[len(ms) // 2],
-                      "latency_ms_repeats": [r[i] for r in repeats]}
+        nets[name] = {
+            "params_m": M.params(m) / 1e6,
+            "gmacs": M.gmacs(m, x),
+            "latency_ms": ms[len(ms) // 2],
+            "latency_ms_repeats": [r[i] for r in repeats],
+        }
     mac_ratio = nets["standard"]["gmacs"] / nets["separable"]["gmacs"]
     lat_ratios = [r[1] / r[0] for r in repeats]  # built is (separable, standard): standard / separable
     lat_ratio = sorted(lat_ratios)[len(lat_ratios) // 2]
@@ -86,16 +91,28 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
     ax2.bar([i - w / 2 for i in range(2)], [nets[n]["gmacs"] for n in names], w, color=COLORS["mobile"], label="GMACs")
     ax2b = ax2.twinx()
     ax2b.bar([i + w / 2 for i in range(2)], [nets[n]["latency_ms"] for n in names], w, color=COLORS["vit"], label="latency")
-    ax2.set(xticks=[0, 1], xticklabels=["standard conv", "depthwise-sep."], ylabel="GMACs",
-            title=f"MobileNet-v1 at {s}×{s}: {mac_ratio:.1f}× MACs, {lat_ratio:.1f}× latency")
+    ax2.set(
+        xticks=[0, 1],
+        xticklabels=["standard conv", "depthwise-sep."],
+        ylabel="GMACs",
+        title=f"MobileNet-v1 at {s}×{s}: {mac_ratio:.1f}× MACs, {lat_ratio:.1f}× latency",
+    )
     ax2b.set_ylabel("latency (ms, 1 thread)")
     ax2.legend(loc="upper right", fontsize=7)
     ax2b.legend(loc="center right", fontsize=7)
-    headline = (f"MobileNet-v1 at {s}×{s}: {mac_ratio:.2f}× fewer GMACs ({nets['standard']['gmacs']:.2f} → "
-                f"{nets['separable']['gmacs']:.2f}); reported, not judged: 1-thread CPU latency ratio {lat_ratio:.1f}× "
-                f"(run-to-run range {min(lat_ratios):.1f}–{max(lat_ratios):.1f}× over {len(lat_ratios)} paired repeats, "
-                "shared machine)")
-    numbers = {"layers": layers, "networks": nets, "net_gmac_ratio": mac_ratio, "net_latency_ratio": lat_ratio,
-               "net_latency_ratio_repeats": lat_ratios,
-               "layer_hw": hw, "net_img_size": s}
+    headline = (
+        f"MobileNet-v1 at {s}×{s}: {mac_ratio:.2f}× fewer GMACs ({nets['standard']['gmacs']:.2f} → "
+        f"{nets['separable']['gmacs']:.2f}); reported, not judged: 1-thread CPU latency ratio {lat_ratio:.1f}× "
+        f"(run-to-run range {min(lat_ratios):.1f}–{max(lat_ratios):.1f}× over {len(lat_ratios)} paired repeats, "
+        "shared machine)"
+    )
+    numbers = {
+        "layers": layers,
+        "networks": nets,
+        "net_gmac_ratio": mac_ratio,
+        "net_latency_ratio": lat_ratio,
+        "net_latency_ratio_repeats": lat_ratios,
+        "layer_hw": hw,
+        "net_img_size": s,
+    }
     return ClaimResult(numbers, headline, Decision(COMPUTED), fig)

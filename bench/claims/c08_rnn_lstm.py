@@ -43,21 +43,31 @@ KIND = "experiment"
 REACHABLE_VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
 WHY_REACHABLE = {
     HOLDS: "an LSTM whose forget gate starts open for the task's length (treatment='lstm_chrono', chrono init) "
-           "against an RNN with PyTorch's default init (reference='rnn_default'), at a length that RNN cannot bridge "
-           "(tiny: lengths=(60,), steps=150)",
+    "against an RNN with PyTorch's default init (reference='rnn_default'), at a length that RNN cannot bridge "
+    "(tiny: lengths=(60,), steps=150)",
     FAILS: "an LSTM with PyTorch's default gate initialisation (treatment='lstm_default'): it learns the recall more "
-           "slowly than the RNN in the same budget",
+    "slowly than the RNN in the same budget",
     INCONCLUSIVE: "treatment = reference (treatment='rnn') at a length the RNN only sometimes bridges (tiny: "
-                  "lengths=(60,), steps=100): the arms differ only by seed",
+    "lengths=(60,), steps=100): the arms differ only by seed",
 }
 LENGTHS = {"tiny": [5, 20], "full": [10, 40]}
 STEPS = {"tiny": 60, "full": 150}
 SWEEP = {"tiny": [], "full": [2.0]}  # extra budgets (× STEPS) at the longest T, reported
 VOCAB, HIDDEN = 8, 32
-MODELS = {"rnn": ("rnn", "orthogonal"), "lstm": ("lstm", "forget1"), "lstm_default": ("lstm", "default"),
-          "lstm_chrono": ("lstm", "chrono"), "rnn_default": ("rnn", "default")}
-LABELS = {"rnn": "RNN (orthogonal)", "lstm": "LSTM (forget bias 1)", "lstm_default": "LSTM (default init)",
-          "lstm_chrono": "LSTM (chrono init, horizon T)", "rnn_default": "RNN (default init)"}
+MODELS = {
+    "rnn": ("rnn", "orthogonal"),
+    "lstm": ("lstm", "forget1"),
+    "lstm_default": ("lstm", "default"),
+    "lstm_chrono": ("lstm", "chrono"),
+    "rnn_default": ("rnn", "default"),
+}
+LABELS = {
+    "rnn": "RNN (orthogonal)",
+    "lstm": "LSTM (forget bias 1)",
+    "lstm_default": "LSTM (default init)",
+    "lstm_chrono": "LSTM (chrono init, horizon T)",
+    "rnn_default": "RNN (default init)",
+}
 
 
 def decide(effect: Interval) -> Decision:
@@ -73,8 +83,14 @@ def _train_eval(key: str, length: int, steps: int, seed: int, test) -> tuple[flo
     return T.accuracy(model, *test), log.max_grad_norm
 
 
-def run(scale: str, seeds: tuple[int, ...], treatment: str = "lstm", reference: str = "rnn",
-        lengths: Sequence[int] | None = None, steps: int | None = None) -> ClaimResult:
+def run(
+    scale: str,
+    seeds: tuple[int, ...],
+    treatment: str = "lstm",
+    reference: str = "rnn",
+    lengths: Sequence[int] | None = None,
+    steps: int | None = None,
+) -> ClaimResult:
     lengths, steps = list(lengths or LENGTHS[scale]), steps or STEPS[scale]
     arms = [treatment, reference]
 
@@ -88,8 +104,9 @@ def run(scale: str, seeds: tuple[int, ...], treatment: str = "lstm", reference: 
                 row[f"max_grad_T{length}_{i}"] = gmax
             for f in SWEEP[scale]:
                 for i, key in enumerate(arms):
-                    row[f"acc_T{length}_{i}_{key}_x{f:g}"] = _train_eval(key, length, int(steps * f), arm_seed(seed, i),
-                                                                        test)[0] if length == lengths[-1] else None
+                    row[f"acc_T{length}_{i}_{key}_x{f:g}"] = (
+                        _train_eval(key, length, int(steps * f), arm_seed(seed, i), test)[0] if length == lengths[-1] else None
+                    )
         t = lengths[-1]
         row["effect"] = row[f"acc_T{t}_0_{treatment}"] - row[f"acc_T{t}_1_{reference}"]
         return {k: v for k, v in row.items() if v is not None}
@@ -111,14 +128,23 @@ def run(scale: str, seeds: tuple[int, ...], treatment: str = "lstm", reference: 
     ax1.legend(fontsize=7)
     ax2.set(xscale="log", xlabel="training steps", ylabel="test accuracy", title=f"Budget sweep at T={t}")
     ax2.legend(fontsize=7)
-    headline = (f"recall accuracy at T={t}, {LABELS[treatment]} − {LABELS[reference]}: {effect.text(100, unit=' pts')} "
-                f"over {effect.n} seeds (means {mean(rows, f'acc_T{t}_0_{treatment}'):.2f} vs "
-                f"{mean(rows, f'acc_T{t}_1_{reference}'):.2f}; at T={lengths[0]} "
-                f"{mean(rows, f'acc_T{lengths[0]}_0_{treatment}'):.2f} vs {mean(rows, f'acc_T{lengths[0]}_1_{reference}'):.2f})")
+    headline = (
+        f"recall accuracy at T={t}, {LABELS[treatment]} − {LABELS[reference]}: {effect.text(100, unit=' pts')} "
+        f"over {effect.n} seeds (means {mean(rows, f'acc_T{t}_0_{treatment}'):.2f} vs "
+        f"{mean(rows, f'acc_T{t}_1_{reference}'):.2f}; at T={lengths[0]} "
+        f"{mean(rows, f'acc_T{lengths[0]}_0_{treatment}'):.2f} vs {mean(rows, f'acc_T{lengths[0]}_1_{reference}'):.2f})"
+    )
     if SWEEP[scale]:
         headline += "; budget sweep " + ", ".join(
             f"{int(steps * f)} steps {mean(rows, f'acc_T{t}_0_{treatment}_x{f:g}'):.2f} vs {mean(rows, f'acc_T{t}_1_{reference}_x{f:g}'):.2f}"
-            for f in SWEEP[scale])
-    numbers = {"lengths": lengths, "arms": arms, "effect": effect.as_dict(), "train_steps": steps,
-               "budget_sweep_factors": SWEEP[scale], "hidden": HIDDEN}
+            for f in SWEEP[scale]
+        )
+    numbers = {
+        "lengths": lengths,
+        "arms": arms,
+        "effect": effect.as_dict(),
+        "train_steps": steps,
+        "budget_sweep_factors": SWEEP[scale],
+        "hidden": HIDDEN,
+    }
     return ClaimResult(numbers, headline, decision, fig, per_seed=rows)

@@ -39,10 +39,9 @@ KIND = "experiment"
 REACHABLE_VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
 WHY_REACHABLE = {
     HOLDS: "the real configuration, when the CNN that can see token d does not learn the relation in the budget "
-           "(or reference='cnn_local': a CNN of reach 4 that cannot see it)",
+    "(or reference='cnn_local': a CNN of reach 4 that cannot see it)",
     FAILS: "a short relation (distance=1, steps=200), which the CNN learns as well as attention",
-    INCONCLUSIVE: "a short relation with a budget too short to learn it reliably (distance=2, steps=80): the seeds "
-                  "disagree",
+    INCONCLUSIVE: "a short relation with a budget too short to learn it reliably (distance=2, steps=80): the seeds disagree",
 }
 LENGTH = {"tiny": 16, "full": 64}
 STEPS = {"tiny": 150, "full": 200}
@@ -78,8 +77,15 @@ def _build(kind: str, length: int, target: int | None = None):
     return SeqConv(VOCAB, 2, width, dil)
 
 
-def run(scale: str, seeds: tuple[int, ...], treatment: str = "attention", reference: str = "cnn_global",
-        steps: int | None = None, reported: tuple[str, ...] | None = None, distance: int | None = None) -> ClaimResult:
+def run(
+    scale: str,
+    seeds: tuple[int, ...],
+    treatment: str = "attention",
+    reference: str = "cnn_global",
+    steps: int | None = None,
+    reported: tuple[str, ...] | None = None,
+    distance: int | None = None,
+) -> ClaimResult:
     length, steps = LENGTH[scale], steps or STEPS[scale]
     d = distance or length - 1
     target = _params(_build("attention", length))
@@ -111,13 +117,29 @@ def run(scale: str, seeds: tuple[int, ...], treatment: str = "attention", refere
         ax.plot([i] * len(ys), ys, "o", color=colors[i % 3], alpha=0.7)
         ax.plot([i + 0.15], [sum(ys) / len(ys)], "s", color="k")
     ax.axhline(0.5, color="k", ls=":", lw=0.8)
-    ax.set(xticks=range(len(arms)), xticklabels=[f"{LABELS[a]}\n{info[a]['params']:,} p" for a in arms],
-           ylabel="test accuracy", ylim=(0.4, 1.03), title=f"token 0 == token {d}? (L={length})")
+    ax.set(
+        xticks=range(len(arms)),
+        xticklabels=[f"{LABELS[a]}\n{info[a]['params']:,} p" for a in arms],
+        ylabel="test accuracy",
+        ylim=(0.4, 1.03),
+        title=f"token 0 == token {d}? (L={length})",
+    )
     ax.tick_params(axis="x", labelsize=7)
-    desc = ", ".join(f"{LABELS[a]} ({info[a]['params']:,} params, reach {info[a]['reach']}) "
-                     f"{mean(rows, f'acc_{i}_{a}'):.3f}" for i, a in enumerate(arms))
-    headline = (f"accuracy at distance {d} of L={length}, {LABELS[treatment]} − {LABELS[reference]}: "
-                f"{effect.text(100, unit=' pts')} over {effect.n} seeds ({desc})")
-    numbers = {"length": length, "distance": d, "arms": arms, "models": info, "effect": effect.as_dict(),
-               "train_steps": steps, "margin": MARGIN}
+    desc = ", ".join(
+        f"{LABELS[a]} ({info[a]['params']:,} params, reach {info[a]['reach']}) {mean(rows, f'acc_{i}_{a}'):.3f}"
+        for i, a in enumerate(arms)
+    )
+    headline = (
+        f"accuracy at distance {d} of L={length}, {LABELS[treatment]} − {LABELS[reference]}: "
+        f"{effect.text(100, unit=' pts')} over {effect.n} seeds ({desc})"
+    )
+    numbers = {
+        "length": length,
+        "distance": d,
+        "arms": arms,
+        "models": info,
+        "effect": effect.as_dict(),
+        "train_steps": steps,
+        "margin": MARGIN,
+    }
     return ClaimResult(numbers, headline, decision, fig, per_seed=rows)

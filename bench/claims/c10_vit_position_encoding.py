@@ -44,12 +44,11 @@ from bench.claims.stats import Interval
 KIND = "experiment"
 REACHABLE_VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
 WHY_REACHABLE = {
-    HOLDS: "the real configuration, when the placed learned table loses more than sinusoidal and the control "
-           "holds up",
+    HOLDS: "the real configuration, when the placed learned table loses more than sinusoidal and the control holds up",
     FAILS: "the learnable arm built as the sinusoidal one, same initialisation (learnable_as='sinusoidal'): no "
-           "difference is left",
+    "difference is left",
     INCONCLUSIVE: "mean pooling instead of a class token (pool='mean'): the blank ring is averaged into every "
-                  "prediction and the control without positions drops as much",
+    "prediction and the control without positions drops as much",
 }
 STEPS = {"tiny": 60, "full": 250}
 TRAIN_SIDE, TEST_SIDE = 16, 24
@@ -57,8 +56,12 @@ KINDS = ["learnable", "sinusoidal", "none"]
 
 
 def decide(effect: Interval, control: Interval) -> Decision:
-    return decide_effect(effect, "accuracy drop on the 24×24 canvas, learnable minus sinusoidal",
-                         control=control, control_what="the drop without any position encoding")
+    return decide_effect(
+        effect,
+        "accuracy drop on the 24×24 canvas, learnable minus sinusoidal",
+        control=control,
+        control_what="the drop without any position encoding",
+    )
 
 
 def _arms(scale: str, learnable_at_24: str) -> list[tuple[str, str, str]]:
@@ -68,8 +71,14 @@ def _arms(scale: str, learnable_at_24: str) -> list[tuple[str, str, str]]:
     return arms
 
 
-def run(scale: str, seeds: tuple[int, ...], learnable_at_24: str = "place", align_sinusoidal: bool = True,
-        pool: str = "cls", learnable_as: str = "learnable") -> ClaimResult:
+def run(
+    scale: str,
+    seeds: tuple[int, ...],
+    learnable_at_24: str = "place",
+    align_sinusoidal: bool = True,
+    pool: str = "cls",
+    learnable_as: str = "learnable",
+) -> ClaimResult:
     data = T.digits_split()
     xtr = T.render(data.x_train, 2)
     x16 = T.render(data.x_test, 2)
@@ -107,19 +116,32 @@ def run(scale: str, seeds: tuple[int, ...], learnable_at_24: str = "place", alig
         ax.plot([i] * len(ys), ys, "o", color=colors.get(name, COLORS["hybrid"]), alpha=0.7)
         ax.plot([i + 0.15], [sum(ys) / len(ys)], "s", color="k")
     ax.axhline(0, color="k", lw=0.8)
-    ax.set(xticks=range(len(names)), xticklabels=[n.replace(", ", "\n") for n in names],
-           ylabel="accuracy lost 16 → 24 px canvas (points)", title=f"Per seed and mean ({pool} pooling)")
+    ax.set(
+        xticks=range(len(names)),
+        xticklabels=[n.replace(", ", "\n") for n in names],
+        ylabel="accuracy lost 16 → 24 px canvas (points)",
+        title=f"Per seed and mean ({pool} pooling)",
+    )
     ax.tick_params(axis="x", labelsize=7)
     setup = [] if learnable_at_24 == "place" else [f"learned table {learnable_at_24}ed"]
     setup += [] if align_sinusoidal else ["sinusoidal coordinates from 0"]
     setup += [] if pool == "cls" else [f"{pool} pooling"]
-    headline = (f"{'(' + ', '.join(setup) + ') ' if setup else ''}accuracy lost on a 24 px canvas, learnable − sinusoidal: "
-                f"{effect.text(100, unit=' pts')} over {effect.n} seeds; mean drops "
-                + ", ".join(f"{n} {100 * mean(rows, 'drop_' + n):.1f}" for n in names)
-                + " pts (accuracy at 16 px: " + ", ".join(f"{n} {mean(rows, 'acc16_' + n):.3f}" for n in names[:3]) + ")")
-    numbers = {"arms": names, "effect": effect.as_dict(), "control_drop_none": control.as_dict(),
-               "train_steps": STEPS[scale], "pool": pool, "learnable_at_24": learnable_at_24,
-               "align_sinusoidal": align_sinusoidal,
-               "params": {k: M.params(SmallViT(img_size=16, patch=4, dim=48, depth=3, heads=3, pos=k, pool=pool))
-                          for k in trained}}
+    headline = (
+        f"{'(' + ', '.join(setup) + ') ' if setup else ''}accuracy lost on a 24 px canvas, learnable − sinusoidal: "
+        f"{effect.text(100, unit=' pts')} over {effect.n} seeds; mean drops "
+        + ", ".join(f"{n} {100 * mean(rows, 'drop_' + n):.1f}" for n in names)
+        + " pts (accuracy at 16 px: "
+        + ", ".join(f"{n} {mean(rows, 'acc16_' + n):.3f}" for n in names[:3])
+        + ")"
+    )
+    numbers = {
+        "arms": names,
+        "effect": effect.as_dict(),
+        "control_drop_none": control.as_dict(),
+        "train_steps": STEPS[scale],
+        "pool": pool,
+        "learnable_at_24": learnable_at_24,
+        "align_sinusoidal": align_sinusoidal,
+        "params": {k: M.params(SmallViT(img_size=16, patch=4, dim=48, depth=3, heads=3, pos=k, pool=pool)) for k in trained},
+    }
     return ClaimResult(numbers, headline, decision, fig, per_seed=rows)

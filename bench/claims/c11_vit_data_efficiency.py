@@ -43,12 +43,11 @@ KIND = "experiment"
 REACHABLE_VERDICTS = (HOLDS, CAVEAT, FAILS, INCONCLUSIVE)
 WHY_REACHABLE = {
     HOLDS: "ResNet-18-small vs ViT patch 4 with budget enough for the ViT to use 10× the data; at tiny scale "
-           "epochs=6 with five seeds gives the ViT +5.3 points more gain, interval [+0.0, +10.5]: reached, but on "
-           "the edge, so no test pins it (docs/claims.md)",
+    "epochs=6 with five seeds gives the ViT +5.3 points more gain, interval [+0.0, +10.5]: reached, but on "
+    "the edge, so no test pins it (docs/claims.md)",
     CAVEAT: "the real configuration when the ViT does not gain more from 10× the data (tiny: one epoch's worth of "
-            "steps, too few for either to use the extra data)",
-    FAILS: "the ViT arm replaced by the CNN with the same initialisation and subset (vit='cnn_same_init'): no lead "
-           "is left",
+    "steps, too few for either to use the extra data)",
+    FAILS: "the ViT arm replaced by the CNN with the same initialisation and subset (vit='cnn_same_init'): no lead is left",
     INCONCLUSIVE: "the ViT arm replaced by the CNN (vit=cnn): the arms differ only by seed",
 }
 FRACTIONS = {"tiny": (0.1, 1.0), "full": (0.1, 1.0)}
@@ -62,15 +61,26 @@ def decide(lead_small: Interval, gain_diff: Interval) -> Decision:
     d = decide_effect(lead_small, "accuracy on 10% of the digits, CNN minus ViT")
     if d.verdict != HOLDS or gain_diff.side(0.0) == ABOVE:
         return d
-    return Decision(CAVEAT, (f"the CNN leads on little data (lead {lead_small.text(100, unit=' pts')}), but the ViT is "
-                             f"not shown to gain more from 10× the data: gain difference {gain_diff.text(100, unit=' pts')}; "
-                             "the large-data regime where a ViT should win cannot be reached offline"))
+    return Decision(
+        CAVEAT,
+        (
+            f"the CNN leads on little data (lead {lead_small.text(100, unit=' pts')}), but the ViT is "
+            f"not shown to gain more from 10× the data: gain difference {gain_diff.text(100, unit=' pts')}; "
+            "the large-data regime where a ViT should win cannot be reached offline"
+        ),
+    )
 
 
 @functools.lru_cache(maxsize=8)
-def data_efficiency(scale: str, seeds: tuple[int, ...], fractions: tuple[float, ...] | None = None,
-                    cnn_width: int = 8, vit_is_cnn: bool = False, epochs: int | None = None,
-                    same_init: bool = False) -> dict:
+def data_efficiency(
+    scale: str,
+    seeds: tuple[int, ...],
+    fractions: tuple[float, ...] | None = None,
+    cnn_width: int = 8,
+    vit_is_cnn: bool = False,
+    epochs: int | None = None,
+    same_init: bool = False,
+) -> dict:
     """Train both models at every fraction and seed; cached so a run computes it once."""
     from bench.accuracy.datasets import load_digits
     from bench.accuracy.scratch import TrainSettings, train_once
@@ -105,10 +115,17 @@ def data_efficiency(scale: str, seeds: tuple[int, ...], fractions: tuple[float, 
     return out
 
 
-def run(scale: str, seeds: tuple[int, ...], fractions: tuple[float, ...] | None = None, cnn_width: int = 8,
-        vit: str = "vit", epochs: int | None = None) -> ClaimResult:
-    r = data_efficiency(scale, tuple(seeds), fractions, cnn_width, vit in ("cnn", "cnn_same_init"), epochs,
-                        vit == "cnn_same_init")
+def run(
+    scale: str,
+    seeds: tuple[int, ...],
+    fractions: tuple[float, ...] | None = None,
+    cnn_width: int = 8,
+    vit: str = "vit",
+    epochs: int | None = None,
+) -> ClaimResult:
+    r = data_efficiency(
+        scale, tuple(seeds), fractions, cnn_width, vit in ("cnn", "cnn_same_init"), epochs, vit == "cnn_same_init"
+    )
     rows, fr = r["rows"], r["fractions"]
     lead, gain = interval(rows, "lead_small"), interval(rows, "gain_diff")
     decision = decide(lead, gain)
@@ -117,18 +134,33 @@ def run(scale: str, seeds: tuple[int, ...], fractions: tuple[float, ...] | None 
     fig, ax = figure(1, width=5.0)
     for key, c, mk in (("cnn", COLORS["cnn"], "o"), ("vit", COLORS["vit"], "s")):
         for row in rows:
-            ax.plot([row[f"n_train_{f:g}"] for f in fr], [row[f"acc_{key}_{f:g}"] for f in fr], mk + "-", color=c,
-                    alpha=0.35)
-        ax.plot([rows[0][f"n_train_{f:g}"] for f in fr], [mean(rows, f"acc_{key}_{f:g}") for f in fr], mk + "-", color=c,
-                lw=2, label=f"{r['models'][key]} ({r['params'][key] / 1e3:.0f} k params, {1e3 * r['gmacs'][key]:.1f} MMACs)")
+            ax.plot([row[f"n_train_{f:g}"] for f in fr], [row[f"acc_{key}_{f:g}"] for f in fr], mk + "-", color=c, alpha=0.35)
+        ax.plot(
+            [rows[0][f"n_train_{f:g}"] for f in fr],
+            [mean(rows, f"acc_{key}_{f:g}") for f in fr],
+            mk + "-",
+            color=c,
+            lw=2,
+            label=f"{r['models'][key]} ({r['params'][key] / 1e3:.0f} k params, {1e3 * r['gmacs'][key]:.1f} MMACs)",
+        )
     ax.set(xscale="log", xlabel="training images", ylabel="test accuracy", title=f"Digits {IMG}×{IMG}, {r['steps']} steps each")
     ax.legend(fontsize=6)
     setup = [] if cnn_width == 8 else [f"CNN width {cnn_width}"]
     setup += [] if vit == "vit" else ["ViT arm = CNN"]
-    headline = (f"{'(' + ', '.join(setup) + ') ' if setup else ''}CNN − ViT accuracy with {100 * fr[0]:g}% of the digits: "
-                f"{lead.text(100, unit=' pts')} over {lead.n} seeds (means {mean(rows, 'acc_cnn_' + lo):.3f} vs "
-                f"{mean(rows, 'acc_vit_' + lo):.3f}); with {100 * fr[-1]:g}%: {mean(rows, 'acc_cnn_' + hi):.3f} vs "
-                f"{mean(rows, 'acc_vit_' + hi):.3f}; ViT gain − CNN gain {gain.text(100, unit=' pts')}")
-    numbers = {"fractions": fr, "models": r["models"], "params": r["params"], "gmacs": r["gmacs"], "steps": r["steps"],
-               "lead_small": lead.as_dict(), "gain_diff": gain.as_dict(), "img_size": IMG}
+    headline = (
+        f"{'(' + ', '.join(setup) + ') ' if setup else ''}CNN − ViT accuracy with {100 * fr[0]:g}% of the digits: "
+        f"{lead.text(100, unit=' pts')} over {lead.n} seeds (means {mean(rows, 'acc_cnn_' + lo):.3f} vs "
+        f"{mean(rows, 'acc_vit_' + lo):.3f}); with {100 * fr[-1]:g}%: {mean(rows, 'acc_cnn_' + hi):.3f} vs "
+        f"{mean(rows, 'acc_vit_' + hi):.3f}; ViT gain − CNN gain {gain.text(100, unit=' pts')}"
+    )
+    numbers = {
+        "fractions": fr,
+        "models": r["models"],
+        "params": r["params"],
+        "gmacs": r["gmacs"],
+        "steps": r["steps"],
+        "lead_small": lead.as_dict(),
+        "gain_diff": gain.as_dict(),
+        "img_size": IMG,
+    }
     return ClaimResult(numbers, headline, decision, fig, per_seed=rows)

@@ -74,21 +74,41 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
     colors = {"vit": COLORS["vit"], "swin": COLORS["hybrid"], "resnet": COLORS["cnn"]}
     for key in MODELS:
         axes[0].loglog(areas, [r["gmacs"] for r in rows[key]], "o-", color=colors[key], label=LABELS[key])
-        axes[2].loglog(mem_areas, [r["peak_act_mb"] for r in rows[key] if "peak_act_mb" in r], "o-", color=colors[key],
-                       label=f"{LABELS[key]} (exp {mem_exp[key]:.2f})")
+        axes[2].loglog(
+            mem_areas,
+            [r["peak_act_mb"] for r in rows[key] if "peak_act_mb" in r],
+            "o-",
+            color=colors[key],
+            label=f"{LABELS[key]} (exp {mem_exp[key]:.2f})",
+        )
         if key != "resnet":
-            axes[1].loglog(areas, [r["attention_gmacs"] for r in rows[key]], "o-", color=colors[key],
-                           label=f"{LABELS[key]} (exp {attn_exp[key]:.2f})")
-    for ax, t, yl, ss in [(axes[0], "Total GMACs", "GMACs", sizes), (axes[1], "Attention core (QKᵀ, AV)", "GMACs", sizes),
-                          (axes[2], "Peak activation memory (CPU)", "MiB", mem_sizes)]:
+            axes[1].loglog(
+                areas,
+                [r["attention_gmacs"] for r in rows[key]],
+                "o-",
+                color=colors[key],
+                label=f"{LABELS[key]} (exp {attn_exp[key]:.2f})",
+            )
+    for ax, t, yl, ss in [
+        (axes[0], "Total GMACs", "GMACs", sizes),
+        (axes[1], "Attention core (QKᵀ, AV)", "GMACs", sizes),
+        (axes[2], "Peak activation memory (CPU)", "MiB", mem_sizes),
+    ]:
         ax.set(title=t, ylabel=yl, xlabel="image area (px²)", xticks=[s * s for s in ss], xticklabels=[f"{s}²" for s in ss])
         ax.minorticks_off()
         ax.legend(fontsize=7)
     big = sizes[-1]
     v, sw = rows["vit"][-1], rows["swin"][-1]
-    headline = (f"attention cost grows as area^{attn_exp['vit']:.2f} in ViT-S and area^{attn_exp['swin']:.2f} in Swin-T; "
-                f"at {big}px ViT-S {v['gmacs']:.0f} GMACs vs Swin-T {sw['gmacs']:.0f} vs ResNet-50 {rows['resnet'][-1]['gmacs']:.0f}; "
-                f"CPU activation memory grows as area^{mem_exp['vit']:.2f} (ViT-S) and area^{mem_exp['swin']:.2f} (Swin-T)")
-    numbers = {"by_model": rows, "attention_exponent": attn_exp, "gmac_exponent": gmac_exp, "memory_exponent": mem_exp,
-               "timm_names": MODELS}
+    headline = (
+        f"attention cost grows as area^{attn_exp['vit']:.2f} in ViT-S and area^{attn_exp['swin']:.2f} in Swin-T; "
+        f"at {big}px ViT-S {v['gmacs']:.0f} GMACs vs Swin-T {sw['gmacs']:.0f} vs ResNet-50 {rows['resnet'][-1]['gmacs']:.0f}; "
+        f"CPU activation memory grows as area^{mem_exp['vit']:.2f} (ViT-S) and area^{mem_exp['swin']:.2f} (Swin-T)"
+    )
+    numbers = {
+        "by_model": rows,
+        "attention_exponent": attn_exp,
+        "gmac_exponent": gmac_exp,
+        "memory_exponent": mem_exp,
+        "timm_names": MODELS,
+    }
     return ClaimResult(numbers, headline, Decision(COMPUTED), fig)

@@ -44,7 +44,7 @@ KIND = "experiment"
 REACHABLE_VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
 WHY_REACHABLE = {
     HOLDS: "the CNN arm as timm builds ResNet-50 (cnn='timm_zero_init_last': every residual branch's last norm "
-           "zeroed, stem + shortcuts only), the configuration an earlier version of this row measured",
+    "zeroed, stem + shortcuts only), the configuration an earlier version of this row measured",
     FAILS: "the real configuration when ResNet-50 with random residual branches already draws on more of the image",
     INCONCLUSIVE: "the CNN arm replaced by a second ViT-S (cnn='vit'): the arms differ only by seed",
 }
@@ -54,8 +54,9 @@ MARGIN = 0.0  # log2: the ViT's output draws on more of the image
 
 
 def decide(effect: Interval) -> Decision:
-    return decide_effect(effect, "log2(ViT share / ResNet share of the input holding 90% of the gradient)",
-                         margin=MARGIN, scale=1.0, unit="")
+    return decide_effect(
+        effect, "log2(ViT share / ResNet share of the input holding 90% of the gradient)", margin=MARGIN, scale=1.0, unit=""
+    )
 
 
 def _model(key: str, size: int, zero_init_last: bool = False):
@@ -101,8 +102,10 @@ def erf_share(key: str, size: int, seed: int, zero_init_last: bool = False) -> t
 def run(scale: str, seeds: tuple[int, ...], img_size: int | None = None, cnn: str = "torchvision") -> ClaimResult:
     size = img_size or ERF_SIZE[scale]
     img = torch.empty(1, 3, 224, 224, device="meta")
-    gmacs = {"cnn": M.gmacs(M.on_meta(lambda: torchvision.models.resnet50()), img),
-             "vit": M.gmacs(M.on_meta(lambda: timm.create_model("vit_small_patch16_224")), img)}
+    gmacs = {
+        "cnn": M.gmacs(M.on_meta(lambda: torchvision.models.resnet50()), img),
+        "vit": M.gmacs(M.on_meta(lambda: timm.create_model("vit_small_patch16_224")), img),
+    }
     maps: dict[str, Any] = {}
 
     cnn_key, zero_last_arm = CNN_ARMS[cnn]
@@ -125,18 +128,34 @@ def run(scale: str, seeds: tuple[int, ...], img_size: int | None = None, cnn: st
     colors = {"cnn": COLORS["cnn"], "vit": COLORS["vit"]}
     for key, label in (("cnn", "ResNet-50"), ("vit", "ViT-S/16")):
         v = np.sort(maps[key].ravel())[::-1]
-        ax1.plot(np.arange(1, v.size + 1) / v.size, np.cumsum(v) / v.sum(), color=colors[key],
-                 label=f"{label}: 90% in {100 * mean(rows, 'share_' + key):.2g}% of pixels (mean)")
+        ax1.plot(
+            np.arange(1, v.size + 1) / v.size,
+            np.cumsum(v) / v.sum(),
+            color=colors[key],
+            label=f"{label}: 90% in {100 * mean(rows, 'share_' + key):.2g}% of pixels (mean)",
+        )
     ax1.axhline(0.9, color="k", ls=":", lw=0.8)
-    ax1.set(xscale="log", xlabel="fraction of input pixels (largest |∂y/∂x| first)", ylabel="share of gradient mass",
-            title=f"(d) one output at init, {size}×{size}")
+    ax1.set(
+        xscale="log",
+        xlabel="fraction of input pixels (largest |∂y/∂x| first)",
+        ylabel="share of gradient mass",
+        title=f"(d) one output at init, {size}×{size}",
+    )
     ax1.legend(fontsize=7)
     ax2.bar(["ResNet-50", "ViT-S/16"], [gmacs["cnn"], gmacs["vit"]], color=[COLORS["cnn"], COLORS["vit"]])
     ax2.set(ylabel="GMACs at 224×224", title="(a) compute (arithmetic)")
-    headline = (f"{'' if cnn == 'torchvision' else '(CNN arm: ' + cnn + ') '}log2(ViT share / ResNet share) of the input holding 90% of one output's gradient at init, {size} px: "
-                f"{effect.text(1.0, digits=2)} over {effect.n} seeds (shares {100 * mean(rows, 'share_vit'):.2g}% vs "
-                f"{100 * mean(rows, 'share_cnn'):.2g}%; timm zero_init_last ResNet {100 * zero_last:.2g}%, reported); "
-                f"arithmetic: ResNet-50 {gmacs['cnn']:.2f} vs ViT-S {gmacs['vit']:.2f} GMACs at 224 px")
-    numbers = {"gmacs_224": gmacs, "effect": effect.as_dict(), "img_size": size, "cnn_arm": cnn,
-               "timm_resnet50_zero_init_last_share": zero_last, "names": NAMES}
+    headline = (
+        f"{'' if cnn == 'torchvision' else '(CNN arm: ' + cnn + ') '}log2(ViT share / ResNet share) of the input holding 90% of one output's gradient at init, {size} px: "
+        f"{effect.text(1.0, digits=2)} over {effect.n} seeds (shares {100 * mean(rows, 'share_vit'):.2g}% vs "
+        f"{100 * mean(rows, 'share_cnn'):.2g}%; timm zero_init_last ResNet {100 * zero_last:.2g}%, reported); "
+        f"arithmetic: ResNet-50 {gmacs['cnn']:.2f} vs ViT-S {gmacs['vit']:.2f} GMACs at 224 px"
+    )
+    numbers = {
+        "gmacs_224": gmacs,
+        "effect": effect.as_dict(),
+        "img_size": size,
+        "cnn_arm": cnn,
+        "timm_resnet50_zero_init_last_share": zero_last,
+        "names": NAMES,
+    }
     return ClaimResult(numbers, headline, decision, fig, per_seed=rows)

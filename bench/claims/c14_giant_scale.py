@@ -56,8 +56,9 @@ def _group_ops(by_op: dict[str, float]) -> dict[str, float]:
 
 
 def _attention_modules(model: nn.Module) -> list[str]:
-    return [n for n, m in model.named_modules()
-            if n and (isinstance(m, nn.MultiheadAttention) or "Attention" in type(m).__name__)]
+    return [
+        n for n, m in model.named_modules() if n and (isinstance(m, nn.MultiheadAttention) or "Attention" in type(m).__name__)
+    ]
 
 
 def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
@@ -78,7 +79,9 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
         attn = _attention_modules(im)
         groups = _group_ops(rep.by_operator)
         intern = {
-            "params": M.params(im), "gmacs": rep.gmacs, "gmacs_by_kind": groups,
+            "params": M.params(im),
+            "gmacs": rep.gmacs,
+            "gmacs_by_kind": groups,
             "has_conv": groups["dense convolution"] + groups["deformable sampling (DCNv3)"] > 0,
             "attention_modules": attn,
             "backbone_attention_modules": [n for n in attn if n.startswith("stages")],
@@ -101,8 +104,12 @@ def run(scale: str, seeds: tuple[int, ...] = (0,)) -> ClaimResult:
         ax2.set_axis_off()
     headline = f"DINOv2 ViT-g/14 {dino_params / 1e9:.2f} B params ({dino_rep.gmacs:.0f} GMACs at {dsize}px)"
     if intern:
-        headline += (f"; InternImage-H {intern['params'] / 1e9:.2f} B params ({intern['gmacs']:.0f} GMACs at 224px), "
-                     f"self-attention modules in its backbone: {len(intern['backbone_attention_modules'])}")
-    numbers = {"dinov2": {"name": DINO, "params": dino_params, "gmacs": dino_rep.gmacs, "img_size": dsize},
-               "internimage_h": intern}
+        headline += (
+            f"; InternImage-H {intern['params'] / 1e9:.2f} B params ({intern['gmacs']:.0f} GMACs at 224px), "
+            f"self-attention modules in its backbone: {len(intern['backbone_attention_modules'])}"
+        )
+    numbers = {
+        "dinov2": {"name": DINO, "params": dino_params, "gmacs": dino_rep.gmacs, "img_size": dsize},
+        "internimage_h": intern,
+    }
     return ClaimResult(numbers, headline, Decision(COMPUTED), fig)

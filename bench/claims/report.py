@@ -17,8 +17,14 @@ from bench.claims.base import CAVEAT, COMPUTED, FAILS, HOLDS, INCONCLUSIVE, VERD
 from bench.formatting import fmt_number
 from bench.results import write_bytes_atomic
 
-VERDICT_CLASS = {HOLDS: "holds", CAVEAT: "caveat", FAILS: "fails", INCONCLUSIVE: "inconclusive", COMPUTED: "computed",
-                 None: "error"}
+VERDICT_CLASS = {
+    HOLDS: "holds",
+    CAVEAT: "caveat",
+    FAILS: "fails",
+    INCONCLUSIVE: "inconclusive",
+    COMPUTED: "computed",
+    None: "error",
+}
 
 
 def fmt(v: Any) -> str:
@@ -54,8 +60,11 @@ def number_blocks(numbers: dict[str, Any]) -> list[NumberBlock]:
     def walk(prefix: str, v: Any, depth: int) -> None:
         if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
             cols = list(dict.fromkeys(k for x in v for k in x))
-            if all(not isinstance(x.get(c), (dict, list)) or isinstance(x.get(c), list) and len(x.get(c)) <= 3
-                   for x in v for c in cols):
+            if all(
+                not isinstance(x.get(c), (dict, list)) or isinstance(x.get(c), list) and len(x.get(c)) <= 3
+                for x in v
+                for c in cols
+            ):
                 flush()
                 blocks.append(NumberBlock(prefix, columns=cols, table=[[fmt(x.get(c, "")) for c in cols] for x in v]))
                 return
@@ -91,28 +100,39 @@ def render_report(run_dir: Path, link_index: bool = False, link_latest: bool = F
     data = load_run(run_dir)
     claims = []
     for c in data["claims"]:
-        claims.append({
-            **c,
-            "css": VERDICT_CLASS.get(c["verdict"], "error"),
-            "quotes": list(zip(c["quote_ko"], c["quote_en"])),
-            "figure_uri": _figure_data_uri(run_dir, c.get("figure")),
-            "blocks": number_blocks(c.get("numbers") or {}),
-            "rule_lines": [ln.strip() for ln in c["rule"].splitlines() if ln.strip()],
-        })
+        claims.append(
+            {
+                **c,
+                "css": VERDICT_CLASS.get(c["verdict"], "error"),
+                "quotes": list(zip(c["quote_ko"], c["quote_en"])),
+                "figure_uri": _figure_data_uri(run_dir, c.get("figure")),
+                "blocks": number_blocks(c.get("numbers") or {}),
+                "rule_lines": [ln.strip() for ln in c["rule"].splitlines() if ln.strip()],
+            }
+        )
     counts = {v: sum(1 for c in claims if c["verdict"] == v) for v in VERDICTS}
     errors = sum(1 for c in claims if c["verdict"] is None)
     env = data.get("environment", {})
     template = _environment(run_dir).get_template("claims.html.j2")
-    return template.render(run=data, claims=claims, fmt=fmt, counts=counts, errors=errors, env=env,
-                           link_index=link_index, link_latest=link_latest,
-                           has_base_css=(Path(__file__).parent.parent / "report" / "templates" / "base.css.j2").is_file())
+    return template.render(
+        run=data,
+        claims=claims,
+        fmt=fmt,
+        counts=counts,
+        errors=errors,
+        env=env,
+        link_index=link_index,
+        link_latest=link_latest,
+        has_base_css=(Path(__file__).parent.parent / "report" / "templates" / "base.css.j2").is_file(),
+    )
 
 
 def write_report(run_dir: Path, out_path: Path) -> Path:
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    html = render_report(run_dir, link_index=(out_path.parent / "index.html").is_file(),
-                         link_latest=(out_path.parent / "latest.html").is_file())
+    html = render_report(
+        run_dir, link_index=(out_path.parent / "index.html").is_file(), link_latest=(out_path.parent / "latest.html").is_file()
+    )
     write_bytes_atomic(out_path, html.encode("utf-8"))
     return out_path
 
@@ -121,8 +141,10 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-TINY_WARNING = ("scale tiny: a smoke test of the claim code on toy sizes; these verdicts say nothing about "
-                "the claims (run `archbench claims` without --scale tiny for the measured ones)")
+TINY_WARNING = (
+    "scale tiny: a smoke test of the claim code on toy sizes; these verdicts say nothing about "
+    "the claims (run `archbench claims` without --scale tiny for the measured ones)"
+)
 
 
 def claims_table_markdown(run_dir: Path, reports_dir: Path | str = "reports") -> str:
@@ -131,8 +153,10 @@ def claims_table_markdown(run_dir: Path, reports_dir: Path | str = "reports") ->
     lines = []
     if data.get("scale") == "tiny":
         lines += [f"> **{TINY_WARNING}**", ""]
-    lines += ["| # | Claim (lecture notes) | Kind | Verdict | Number (computed: formula; experiment: mean [95% interval] over seeds) |",
-              "|---|---|---|---|---|"]
+    lines += [
+        "| # | Claim (lecture notes) | Kind | Verdict | Number (computed: formula; experiment: mean [95% interval] over seeds) |",
+        "|---|---|---|---|---|",
+    ]
     for c in data["claims"]:
         verdict = c["verdict"] or "error (not measured)"
         number = c.get("headline") or c.get("error") or ""
@@ -145,9 +169,11 @@ def claims_table_markdown(run_dir: Path, reports_dir: Path | str = "reports") ->
     load = f"{load_1m:.2f}" if isinstance(load_1m, (int, float)) else "?"
     seeds = ", ".join(str(s) for s in data.get("seeds", []))
     end = data.get("loadavg_at_end") or ["?", "?", "?"]
-    lines.append(f"Run `{data['run_id']}` (scale {data['scale']}, seeds {seeds}, {env.get('torch_num_threads_used', 1)} "
-                 f"thread; {data.get('total_s') or '?'} s wall, {data.get('total_cpu_s') or '?'} s CPU; load average "
-                 f"{load} before the run, {end[2]} over the last 15 min at its end, on {env.get('cpu_count', '?')} cores); "
-                 f"per-seed points, caveats and methods in `results/claims/{data['run_id']}/claims.json` "
-                 f"and `{Path(reports_dir) / 'claims.html'}`.")
+    lines.append(
+        f"Run `{data['run_id']}` (scale {data['scale']}, seeds {seeds}, {env.get('torch_num_threads_used', 1)} "
+        f"thread; {data.get('total_s') or '?'} s wall, {data.get('total_cpu_s') or '?'} s CPU; load average "
+        f"{load} before the run, {end[2]} over the last 15 min at its end, on {env.get('cpu_count', '?')} cores); "
+        f"per-seed points, caveats and methods in `results/claims/{data['run_id']}/claims.json` "
+        f"and `{Path(reports_dir) / 'claims.html'}`."
+    )
     return "\n".join(lines) + "\n"

@@ -69,8 +69,9 @@ def select_claims(only: list[int] | None) -> list[int]:
         return sorted(EXPERIMENTS)
     bad = [i for i in only if i not in EXPERIMENTS]
     if bad:
-        raise UserError(f"--only: unknown claim id(s) {', '.join(map(str, bad))}; "
-                        f"claims are numbered {min(EXPERIMENTS)}-{max(EXPERIMENTS)}")
+        raise UserError(
+            f"--only: unknown claim id(s) {', '.join(map(str, bad))}; claims are numbered {min(EXPERIMENTS)}-{max(EXPERIMENTS)}"
+        )
     return sorted(set(only))
 
 
@@ -147,8 +148,19 @@ def environment() -> dict[str, Any]:
 
 
 def _record(claim: Claim) -> ClaimRecord:
-    return ClaimRecord(claim.id, claim.slug, claim.title, list(claim.quote_ko), list(claim.quote_en), claim.method,
-                       claim.rule, claim.kind, list(claim.reachable), dict(claim.why_reachable), None)
+    return ClaimRecord(
+        claim.id,
+        claim.slug,
+        claim.title,
+        list(claim.quote_ko),
+        list(claim.quote_en),
+        claim.method,
+        claim.rule,
+        claim.kind,
+        list(claim.reachable),
+        dict(claim.why_reachable),
+        None,
+    )
 
 
 def _run_one(claim_id: int, scale: str, seeds: tuple[int, ...], run_dir: str) -> dict[str, Any]:
@@ -206,9 +218,17 @@ def run_claims(
     t_run = time.perf_counter()
     usage0 = _cpu_s()
     payload: dict[str, Any] = {
-        "schema": SCHEMA_VERSION, "run_id": run_id, "scale": scale, "seeds": list(seeds), "jobs": jobs,
-        "status": "running", "started_utc": started.isoformat(timespec="seconds"), "finished_utc": None,
-        "total_s": None, "environment": environment(), "claims": [],
+        "schema": SCHEMA_VERSION,
+        "run_id": run_id,
+        "scale": scale,
+        "seeds": list(seeds),
+        "jobs": jobs,
+        "status": "running",
+        "started_utc": started.isoformat(timespec="seconds"),
+        "finished_utc": None,
+        "total_s": None,
+        "environment": environment(),
+        "claims": [],
     }
     done: dict[int, dict[str, Any]] = {}
 
@@ -216,8 +236,12 @@ def run_claims(
         done[cid] = rec
         if progress:
             what = rec["verdict"] if rec["error"] is None else f"ERROR: {rec['error'].strip().splitlines()[-1]}"
-            print(f"[claims {len(done)}/{len(ids)}] {cid}. {rec['title']}\n    → {what} "
-                  f"({rec['elapsed_s']:.1f} s wall, {rec['cpu_s']:.1f} s CPU)", file=sys.stderr, flush=True)
+            print(
+                f"[claims {len(done)}/{len(ids)}] {cid}. {rec['title']}\n    → {what} "
+                f"({rec['elapsed_s']:.1f} s wall, {rec['cpu_s']:.1f} s CPU)",
+                file=sys.stderr,
+                flush=True,
+            )
         payload["claims"] = [done[i] for i in ids if i in done]
         write_json(run_dir / "claims.json", payload)
 

@@ -19,11 +19,22 @@ from typing import Any
 # Lazy exports: bench.cli imports bench.compare.command while building its parser, and
 # that must not pull in pandas/scipy for every `archbench` invocation.
 _WHERE = {
-    "METRICS": "config", "CompareConfig": "config", "build_config": "config",
-    "DECISIONS": "core", "Comparison": "core", "MetricResult": "core", "RunData": "core", "compare_paths": "core",
-    "compare_runs": "core", "environment_diffs": "core", "load_run": "core",
-    "render_html": "html", "write_html": "html",
-    "render_json": "render", "render_markdown": "render", "render_terminal": "render",
+    "METRICS": "config",
+    "CompareConfig": "config",
+    "build_config": "config",
+    "DECISIONS": "core",
+    "Comparison": "core",
+    "MetricResult": "core",
+    "RunData": "core",
+    "compare_paths": "core",
+    "compare_runs": "core",
+    "environment_diffs": "core",
+    "load_run": "core",
+    "render_html": "html",
+    "write_html": "html",
+    "render_json": "render",
+    "render_markdown": "render",
+    "render_terminal": "render",
 }
 __all__ = list(_WHERE)
 

@@ -16,34 +16,49 @@ from typing import Any, Callable
 from bench.errors import UserError
 
 
-
 def add_compare_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
     s = sub.add_parser(
-        "compare", help="compare two runs metric by metric (exit 0 ok, 1 regression, 2 unusable input)",
+        "compare",
+        help="compare two runs metric by metric (exit 0 ok, 1 regression, 2 unusable input)",
         description="Join BASE and NEW cell by cell and decide per metric: regressed, improved, unchanged, new, "
-                    "missing or not comparable. Latency/throughput need the threshold and a round-level test p < alpha (Welch t on log round medians; Mann–Whitney U for one-round runs).",
+        "missing or not comparable. Latency/throughput need the threshold and a round-level test p < alpha (Welch t on log round medians; Mann–Whitney U for one-round runs).",
     )
     s.add_argument("base", help="BASE: run folder, results.parquet/results.csv, or a baseline name under results/baselines/")
     s.add_argument("new", help="NEW: run folder or results file, or 'latest' for the newest run in --results-dir")
-    s.add_argument("--format", choices=["table", "md", "json"], default="table",
-                   help="terminal table (default), Markdown for a PR comment / job summary, or JSON")
+    s.add_argument(
+        "--format",
+        choices=["table", "md", "json"],
+        default="table",
+        help="terminal table (default), Markdown for a PR comment / job summary, or JSON",
+    )
     s.add_argument("-o", "--output", help="write the --format output to this file instead of stdout")
     s.add_argument("--html", metavar="FILE", help="also write a self-contained side-by-side HTML report")
-    s.add_argument("--fail-on", metavar="METRICS",
-                   help="comma list of metrics that may fail the job (default all: status,params,gmacs,weight_mb,"
-                        "latency,throughput,memory,top1,top5)")
-    s.add_argument("--allow-change", metavar="METRICS",
-                   help="deterministic metrics allowed to change, e.g. params,gmacs (or 'all')")
-    s.add_argument("--allow-env-change", action="store_true",
-                   help="compare timings even though machine, device, threads or library versions differ")
-    s.add_argument("--threshold", action="append", metavar="METRIC=VALUE", default=[],
-                   help="relative threshold, e.g. latency=15%% or memory=0.1 (repeatable; a bare value sets latency and throughput)")
+    s.add_argument(
+        "--fail-on",
+        metavar="METRICS",
+        help="comma list of metrics that may fail the job (default all: status,params,gmacs,weight_mb,"
+        "latency,throughput,memory,top1,top5)",
+    )
+    s.add_argument(
+        "--allow-change", metavar="METRICS", help="deterministic metrics allowed to change, e.g. params,gmacs (or 'all')"
+    )
+    s.add_argument(
+        "--allow-env-change",
+        action="store_true",
+        help="compare timings even though machine, device, threads or library versions differ",
+    )
+    s.add_argument(
+        "--threshold",
+        action="append",
+        metavar="METRIC=VALUE",
+        default=[],
+        help="relative threshold, e.g. latency=15%% or memory=0.1 (repeatable; a bare value sets latency and throughput)",
+    )
     s.add_argument("--alpha", type=float, help="significance level of the round-level test (default 0.01)")
     s.add_argument("--accuracy-drop", type=float, metavar="POINTS", help="top-1/top-5 drop that counts (default 0.5)")
     s.add_argument("--all", action="store_true", dest="show_all", help="list unchanged metrics too (terminal table)")
     s.add_argument("--results-dir", default="results", help="where 'latest' is looked up")
-    s.add_argument("--baselines-dir", default=None,
-                   help="where baseline names are looked up (default RESULTS_DIR/baselines)")
+    s.add_argument("--baselines-dir", default=None, help="where baseline names are looked up (default RESULTS_DIR/baselines)")
     s.set_defaults(func=func)
     return s
 
@@ -56,8 +71,11 @@ def add_baseline_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> 
     save.add_argument("name", help="baseline name, e.g. ci or main")
     save.add_argument("--force", action="store_true", help="replace an existing baseline of that name")
     for p in (save, bsub.add_parser("list", help="list saved baselines")):
-        p.add_argument("--results-dir", default="results",
-                       help="results folder: where 'latest' is looked up, and RESULTS_DIR/baselines the default baselines folder")
+        p.add_argument(
+            "--results-dir",
+            default="results",
+            help="results folder: where 'latest' is looked up, and RESULTS_DIR/baselines the default baselines folder",
+        )
         p.add_argument("--baselines-dir", default=None, help="baselines folder (default RESULTS_DIR/baselines), as in compare")
         p.add_argument("--root", dest="baselines_dir", help=argparse.SUPPRESS)  # the option's earlier name
     s.set_defaults(func=func)
@@ -121,7 +139,9 @@ def compare_command(args: argparse.Namespace) -> int:
         "alpha": args.alpha,
         "accuracy_drop_points": args.accuracy_drop,
         "fail_on": metric_list(args.fail_on, "--fail-on") if args.fail_on is not None else None,
-        "allow_change": metric_list(args.allow_change, "--allow-change", DETERMINISTIC) if args.allow_change is not None else None,
+        "allow_change": metric_list(args.allow_change, "--allow-change", DETERMINISTIC)
+        if args.allow_change is not None
+        else None,
         "allow_env_change": True if args.allow_env_change else None,
     }
     if args.alpha is not None and not 0 < args.alpha < 1:

@@ -71,11 +71,26 @@ METRICS: tuple[MetricSpec, ...] = (
 )
 BY_NAME = {m.name: m for m in METRICS}
 # Names people naturally type for the same metric.
-ALIASES = {"flops": "gmacs", "gflops": "gmacs", "macs": "gmacs", "weights": "weight_mb", "weight": "weight_mb",
-           "size": "weight_mb", "latency_ms": "latency", "latency_ms_p50": "latency", "throughput_ips": "throughput",
-           "act_peak_mb": "memory", "activations": "memory", "mem": "memory", "accuracy": "top1", "acc": "top1",
-           "rss_peak_mb": "rss_memory", "rss": "rss_memory", "peak_mem_mb": "rss_memory",
-           "cuda_peak_alloc_mb": "cuda_memory"}
+ALIASES = {
+    "flops": "gmacs",
+    "gflops": "gmacs",
+    "macs": "gmacs",
+    "weights": "weight_mb",
+    "weight": "weight_mb",
+    "size": "weight_mb",
+    "latency_ms": "latency",
+    "latency_ms_p50": "latency",
+    "throughput_ips": "throughput",
+    "act_peak_mb": "memory",
+    "activations": "memory",
+    "mem": "memory",
+    "accuracy": "top1",
+    "acc": "top1",
+    "rss_peak_mb": "rss_memory",
+    "rss": "rss_memory",
+    "peak_mem_mb": "rss_memory",
+    "cuda_peak_alloc_mb": "cuda_memory",
+}
 DETERMINISTIC = tuple(m.name for m in METRICS if m.kind == "exact")
 # The "memory" threshold applies to the noisy memory figures (rss_memory, cuda_memory);
 # act_peak_mb ("memory") is deterministic and compared exactly.
@@ -221,8 +236,11 @@ class CompareConfig(BaseModel):
         return self.thresholds.get(metric, DEFAULT_THRESHOLDS.get(metric, 0.10))
 
 
-def build_config(suite_section: CompareConfig | dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
-                 source: str = "suite compare section") -> CompareConfig:
+def build_config(
+    suite_section: CompareConfig | dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+    source: str = "suite compare section",
+) -> CompareConfig:
     """Defaults ← suite ``compare:`` section ← command-line overrides (``None`` values ignored).
 
     The section is a loaded suite's (already validated) or the mapping a run's run.json kept."""

@@ -55,7 +55,13 @@ from bench.compare.stats import RoundComparison, SampleComparison, compare_round
 from bench.errors import UserError
 
 REGRESSED, IMPROVED, UNCHANGED, NEW, MISSING, NOT_COMPARABLE = (
-    "regressed", "improved", "unchanged", "new", "missing", "not comparable")
+    "regressed",
+    "improved",
+    "unchanged",
+    "new",
+    "missing",
+    "not comparable",
+)
 DECISIONS = (REGRESSED, IMPROVED, UNCHANGED, NEW, MISSING, NOT_COMPARABLE)
 
 # (field in run.json "environment", category, whether a difference makes timings incomparable)
@@ -133,9 +139,14 @@ class RunData:
     def info(self) -> dict[str, Any]:
         env = self.env or {}
         return {
-            "label": self.label, "path": str(self.path), "run_id": self.run_id, "suite": self.suite_name,
-            "started_at": (self.meta or {}).get("started_at"), "status": (self.meta or {}).get("status"),
-            "git_commit": env.get("git_commit"), "git_dirty": env.get("git_dirty"),
+            "label": self.label,
+            "path": str(self.path),
+            "run_id": self.run_id,
+            "suite": self.suite_name,
+            "started_at": (self.meta or {}).get("started_at"),
+            "status": (self.meta or {}).get("status"),
+            "git_commit": env.get("git_commit"),
+            "git_dirty": env.get("git_dirty"),
             "machine": _machine_line(env) if env else "unknown (no run.json)",
             "cells": int(len(self.table)),
         }
@@ -166,15 +177,19 @@ def load_run(path: str | Path, label: str) -> RunData:
     table = results.load_results(p, join_accuracy=False)  # accuracy is judged on its own rows, once
     missing = [c for c in REQUIRED_TABLE_COLUMNS if c not in table.columns]
     if missing:
-        raise UserError(f"{label} {p}: not an archbench results table (no {', '.join(missing)} column); "
-                        f"schema version {results.SCHEMA_VERSION} tables have one row per cell keyed by cell_key")
+        raise UserError(
+            f"{label} {p}: not an archbench results table (no {', '.join(missing)} column); "
+            f"schema version {results.SCHEMA_VERSION} tables have one row per cell keyed by cell_key"
+        )
     dupes = table["cell_key"][table["cell_key"].duplicated()].unique().tolist()
     if dupes:
         raise UserError(f"{label} {p}: cell {dupes[0]!r} appears more than once; a results table has one row per cell")
     sdf = results.load_samples(run_dir)
     if len(sdf) and not {"cell_key", "latency_ms"} <= set(sdf.columns):
-        raise UserError(f"{label} {run_dir / 'samples.parquet'}: samples table has columns {list(sdf.columns)}, "
-                        "expected run_id, cell_key, model, iteration, latency_ms")
+        raise UserError(
+            f"{label} {run_dir / 'samples.parquet'}: samples table has columns {list(sdf.columns)}, "
+            "expected run_id, cell_key, model, iteration, latency_ms"
+        )
     samples: dict[str, np.ndarray] = {}
     by_round: dict[str, dict[int, np.ndarray]] = {}
     if len(sdf):
@@ -183,8 +198,10 @@ def load_run(path: str | Path, label: str) -> RunData:
         sdf = sdf.sort_values(["cell_key", "round"] + (["iteration"] if "iteration" in sdf.columns else []), kind="stable")
         for key, grp in sdf.groupby("cell_key", sort=False):
             samples[str(key)] = pd.to_numeric(grp["latency_ms"], errors="coerce").to_numpy(dtype=float)
-            by_round[str(key)] = {int(r): pd.to_numeric(g["latency_ms"], errors="coerce").to_numpy(dtype=float)
-                                  for r, g in grp.groupby("round", sort=True)}
+            by_round[str(key)] = {
+                int(r): pd.to_numeric(g["latency_ms"], errors="coerce").to_numpy(dtype=float)
+                for r, g in grp.groupby("round", sort=True)
+            }
     return RunData(label, Path(path), meta, table, samples, by_round)
 
 
@@ -197,8 +214,9 @@ class EnvDiff:
     affects_timing: bool
 
 
-def environment_diffs(base: RunData, new: RunData, base_env: dict[str, Any] | None = None,
-                      new_env: dict[str, Any] | None = None) -> list[EnvDiff]:
+def environment_diffs(
+    base: RunData, new: RunData, base_env: dict[str, Any] | None = None, new_env: dict[str, Any] | None = None
+) -> list[EnvDiff]:
     """Differences between the two runs' environments (or the two given ones: per node)."""
     be, ne = (base_env if base_env is not None else base.env) or {}, (new_env if new_env is not None else new.env) or {}
     diffs = []
@@ -306,8 +324,15 @@ class Comparison:
     def timing_env_diffs(self) -> list[EnvDiff]:
         diffs = [d for d in self.env_diffs if d.affects_timing]
         if self.base.env is None or self.new.env is None:
-            diffs.append(EnvDiff("environment", "unknown", "recorded" if self.base.env else "unknown",
-                                 "recorded" if self.new.env else "unknown", True))
+            diffs.append(
+                EnvDiff(
+                    "environment",
+                    "unknown",
+                    "recorded" if self.base.env else "unknown",
+                    "recorded" if self.new.env else "unknown",
+                    True,
+                )
+            )
         return diffs
 
     def counts(self) -> dict[str, int]:
@@ -337,9 +362,17 @@ class Comparison:
             "paired": self.paired,
             "config": self.config.model_dump(),
             "cells": [
-                {"cell_key": c.key, "cell": c.label, "model": c.model, "failed": c.failed, "changed": c.changed,
-                 "results": [{k: _json_num(v) for k, v in asdict(r).items() if k not in ("cell_key", "cell", "model")}
-                             for r in c.results]}
+                {
+                    "cell_key": c.key,
+                    "cell": c.label,
+                    "model": c.model,
+                    "failed": c.failed,
+                    "changed": c.changed,
+                    "results": [
+                        {k: _json_num(v) for k, v in asdict(r).items() if k not in ("cell_key", "cell", "model")}
+                        for r in c.results
+                    ],
+                }
                 for c in self.cells
             ],
         }
@@ -407,8 +440,9 @@ class _Judge:
         failed = kw.pop("failed", None)
         if failed is None:
             failed = decision == REGRESSED and spec.name in self.cfg.fail_on
-        return MetricResult(key, cell_label(key), model, spec.name, spec.label, spec.kind, spec.unit, decision,
-                            bool(failed), reason, **kw)
+        return MetricResult(
+            key, cell_label(key), model, spec.name, spec.label, spec.kind, spec.unit, decision, bool(failed), reason, **kw
+        )
 
     def presence(self, key: str, model: str, spec: MetricSpec, b: Any, n: Any) -> MetricResult | None:
         if b is None and n is None:
@@ -418,8 +452,15 @@ class _Judge:
         if self.damaged_new:
             # NEW says "ok" and was asked for this metric, yet has no value: a damaged or
             # hand-edited table must not pass the gate as merely "missing".
-            return self.result(key, model, spec, MISSING, f"NEW row is ok but has no {spec.label}: damaged results",
-                               base=b, failed=spec.name in self.cfg.fail_on)
+            return self.result(
+                key,
+                model,
+                spec,
+                MISSING,
+                f"NEW row is ok but has no {spec.label}: damaged results",
+                base=b,
+                failed=spec.name in self.cfg.fail_on,
+            )
         return self.result(key, model, spec, MISSING, "not measured in NEW", base=b)
 
     def status(self, key: str, model: str, brow: pd.Series, nrow: pd.Series) -> MetricResult:
@@ -427,8 +468,9 @@ class _Judge:
         bs, ns = _text(brow, "status") or "?", _text(nrow, "status") or "?"
         if bs == "ok" and ns != "ok":
             err = (_text(nrow, "error") or "")[:200]
-            return self.result(key, model, spec, REGRESSED, f"measured in BASE, {ns} in NEW" + (f": {err}" if err else ""),
-                               base=bs, new=ns)
+            return self.result(
+                key, model, spec, REGRESSED, f"measured in BASE, {ns} in NEW" + (f": {err}" if err else ""), base=bs, new=ns
+            )
         if bs != "ok" and ns == "ok":
             return self.result(key, model, spec, IMPROVED, f"{bs} in BASE, measured in NEW", base=bs, new=ns)
         if bs != "ok":
@@ -450,22 +492,41 @@ class _Judge:
             reason = f"changed: the model is different (allow with --allow-change {spec.name})"
         else:
             reason = "changed (not in fail_on)"
-        return self.result(key, model, spec, decision, reason, base=b, new=n, change=change,
-                           failed=gate and not allowed)
+        return self.result(key, model, spec, decision, reason, base=b, new=n, change=change, failed=gate and not allowed)
 
-    def timing(self, key: str, model: str, spec: MetricSpec, brow: pd.Series, nrow: pd.Series,
-               ev: "TimingEvidence | None", batch: float | None, follow: MetricResult | None = None) -> MetricResult | None:
+    def timing(
+        self,
+        key: str,
+        model: str,
+        spec: MetricSpec,
+        brow: pd.Series,
+        nrow: pd.Series,
+        ev: "TimingEvidence | None",
+        batch: float | None,
+        follow: MetricResult | None = None,
+    ) -> MetricResult | None:
         b, n = _num(brow, spec.column), _num(nrow, spec.column)
         if b is None or n is None:
             return self.presence(key, model, spec, b, n)
         thr = self.cfg.threshold(spec.name)
         if self.timing_block:
-            return self.result(key, model, spec, NOT_COMPARABLE, self.timing_block, base=b, new=n, change=n / b - 1 if b else None,
-                               threshold=thr)
+            return self.result(
+                key, model, spec, NOT_COMPARABLE, self.timing_block, base=b, new=n, change=n / b - 1 if b else None, threshold=thr
+            )
         if ev is None or ev.comparison is None:
             why = (ev.reason if ev else None) or "no raw samples"
-            return self.result(key, model, spec, NOT_COMPARABLE, why, base=b, new=n, change=n / b - 1 if b else None,
-                               threshold=thr, unreliable=bool(ev and ev.unreliable))
+            return self.result(
+                key,
+                model,
+                spec,
+                NOT_COMPARABLE,
+                why,
+                base=b,
+                new=n,
+                change=n / b - 1 if b else None,
+                threshold=thr,
+                unreliable=bool(ev and ev.unreliable),
+            )
         sc = ev.comparison
         if ev.one_round:
             thr = max(thr, self.cfg.one_round_threshold)
@@ -479,8 +540,19 @@ class _Judge:
             lo, hi = (1 / sc.ci_high if sc.ci_high else math.inf), (1 / sc.ci_low if sc.ci_low else math.inf)
             quiet = 1 / sc.quiet_ratio if sc.quiet_ratio else math.inf
         change, quiet_change = ratio - 1, quiet - 1
-        stats = dict(base=base_v, new=new_v, change=change, ci_low=lo, ci_high=hi, p_value=sc.p_value, n_base=sc.n_base,
-                     n_new=sc.n_new, threshold=thr, quiet_change=quiet_change, test=ev.test)
+        stats = dict(
+            base=base_v,
+            new=new_v,
+            change=change,
+            ci_low=lo,
+            ci_high=hi,
+            p_value=sc.p_value,
+            n_base=sc.n_base,
+            n_new=sc.n_new,
+            threshold=thr,
+            quiet_change=quiet_change,
+            test=ev.test,
+        )
         note = f" [{ev.note}]" if ev.note else ""
         if follow is not None:  # one set of samples, one verdict: throughput follows latency
             why = f"follows latency's verdict for this cell ({follow.decision}; latency {follow.change:+.1%})"
@@ -499,15 +571,16 @@ class _Judge:
             decision, reason = UNCHANGED, f"{change:+.1%} is within ±{thr:.0%}"
         elif not significant:
             decision = UNCHANGED
-            reason = (f"{change:+.1%} is past ±{thr:.0%} but not significant over {unit} "
-                      f"(p={sc.p_value:.2g} ≥ {self.cfg.alpha:g})")
+            reason = f"{change:+.1%} is past ±{thr:.0%} but not significant over {unit} (p={sc.p_value:.2g} ≥ {self.cfg.alpha:g})"
         elif not excludes_one:
             decision = UNCHANGED
             reason = f"{change:+.1%} is past ±{thr:.0%}, but its {self.cfg.confidence:.0%} interval includes no change"
         elif guard and not ((worse and q_worse) or (better and q_better)):
             decision = UNCHANGED
-            reason = (f"{change:+.1%} is past ±{thr:.0%} (p={sc.p_value:.2g}), but the fastest calls (p"
-                      f"{self.cfg.quiet_quantile * 100:g}) moved only {quiet_change:+.1%}: load on the machine, not the model")
+            reason = (
+                f"{change:+.1%} is past ±{thr:.0%} (p={sc.p_value:.2g}), but the fastest calls (p"
+                f"{self.cfg.quiet_quantile * 100:g}) moved only {quiet_change:+.1%}: load on the machine, not the model"
+            )
         else:
             decision = REGRESSED if worse else IMPROVED
             reason = f"{change:+.1%} is past ±{thr:.0%} and significant over {unit} (p={sc.p_value:.2g} < {self.cfg.alpha:g})"
@@ -515,16 +588,16 @@ class _Judge:
                 reason += f"; fastest calls (p{self.cfg.quiet_quantile * 100:g}) {quiet_change:+.1%}"
         return self.result(key, model, spec, decision, reason + note, **stats)
 
-    def memory(self, key: str, model: str, spec: MetricSpec, b: float | None, n: float | None,
-               device: str | None = None) -> MetricResult | None:
+    def memory(
+        self, key: str, model: str, spec: MetricSpec, b: float | None, n: float | None, device: str | None = None
+    ) -> MetricResult | None:
         if b is None or n is None:
             return self.presence(key, model, spec, b, n)
         thr = self.cfg.threshold(spec.name)
         floor = self.cfg.memory_floor_mb if device == "cuda" else self.cfg.cpu_memory_floor_mb
         change = (n / b - 1) if b > 0 else (0.0 if n == b else math.inf)
         if self.timing_block:
-            return self.result(key, model, spec, NOT_COMPARABLE, self.timing_block, base=b, new=n, change=change,
-                               threshold=thr)
+            return self.result(key, model, spec, NOT_COMPARABLE, self.timing_block, base=b, new=n, change=change, threshold=thr)
         delta = n - b
         past = abs(delta) > max(thr * b, floor)
         if past:
@@ -543,8 +616,17 @@ class _Judge:
         limit = self.cfg.accuracy_drop_points
         delta = n - b
         if bsrc != nsrc:
-            return self.result(key, model, spec, NOT_COMPARABLE, f"accuracy source differs ({bsrc} vs {nsrc})",
-                               base=b, new=n, change=delta, threshold=limit)
+            return self.result(
+                key,
+                model,
+                spec,
+                NOT_COMPARABLE,
+                f"accuracy source differs ({bsrc} vs {nsrc})",
+                base=b,
+                new=n,
+                change=delta,
+                threshold=limit,
+            )
         if delta < -limit:
             decision, reason = REGRESSED, f"dropped {-delta:.2f} points (limit {limit:g})"
         elif delta > limit:
@@ -585,8 +667,17 @@ def _round_loads(row: pd.Series, rounds: list[int]) -> dict[int, float]:
     return {r: one for r in rounds} if one is not None and len(rounds) == 1 else {}
 
 
-def _timing_evidence(key: str, bkey: str, nkey: str, base: RunData, new: RunData, brow: pd.Series, nrow: pd.Series,
-                     cfg: CompareConfig, paired: bool = False) -> TimingEvidence:
+def _timing_evidence(
+    key: str,
+    bkey: str,
+    nkey: str,
+    base: RunData,
+    new: RunData,
+    brow: pd.Series,
+    nrow: pd.Series,
+    cfg: CompareConfig,
+    paired: bool = False,
+) -> TimingEvidence:
     bt, nt = _num(brow, "threads_actual"), _num(nrow, "threads_actual")
     if bt is not None and nt is not None and bt != nt:
         return TimingEvidence(reason=f"thread counts differ ({bt:g} in BASE, {nt:g} in NEW)")
@@ -619,24 +710,33 @@ def _timing_evidence(key: str, bkey: str, nkey: str, base: RunData, new: RunData
         enough = len(bq) >= 2 and len(nq) >= 2 and (len(br) > 1 and len(nr) > 1)
         if not enough and paired:
             return TimingEvidence(
-                reason=(f"timing unreliable: other processes' CPU use changed by more than {limit:g}% of a core between "
-                        f"the two members of {len(b_busy)}/{len(set(br) & set(nr))} pairs, so no decision"), unreliable=True)
+                reason=(
+                    f"timing unreliable: other processes' CPU use changed by more than {limit:g}% of a core between "
+                    f"the two members of {len(b_busy)}/{len(set(br) & set(nr))} pairs, so no decision"
+                ),
+                unreliable=True,
+            )
         if not enough:
             return TimingEvidence(
-                reason=(f"timing unreliable: measured under load (other processes used up to {worst:.0f}% of a core "
-                        f"during {', '.join(parts)} rounds; limit {limit:g}%), so no decision"), unreliable=True)
-        note = (f"{len(b_busy)} pair(s) left out: load changed between their members" if paired else
-                f"busy rounds left out ({', '.join(parts)}; other processes up to {worst:.0f}% of a core)")
+                reason=(
+                    f"timing unreliable: measured under load (other processes used up to {worst:.0f}% of a core "
+                    f"during {', '.join(parts)} rounds; limit {limit:g}%), so no decision"
+                ),
+                unreliable=True,
+            )
+        note = (
+            f"{len(b_busy)} pair(s) left out: load changed between their members"
+            if paired
+            else f"busy rounds left out ({', '.join(parts)}; other processes up to {worst:.0f}% of a core)"
+        )
     else:
         bq, nq = br, nr
     if len(bq) >= 2 and len(nq) >= 2:
         if paired:
             common = sorted(set(bq) & set(nq))
-            sc = compare_rounds([bq[r] for r in common], [nq[r] for r in common], cfg.confidence, cfg.quiet_quantile,
-                                paired=True)
+            sc = compare_rounds([bq[r] for r in common], [nq[r] for r in common], cfg.confidence, cfg.quiet_quantile, paired=True)
         else:
-            sc = compare_rounds([bq[r] for r in sorted(bq)], [nq[r] for r in sorted(nq)], cfg.confidence,
-                                cfg.quiet_quantile)
+            sc = compare_rounds([bq[r] for r in sorted(bq)], [nq[r] for r in sorted(nq)], cfg.confidence, cfg.quiet_quantile)
         return TimingEvidence(sc, note=note, test=sc.test)
     # One round on a side: the samples of one process; process-to-process variation unknown.
     bs, ns = np.concatenate(list(bq.values())), np.concatenate(list(nq.values()))
@@ -644,13 +744,14 @@ def _timing_evidence(key: str, bkey: str, nkey: str, base: RunData, new: RunData
         return TimingEvidence(reason=f"too few samples (BASE {len(bs)}, NEW {len(ns)}; need {cfg.min_samples})")
     one = " and ".join(lbl for lbl, rs in (("BASE", bq), ("NEW", nq)) if len(rs) < 2)
     ss = compare_samples(bs, ns, cfg.bootstrap_resamples, cfg.confidence, stable_seed(cfg.seed, key), cfg.quiet_quantile)
-    why = (f"1 round in {one}: process-to-process variation unknown; judged on samples with a threshold of at "
-           f"least {cfg.one_round_threshold:.0%}")
+    why = (
+        f"1 round in {one}: process-to-process variation unknown; judged on samples with a threshold of at "
+        f"least {cfg.one_round_threshold:.0%}"
+    )
     return TimingEvidence(ss, note="; ".join(x for x in (note, why) if x), one_round=True, test="Mann–Whitney U on samples")
 
 
-def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: CompareConfig,
-                  where: str = "") -> str | None:
+def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: CompareConfig, where: str = "") -> str | None:
     if cfg.allow_env_change:
         return None
     if base.env is None or new.env is None:
@@ -663,8 +764,14 @@ def _timing_block(cmp_env: list[EnvDiff], base: RunData, new: RunData, cfg: Comp
     return None
 
 
-_SUITE_METRIC = {"params": "params", "weight_mb": "params", "gmacs": "flops", "latency": "latency",
-                 "throughput": "latency", "memory": "memory"}
+_SUITE_METRIC = {
+    "params": "params",
+    "weight_mb": "params",
+    "gmacs": "flops",
+    "latency": "latency",
+    "throughput": "latency",
+    "memory": "memory",
+}
 
 
 def _expected_metrics(run: RunData) -> set[str]:
@@ -714,13 +821,16 @@ def _join(base: RunData, new: RunData) -> _Joined:
     brows = {_join_key(str(r["cell_key"]), strip): r for _, r in base.table.iterrows()}
     nrows = {_join_key(str(r["cell_key"]), strip): r for _, r in new.table.iterrows()}
     if not set(brows) & set(nrows):
-        raise UserError(f"BASE {base.path} and NEW {new.path} have no cell in common (BASE e.g. {next(iter(brows))!r}, "
-                        f"NEW e.g. {next(iter(nrows))!r}); they measure different things, so nothing can be judged")
+        raise UserError(
+            f"BASE {base.path} and NEW {new.path} have no cell in common (BASE e.g. {next(iter(brows))!r}, "
+            f"NEW e.g. {next(iter(nrows))!r}); they measure different things, so nothing can be judged"
+        )
     return _Joined(brows, nrows, list(nrows) + [k for k in brows if k not in nrows], note)
 
 
-def _judge_cell_metrics(judge: _Judge, base: RunData, new: RunData, brow: Any, nrow: Any, key: str, model: str,
-                        expected_new: set[str], paired: bool) -> list[MetricResult]:
+def _judge_cell_metrics(
+    judge: _Judge, base: RunData, new: RunData, brow: Any, nrow: Any, key: str, model: str, expected_new: set[str], paired: bool
+) -> list[MetricResult]:
     """Every metric of one cell present in both runs: status, then METRICS in order."""
     cfg, block = judge.cfg, judge.timing_block
     out: list[MetricResult] = [judge.status(key, model, brow, nrow)]
@@ -729,12 +839,24 @@ def _judge_cell_metrics(judge: _Judge, base: RunData, new: RunData, brow: Any, n
     latency_result: MetricResult | None = None
     for spec in METRICS[1:]:
         if both_ok and _absent(base.table, spec.column) and _num(nrow, spec.column) is not None:
-            out.append(judge.result(key, model, spec, NOT_COMPARABLE,
-                                    f"BASE has no {spec.column} at all (a run from before the column existed, "
-                                    "or one that did not measure it)", new=_num(nrow, spec.column)))
+            out.append(
+                judge.result(
+                    key,
+                    model,
+                    spec,
+                    NOT_COMPARABLE,
+                    f"BASE has no {spec.column} at all (a run from before the column existed, or one that did not measure it)",
+                    new=_num(nrow, spec.column),
+                )
+            )
             continue
-        judge.damaged_new = (both_ok and spec.name in expected_new and spec.column in new.table.columns
-                             and _num(brow, spec.column) is not None and _num(nrow, spec.column) is None)
+        judge.damaged_new = (
+            both_ok
+            and spec.name in expected_new
+            and spec.column in new.table.columns
+            and _num(brow, spec.column) is not None
+            and _num(nrow, spec.column) is None
+        )
         r: MetricResult | None
         if spec.kind == "exact":
             r = judge.exact(key, model, spec, _num(brow, spec.column), _num(nrow, spec.column))
@@ -742,19 +864,29 @@ def _judge_cell_metrics(judge: _Judge, base: RunData, new: RunData, brow: Any, n
             if not both_ok:
                 continue
             if ev is None and not block and _num(brow, spec.column) is not None and _num(nrow, spec.column) is not None:
-                ev = _timing_evidence(key, str(brow["cell_key"]), str(nrow["cell_key"]), base, new, brow, nrow, cfg,
-                                      paired)
+                ev = _timing_evidence(key, str(brow["cell_key"]), str(nrow["cell_key"]), base, new, brow, nrow, cfg, paired)
             # Throughput at a batch follows latency's decision for the cell: one set of samples, one verdict.
-            follow = latency_result if spec.name != "latency" and latency_result is not None \
-                and latency_result.decision in (REGRESSED, IMPROVED, UNCHANGED) else None
+            follow = (
+                latency_result
+                if spec.name != "latency"
+                and latency_result is not None
+                and latency_result.decision in (REGRESSED, IMPROVED, UNCHANGED)
+                else None
+            )
             r = judge.timing(key, model, spec, brow, nrow, ev, _num(nrow, "batch_size"), follow)
             if spec.name == "latency":
                 latency_result = r
         elif spec.kind == "threshold":
             if not both_ok:
                 continue
-            r = judge.memory(key, model, spec, _num(brow, spec.column), _num(nrow, spec.column),
-                             _text(nrow, "device") or (key.split("|")[3] if key.count("|") >= 3 else None))
+            r = judge.memory(
+                key,
+                model,
+                spec,
+                _num(brow, spec.column),
+                _num(nrow, spec.column),
+                _text(nrow, "device") or (key.split("|")[3] if key.count("|") >= 3 else None),
+            )
         else:
             r = judge.accuracy(key, model, spec, brow, nrow)
         if r is not None:
@@ -768,13 +900,17 @@ def _summary_warnings(cells: list[CellComparison], base: RunData, new: RunData, 
     unreliable = [c.label for c in cells if any(r.unreliable and r.metric == "latency" for r in c.results)]
     if unreliable:
         shown = ", ".join(unreliable[:5]) + (f" and {len(unreliable) - 5} more" if len(unreliable) > 5 else "")
-        warnings.append(f"timing unreliable in {len(unreliable)} cell(s), measured while other processes used more than "
-                        f"{cfg.max_other_cpu_pct:g}% of a core: {shown}; their latency/throughput were not judged")
+        warnings.append(
+            f"timing unreliable in {len(unreliable)} cell(s), measured while other processes used more than "
+            f"{cfg.max_other_cpu_pct:g}% of a core: {shown}; their latency/throughput were not judged"
+        )
     one_round = sorted({r.label for r in (base, new) if _one_round_run(r)})
     if one_round:
-        warnings.append(f"{' and '.join(one_round)} timed each cell in 1 round (one process): process-to-process "
-                        f"variation is unknown, so those timings are judged on samples with a threshold of at least "
-                        f"{cfg.one_round_threshold:.0%}")
+        warnings.append(
+            f"{' and '.join(one_round)} timed each cell in 1 round (one process): process-to-process "
+            f"variation is unknown, so those timings are judged on samples with a threshold of at least "
+            f"{cfg.one_round_threshold:.0%}"
+        )
     return warnings
 
 
@@ -800,17 +936,24 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
         key = str(row["cell_key"])
         model = _text(row, "model") or cell_label(key).split(" ")[0]
         if brow is None or nrow is None:
-            only = (NEW, "cell only in NEW", {"new": _text(nrow, "status")}) if brow is None else \
-                (MISSING, "cell only in BASE", {"base": _text(brow, "status")})
-            cells.append(CellComparison(key, cell_label(key), model, [judge.result(key, model, status_spec, only[0], only[1],
-                                                                                  **only[2])]))
+            only = (
+                (NEW, "cell only in NEW", {"new": _text(nrow, "status")})
+                if brow is None
+                else (MISSING, "cell only in BASE", {"base": _text(brow, "status")})
+            )
+            cells.append(
+                CellComparison(key, cell_label(key), model, [judge.result(key, model, status_spec, only[0], only[1], **only[2])])
+            )
             continue
         if per_node:
             diffs = environment_diffs(base, new, base.node_env(brow), new.node_env(nrow))
             node_diffs.update({d.field: d for d in diffs if d.field not in node_diffs})
             judge.timing_block = _timing_block(diffs, base, new, cfg, " on the nodes that ran this cell")
-        cells.append(CellComparison(key, cell_label(key), model,
-                                    _judge_cell_metrics(judge, base, new, brow, nrow, key, model, expected_new, paired)))
+        cells.append(
+            CellComparison(
+                key, cell_label(key), model, _judge_cell_metrics(judge, base, new, brow, nrow, key, model, expected_new, paired)
+            )
+        )
     warnings += _summary_warnings(cells, base, new, cfg)
     # Changed cells first; the sort is stable, so the run's own order is kept within a rank.
     cells.sort(key=lambda c: c.rank)

@@ -13,13 +13,18 @@ from typing import Any
 
 from bench import schema
 from bench.compare.config import BY_NAME
-from bench.compare.core import (IMPROVED, MISSING, NEW, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison,
-                                MetricResult)
+from bench.compare.core import IMPROVED, MISSING, NEW, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison, MetricResult
 from bench.formatting import fmt_number
 
 MARK = {REGRESSED: "🔴", IMPROVED: "🟢", UNCHANGED: "⚪", NEW: "🆕", MISSING: "➖", NOT_COMPARABLE: "⚠️"}
-RICH_STYLE = {REGRESSED: "bold red", IMPROVED: "green", UNCHANGED: "dim", NEW: "cyan", MISSING: "yellow",
-              NOT_COMPARABLE: "yellow"}
+RICH_STYLE = {
+    REGRESSED: "bold red",
+    IMPROVED: "green",
+    UNCHANGED: "dim",
+    NEW: "cyan",
+    MISSING: "yellow",
+    NOT_COMPARABLE: "yellow",
+}
 
 
 def fmt_value(r: MetricResult, v: Any) -> str:
@@ -70,7 +75,7 @@ def _short_pair(a: Any, b: Any, width: int = 60) -> tuple[str, str]:
     start = max(0, i - 10)
 
     def cut(t: str) -> str:
-        part = t[start:start + width] or "(ends here)"
+        part = t[start : start + width] or "(ends here)"
         return ("…" if start else "") + part + ("…" if len(t) > start + width else "")
 
     return cut(sa), cut(sb)
@@ -96,8 +101,11 @@ def _env_verdict(cmp: Comparison) -> str:
 
 
 def _env_blocked(cmp: Comparison, r: MetricResult) -> bool:
-    return cmp.env_blocks_timing and r.decision == NOT_COMPARABLE and r.reason.startswith(("different environment",
-                                                                                          "environment of"))
+    return (
+        cmp.env_blocks_timing
+        and r.decision == NOT_COMPARABLE
+        and r.reason.startswith(("different environment", "environment of"))
+    )
 
 
 def visible_results(cmp: Comparison, show_all: bool) -> tuple[list[MetricResult], list[MetricResult]]:
@@ -151,16 +159,30 @@ def render_terminal(cmp: Comparison, show_all: bool = False, console: Any = None
     shown, hidden = visible_results(cmp, show_all)
     if shown:
         t = Table(show_lines=False)
-        for col, just in (("cell", "left"), ("metric", "left"), ("BASE", "right"), ("NEW", "right"), ("change", "right"),
-                          ("95% CI", "right"), ("p", "right"), ("decision", "left"), ("why", "left")):
+        for col, just in (
+            ("cell", "left"),
+            ("metric", "left"),
+            ("BASE", "right"),
+            ("NEW", "right"),
+            ("change", "right"),
+            ("95% CI", "right"),
+            ("p", "right"),
+            ("decision", "left"),
+            ("why", "left"),
+        ):
             t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]  # the literals above are valid
         last = None
         for r in shown:
             cell = r.cell if r.cell_key != last else ""
             last = r.cell_key
-            t.add_row(*(Text(str(v)) for v in (cell, r.label, fmt_value(r, r.base), fmt_value(r, r.new), fmt_change(r),
-                                               fmt_ci(r), fmt_p(r))),
-                      Text(fmt_decision(r), style=RICH_STYLE[r.decision]), Text(str(r.reason)))
+            t.add_row(
+                *(
+                    Text(str(v))
+                    for v in (cell, r.label, fmt_value(r, r.base), fmt_value(r, r.new), fmt_change(r), fmt_ci(r), fmt_p(r))
+                ),
+                Text(fmt_decision(r), style=RICH_STYLE[r.decision]),
+                Text(str(r.reason)),
+            )
         con.print(t)
     if hidden:
         con.print(f"{hidden_summary(cmp, hidden)} not listed (show them with --all)", style="dim")
@@ -186,16 +208,20 @@ def _md_code(text: Any) -> str:
 
 
 def _md_table(rows: list[MetricResult]) -> list[str]:
-    out = ["| cell | metric | BASE | NEW | change | 95% CI | p | decision | why |",
-           "|---|---|---:|---:|---:|---:|---:|---|---|"]
+    out = ["| cell | metric | BASE | NEW | change | 95% CI | p | decision | why |", "|---|---|---:|---:|---:|---:|---:|---|---|"]
     last = None
     for r in rows:
         cell = _md_code(r.cell) if r.cell_key != last else ""
         last = r.cell_key
-        dec = f"{MARK[r.decision]} **{fmt_decision(r)}**" if r.decision in (REGRESSED, IMPROVED) or r.failed else \
-            f"{MARK[r.decision]} {r.decision}"
-        out.append(f"| {cell} | {_md(r.label)} | {_md(fmt_value(r, r.base))} | {_md(fmt_value(r, r.new))} | "
-                   f"{_md(fmt_change(r))} | {_md(fmt_ci(r))} | {_md(fmt_p(r))} | {dec} | {_md(_why(r))} |")
+        dec = (
+            f"{MARK[r.decision]} **{fmt_decision(r)}**"
+            if r.decision in (REGRESSED, IMPROVED) or r.failed
+            else f"{MARK[r.decision]} {r.decision}"
+        )
+        out.append(
+            f"| {cell} | {_md(r.label)} | {_md(fmt_value(r, r.base))} | {_md(fmt_value(r, r.new))} | "
+            f"{_md(fmt_change(r))} | {_md(fmt_ci(r))} | {_md(fmt_p(r))} | {dec} | {_md(_why(r))} |"
+        )
     return out
 
 
@@ -211,8 +237,12 @@ def render_markdown(cmp: Comparison) -> str:
     head = "❌ regression" if cmp.exit_code else "✅ no regression"
     out = [f"### archbench compare · {_md(n.suite_name or '?')} · {head}", ""]
     bi, ni = b.info(), n.info()
-    out.append(f"BASE {_md_code(bi['run_id'])}" + (f" (commit {_md_code(str(bi['git_commit'])[:10])})" if bi["git_commit"] else "") +
-               f" → NEW {_md_code(ni['run_id'])}" + (f" (commit {_md_code(str(ni['git_commit'])[:10])})" if ni["git_commit"] else ""))
+    out.append(
+        f"BASE {_md_code(bi['run_id'])}"
+        + (f" (commit {_md_code(str(bi['git_commit'])[:10])})" if bi["git_commit"] else "")
+        + f" → NEW {_md_code(ni['run_id'])}"
+        + (f" (commit {_md_code(str(ni['git_commit'])[:10])})" if ni["git_commit"] else "")
+    )
     out.append("")
     out.append(f"**{_md(cmp.summary_line())}**")
     env = _env_lines(cmp)
@@ -231,15 +261,22 @@ def render_markdown(cmp: Comparison) -> str:
     cfg = cmp.config
     thr = ", ".join(f"{k} {v:.0%}" for k, v in cfg.thresholds.items())
     guard = f", and the fastest calls (p{cfg.quiet_quantile * 100:g}) moved past it too" if cfg.noise_guard else ""
-    test = ("a paired t-test on the rounds' log ratios (round i of both sides measured back to back)" if cmp.paired
-            else "Welch's t-test on the log round medians (one round = one worker process)")
-    out += ["", f"<sub>Rules: latency/throughput change counts when the ratio of medians of round medians passes its "
-                f"threshold ({thr}), {test} gives p < {cfg.alpha:g} and its {cfg.confidence:.0%} interval excludes no "
-                f"change{guard}; throughput follows latency's verdict; rounds with other processes above "
-                f"{cfg.max_other_cpu_pct:g}% of a core are left out; one-round runs: Mann–Whitney U on samples, "
-                f"bootstrap interval, threshold ≥ {cfg.one_round_threshold:.0%}; accuracy limit "
-                f"{cfg.accuracy_drop_points:g} points; deterministic metrics (params, GMACs, weights) must not change"
-                + (f" (allowed: {', '.join(cfg.allow_change)})" if cfg.allow_change else "") + ".</sub>"]
+    test = (
+        "a paired t-test on the rounds' log ratios (round i of both sides measured back to back)"
+        if cmp.paired
+        else "Welch's t-test on the log round medians (one round = one worker process)"
+    )
+    out += [
+        "",
+        f"<sub>Rules: latency/throughput change counts when the ratio of medians of round medians passes its "
+        f"threshold ({thr}), {test} gives p < {cfg.alpha:g} and its {cfg.confidence:.0%} interval excludes no "
+        f"change{guard}; throughput follows latency's verdict; rounds with other processes above "
+        f"{cfg.max_other_cpu_pct:g}% of a core are left out; one-round runs: Mann–Whitney U on samples, "
+        f"bootstrap interval, threshold ≥ {cfg.one_round_threshold:.0%}; accuracy limit "
+        f"{cfg.accuracy_drop_points:g} points; deterministic metrics (params, GMACs, weights) must not change"
+        + (f" (allowed: {', '.join(cfg.allow_change)})" if cfg.allow_change else "")
+        + ".</sub>",
+    ]
     return "\n".join(out) + "\n"
 
 

@@ -67,7 +67,7 @@ def bootstrap_median_ratio_ci(
         mb = np.median(base[rng.integers(0, len(base), size=(k, len(base)))], axis=1)
         mn = np.median(new[rng.integers(0, len(new), size=(k, len(new)))], axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratios[start:start + k] = mn / mb
+            ratios[start : start + k] = mn / mb
     tail = (1 - confidence) / 2 * 100
     lo, hi = np.nanpercentile(ratios, [tail, 100 - tail])
     return float(lo), float(hi)
@@ -84,7 +84,11 @@ def stable_seed(seed: int, *parts: str) -> int:
 
 
 def compare_samples(
-    base: np.ndarray, new: np.ndarray, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0,
+    base: np.ndarray,
+    new: np.ndarray,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
     quiet_quantile: float = 0.10,
 ) -> SampleComparison:
     base = np.asarray(base, dtype=float)
@@ -165,8 +169,13 @@ def paired_log_test(base: np.ndarray, new: np.ndarray, confidence: float = 0.95)
     return math.exp(mean), p, math.exp(mean - half), math.exp(mean + half)
 
 
-def compare_rounds(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], confidence: float = 0.95,
-                   quiet_quantile: float = 0.10, paired: bool = False) -> RoundComparison:
+def compare_rounds(
+    base_rounds: list[np.ndarray],
+    new_rounds: list[np.ndarray],
+    confidence: float = 0.95,
+    quiet_quantile: float = 0.10,
+    paired: bool = False,
+) -> RoundComparison:
     """Round-level comparison. Each list holds one array of per-call samples per round (at least
     two rounds per side; ``paired`` needs the same count, round i of BASE paired with round i of NEW)."""
     mb = np.array([float(np.median(r)) for r in base_rounds])
@@ -178,9 +187,22 @@ def compare_rounds(base_rounds: list[np.ndarray], new_rounds: list[np.ndarray], 
         # the fast tail compared pair by pair too: load both members shared cancels in the ratio
         tails = [quiet_latency(n, quiet_quantile) / quiet_latency(b, quiet_quantile) for b, n in zip(base_rounds, new_rounds)]
         qn = qb * float(np.median(tails))
-        return RoundComparison(len(mb), len(mn), float(np.median(mb)), float(np.median(mn)), ratio, lo, hi, p, qb, qn,
-                               "paired t on log round ratios", True)
+        return RoundComparison(
+            len(mb),
+            len(mn),
+            float(np.median(mb)),
+            float(np.median(mn)),
+            ratio,
+            lo,
+            hi,
+            p,
+            qb,
+            qn,
+            "paired t on log round ratios",
+            True,
+        )
     p, lo, hi = welch_log_test(mb, mn, confidence)
     ratio = float(np.median(mn) / np.median(mb))
-    return RoundComparison(len(mb), len(mn), float(np.median(mb)), float(np.median(mn)), ratio, lo, hi, p, qb, qn,
-                           "Welch t on log round medians")
+    return RoundComparison(
+        len(mb), len(mn), float(np.median(mb)), float(np.median(mn)), ratio, lo, hi, p, qb, qn, "Welch t on log round medians"
+    )

@@ -38,8 +38,12 @@ class EnergyResult:
     def as_row(self) -> dict[str, Any]:
         row: dict[str, Any] = {"energy_j_per_img": self.energy_j_per_img, "energy_note": self.energy_note}
         if self.energy_source:
-            row.update(energy_source=self.energy_source, energy_window_s=self.energy_window_s,
-                       energy_calls=self.energy_calls, energy_updates=self.energy_updates)
+            row.update(
+                energy_source=self.energy_source,
+                energy_window_s=self.energy_window_s,
+                energy_calls=self.energy_calls,
+                energy_updates=self.energy_updates,
+            )
         return row
 
 
@@ -80,8 +84,10 @@ def rapl_domains(root: Path = POWERCAP) -> list[RaplDomain]:
         found.append(RaplDomain(d, name, max_range))
     if not found:
         if denied:
-            raise CounterUnavailable(f"RAPL energy_uj not readable ({', '.join(denied)}: permission denied; "
-                                     "needs root or a udev rule granting read access)")
+            raise CounterUnavailable(
+                f"RAPL energy_uj not readable ({', '.join(denied)}: permission denied; "
+                "needs root or a udev rule granting read access)"
+            )
         raise CounterUnavailable(f"no RAPL package domain under {root}")
     return found
 
@@ -157,9 +163,16 @@ def open_counter(device: str, root: Path = POWERCAP) -> Any:
     return NvmlCounter() if device == "cuda" else RaplCounter(root)
 
 
-def measure_energy(step: Callable[[], Any], batch_size: int, counter: Any, min_s: float = 1.0, max_s: float = 10.0,
-                   min_updates: int = 5, sync: Callable[[], None] | None = None,
-                   clock: Callable[[], float] = time.perf_counter) -> EnergyResult:
+def measure_energy(
+    step: Callable[[], Any],
+    batch_size: int,
+    counter: Any,
+    min_s: float = 1.0,
+    max_s: float = 10.0,
+    min_updates: int = 5,
+    sync: Callable[[], None] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> EnergyResult:
     """Joules per image over a window of back-to-back ``step`` calls (see the module docstring).
 
     ``sync`` (CUDA: ``torch.cuda.synchronize``) runs before each counter read so queued work
@@ -180,18 +193,21 @@ def measure_energy(step: Callable[[], Any], batch_size: int, counter: Any, min_s
         elapsed = clock() - t0
         if (updates >= min_updates and elapsed >= min_s) or elapsed >= max_s:
             break
-    res = EnergyResult(energy_source=counter.source, energy_window_s=round(elapsed, 3), energy_calls=calls,
-                       energy_updates=updates)
+    res = EnergyResult(
+        energy_source=counter.source, energy_window_s=round(elapsed, 3), energy_calls=calls, energy_updates=updates
+    )
     if updates < min_updates:
-        res.energy_note = (f"{counter.source} counter changed only {updates} times in {elapsed:.1f} s "
-                           f"(need {min_updates}); no figure")
+        res.energy_note = (
+            f"{counter.source} counter changed only {updates} times in {elapsed:.1f} s (need {min_updates}); no figure"
+        )
         return res
     res.energy_j_per_img = (last - e0) / (calls * batch_size)
     return res
 
 
-def energy_for_cell(step: Callable[[], Any], device: str, batch_size: int, min_s: float = 1.0,
-                    root: Path = POWERCAP) -> EnergyResult:
+def energy_for_cell(
+    step: Callable[[], Any], device: str, batch_size: int, min_s: float = 1.0, root: Path = POWERCAP
+) -> EnergyResult:
     """Energy columns of a cell: a number where a counter is readable, else the reason."""
     try:
         counter = open_counter(device, root)

@@ -106,8 +106,9 @@ def _timer(device: str) -> Callable[[Callable[[], Any]], float]:
     return run_cpu
 
 
-def _repeat(fn: Callable[[], Any], device: str, budget_s: float, min_reps: int = 3, max_reps: int = 1000,
-            warmup: int = 2) -> list[float]:
+def _repeat(
+    fn: Callable[[], Any], device: str, budget_s: float, min_reps: int = 3, max_reps: int = 1000, warmup: int = 2
+) -> list[float]:
     timer = _timer(device)
     for _ in range(warmup):
         timer(fn)
@@ -118,7 +119,9 @@ def _repeat(fn: Callable[[], Any], device: str, budget_s: float, min_reps: int =
     return times
 
 
-def measure_matmul_gflops(device: str, precision: str, n: int | None = None, budget_s: float = 1.0) -> tuple[float, float, int, int]:
+def measure_matmul_gflops(
+    device: str, precision: str, n: int | None = None, budget_s: float = 1.0
+) -> tuple[float, float, int, int]:
     """(median GFLOP/s, best GFLOP/s, n, repetitions) of an n × n matmul at ``precision``."""
     if n is None:
         n = 8192 if device == "cuda" else 1024
@@ -134,8 +137,9 @@ def measure_matmul_gflops(device: str, precision: str, n: int | None = None, bud
     return statistics.median(rates), max(rates), n, len(rates)
 
 
-def measure_conv_gflops(device: str, precision: str, budget_s: float = 1.0, batch: int | None = None,
-                        hw: int | None = None) -> tuple[float, float, int]:
+def measure_conv_gflops(
+    device: str, precision: str, budget_s: float = 1.0, batch: int | None = None, hw: int | None = None
+) -> tuple[float, float, int]:
     """(median GFLOP/s, best GFLOP/s, repetitions) of a large 3×3 convolution at ``precision``."""
     import torch.nn.functional as F
 
@@ -169,8 +173,9 @@ def _cpu_clock_ghz() -> tuple[float | None, str]:
     return None, ""
 
 
-def theoretical_gflops(device: str, precision: str, cores: int, flags: set[str] | None = None,
-                       clock_ghz: float | None = None) -> tuple[float | None, str]:
+def theoretical_gflops(
+    device: str, precision: str, cores: int, flags: set[str] | None = None, clock_ghz: float | None = None
+) -> tuple[float | None, str]:
     """(peak GFLOP/s, how it was derived) from the CPU's vector flags, core count and clock;
     (None, why not) where it cannot be derived. See the module docstring for the formula."""
     if device != "cpu":
@@ -196,7 +201,9 @@ def theoretical_gflops(device: str, precision: str, cores: int, flags: set[str] 
     return peak, f"{cores} cores × {clock_ghz:.2f} GHz ({src}) × {lanes} lanes × 2 (FMA) × 2 pipes (assumed)"
 
 
-def measure_mem_bandwidth_gbs(device: str, buffer_mb: float | None = None, budget_s: float = 0.5) -> tuple[float, float, float, int]:
+def measure_mem_bandwidth_gbs(
+    device: str, buffer_mb: float | None = None, budget_s: float = 0.5
+) -> tuple[float, float, float, int]:
     """(median GB/s, best GB/s, buffer MiB, repetitions) of a large device-to-device copy."""
     if buffer_mb is None:
         buffer_mb = 1024.0 if device == "cuda" else 256.0  # well past any L3 (incl. 3D V-Cache parts)
@@ -223,8 +230,15 @@ def _skip_reason(device: str, precision: str) -> str | None:
     return None
 
 
-def measure_ceiling(device: str, precision: str = "fp32", threads: int | None = None, budget_s: float = 1.0,
-                    matmul_n: int | None = None, buffer_mb: float | None = None, conv_hw: int | None = None) -> Ceiling:
+def measure_ceiling(
+    device: str,
+    precision: str = "fp32",
+    threads: int | None = None,
+    budget_s: float = 1.0,
+    matmul_n: int | None = None,
+    buffer_mb: float | None = None,
+    conv_hw: int | None = None,
+) -> Ceiling:
     """Measure the matmul rate and memory bandwidth of ``device`` in about ``budget_s`` seconds
     (two thirds matmul, one third copy). ``threads`` is applied for the measurement only."""
     t0 = time.perf_counter()
@@ -239,11 +253,15 @@ def measure_ceiling(device: str, precision: str = "fp32", threads: int | None = 
         if device == "cuda":
             torch.cuda.synchronize()
         ceil.matmul_gflops, ceil.matmul_gflops_max, ceil.matmul_n, ceil.matmul_reps = measure_matmul_gflops(
-            device, precision, matmul_n, budget_s * 0.4)
-        ceil.conv_gflops, ceil.conv_gflops_max, ceil.conv_reps = measure_conv_gflops(device, precision, budget_s * 0.4, hw=conv_hw)
+            device, precision, matmul_n, budget_s * 0.4
+        )
+        ceil.conv_gflops, ceil.conv_gflops_max, ceil.conv_reps = measure_conv_gflops(
+            device, precision, budget_s * 0.4, hw=conv_hw
+        )
         ceil.ceiling_gflops, ceil.ceiling_kernel = max((ceil.matmul_gflops, "matmul"), (ceil.conv_gflops, "conv3x3"))
         ceil.mem_bw_gbs, ceil.mem_bw_gbs_max, ceil.mem_buffer_mb, ceil.mem_reps = measure_mem_bandwidth_gbs(
-            device, buffer_mb, budget_s * 0.2)
+            device, buffer_mb, budget_s * 0.2
+        )
         import os
 
         cores = min(ceil.threads_actual, os.cpu_count() or ceil.threads_actual)
@@ -272,8 +290,11 @@ def measure_ceilings(cells: Iterable[Any], budget_s: float = 1.0) -> list[dict[s
         try:
             out.append(measure_ceiling(device, precision, threads, budget_s).as_dict())
         except Exception as err:  # a failed probe must not stop the run; its rows get no efficiency
-            out.append(Ceiling(device, precision, threads, torch.get_num_threads(),
-                               skipped=f"{type(err).__name__}: {err}"[:300]).as_dict())
+            out.append(
+                Ceiling(
+                    device, precision, threads, torch.get_num_threads(), skipped=f"{type(err).__name__}: {err}"[:300]
+                ).as_dict()
+            )
     return out
 
 
@@ -291,8 +312,9 @@ EFFICIENCY_ABOVE_ONE = (
 )
 
 
-def efficiency_columns(row: dict[str, Any], device: str, precision: str, threads: int | None,
-                       ceilings: list[dict[str, Any]]) -> dict[str, Any]:
+def efficiency_columns(
+    row: dict[str, Any], device: str, precision: str, threads: int | None, ceilings: list[dict[str, Any]]
+) -> dict[str, Any]:
     """``achieved_gflops``, the ceiling columns and ``efficiency`` for a finished row (empty
     when the row has no GMACs or throughput; no efficiency when the ceiling was not measured)."""
     gmacs, ips = row.get("gmacs"), row.get("throughput_ips")

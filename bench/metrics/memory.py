@@ -56,8 +56,12 @@ class MemoryResult:
     def as_row(self) -> dict[str, Any]:
         """Results columns (bench/schema.py)."""
         if self.method.startswith("cuda"):
-            return {"cuda_peak_alloc_mb": self.cuda_peak_alloc_mb, "cuda_peak_reserved_mb": self.cuda_peak_reserved_mb,
-                    "cuda_weights_mb": self.cuda_weights_mb, "mem_method": self.method}
+            return {
+                "cuda_peak_alloc_mb": self.cuda_peak_alloc_mb,
+                "cuda_peak_reserved_mb": self.cuda_peak_reserved_mb,
+                "cuda_weights_mb": self.cuda_weights_mb,
+                "mem_method": self.method,
+            }
         return {"rss_peak_mb": self.rss_peak_mb, "rss_baseline_mb": self.rss_baseline_mb, "mem_method": self.method}
 
 

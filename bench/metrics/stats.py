@@ -98,8 +98,11 @@ def summarize(samples_ms: np.ndarray | list[float], percentiles: tuple[float, ..
         raise ValueError("no samples to summarize")
     q1, p50, q3 = np.percentile(a, [25, 50, 75])
     p90, p99 = supported_percentile(a, 90), supported_percentile(a, 99)
-    extra = tuple((percentile_column(q), supported_percentile(a, q))
-                  for q in sorted(set(float(x) for x in percentiles)) if q not in STANDARD_PERCENTILES)
+    extra = tuple(
+        (percentile_column(q), supported_percentile(a, q))
+        for q in sorted(set(float(x) for x in percentiles))
+        if q not in STANDARD_PERCENTILES
+    )
     mean = float(a.mean())
     std = float(a.std(ddof=1)) if a.size > 1 else 0.0
     return LatencyStats(

@@ -70,9 +70,14 @@ class TimingResult:
 
     def as_row(self) -> dict[str, Any]:
         """Columns describing how the samples were taken (the statistics come from stats)."""
-        return {"warmup_iters": self.warmup_iters, "warmup_s": round(self.warmup_s, 3),
-                "warmup_stable": self.warmup_stable, "timing_target_met": self.target_met,
-                "timing_stop_reason": self.stop_reason, "timing_clock": self.clock}
+        return {
+            "warmup_iters": self.warmup_iters,
+            "warmup_s": round(self.warmup_s, 3),
+            "warmup_stable": self.warmup_stable,
+            "timing_target_met": self.target_met,
+            "timing_stop_reason": self.stop_reason,
+            "timing_clock": self.clock,
+        }
 
 
 def _stable(last: list[float]) -> bool:
@@ -179,8 +184,11 @@ class BlockThroughput:
     pipelined_blocks: int
 
     def as_row(self) -> dict[str, Any]:
-        return {"throughput_ips_pipelined": self.throughput_ips_pipelined,
-                "pipelined_block_calls": self.pipelined_block_calls, "pipelined_blocks": self.pipelined_blocks}
+        return {
+            "throughput_ips_pipelined": self.throughput_ips_pipelined,
+            "pipelined_block_calls": self.pipelined_block_calls,
+            "pipelined_blocks": self.pipelined_blocks,
+        }
 
 
 def block_calls_for(per_call_ms: float, block_ms: float = 200.0, max_calls: int = 1000) -> int:
@@ -190,8 +198,13 @@ def block_calls_for(per_call_ms: float, block_ms: float = 200.0, max_calls: int 
     return int(max(2, min(max_calls, round(block_ms / per_call_ms))))
 
 
-def measure_block_throughput(step: Callable[[], Any], batch_size: int, per_call_ms: float, blocks: int = 5,
-                             timer: Callable[[Callable[[], Any]], float] | None = None) -> BlockThroughput:
+def measure_block_throughput(
+    step: Callable[[], Any],
+    batch_size: int,
+    per_call_ms: float,
+    blocks: int = 5,
+    timer: Callable[[Callable[[], Any]], float] | None = None,
+) -> BlockThroughput:
     """Median images/s over ``blocks`` blocks of back-to-back ``step`` calls.
 
     The default timer brackets a whole block with CUDA events and synchronises once at its

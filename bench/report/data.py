@@ -25,19 +25,69 @@ import pandas as pd
 from bench.axes import FAMILIES
 
 NUMERIC_COLUMNS = [
-    "batch_size", "img_size", "threads", "threads_actual", "params", "params_m", "gmacs", "gflops",
-    "latency_ms_p50", "latency_ms_p50_ci_low", "latency_ms_p50_ci_high", "latency_ms_mean", "latency_ms_p90", "latency_ms_p99", "latency_ms_min", "latency_ms_max",
-    "latency_ms_iqr", "latency_cv", "latency_rel_iqr", "n_samples", "throughput_ips", "throughput_ips_pipelined",
-    "act_peak_mb", "act_total_mb", "rss_peak_mb", "cuda_peak_alloc_mb", "cuda_peak_reserved_mb", "cuda_weights_mb",
-    "weight_mb", "top1", "top5", "top1_std", "acc_n_images", "duration_s",
-    "achieved_gflops", "ceiling_gflops", "ceiling_theoretical_gflops", "efficiency", "compile_s", "energy_j_per_img",
+    "batch_size",
+    "img_size",
+    "threads",
+    "threads_actual",
+    "params",
+    "params_m",
+    "gmacs",
+    "gflops",
+    "latency_ms_p50",
+    "latency_ms_p50_ci_low",
+    "latency_ms_p50_ci_high",
+    "latency_ms_mean",
+    "latency_ms_p90",
+    "latency_ms_p99",
+    "latency_ms_min",
+    "latency_ms_max",
+    "latency_ms_iqr",
+    "latency_cv",
+    "latency_rel_iqr",
+    "n_samples",
+    "throughput_ips",
+    "throughput_ips_pipelined",
+    "act_peak_mb",
+    "act_total_mb",
+    "rss_peak_mb",
+    "cuda_peak_alloc_mb",
+    "cuda_peak_reserved_mb",
+    "cuda_weights_mb",
+    "weight_mb",
+    "top1",
+    "top5",
+    "top1_std",
+    "acc_n_images",
+    "duration_s",
+    "achieved_gflops",
+    "ceiling_gflops",
+    "ceiling_theoretical_gflops",
+    "efficiency",
+    "compile_s",
+    "energy_j_per_img",
 ]
 TEXT_COLUMNS = [
-    "run_id", "cell_key", "suite", "task", "model", "family", "device", "precision", "runtime", "status", "error",
-    "acc_source", "acc_dataset", "timing_stop_reason", "mem_method", "latency_note", "ceiling_kernel",
-    "efficiency_note", "energy_note", "tf32",
+    "run_id",
+    "cell_key",
+    "suite",
+    "task",
+    "model",
+    "family",
+    "device",
+    "precision",
+    "runtime",
+    "status",
+    "error",
+    "acc_source",
+    "acc_dataset",
+    "timing_stop_reason",
+    "mem_method",
+    "latency_note",
+    "ceiling_kernel",
+    "efficiency_note",
+    "energy_note",
+    "tf32",
 ]
-
 
 
 def _text(v: Any) -> str:
@@ -129,8 +179,9 @@ def same_config(speed: pd.DataFrame, ref: pd.Series) -> pd.DataFrame:
     return speed[m]
 
 
-def matmul_ceiling_gflops(hardware: Any, device: str, precision: str = "fp32",
-                          threads_actual: float | None = None) -> float | None:
+def matmul_ceiling_gflops(
+    hardware: Any, device: str, precision: str = "fp32", threads_actual: float | None = None
+) -> float | None:
     """The device's measured matmul rate in GFLOP/s from run.json ``hardware``, or None.
 
     The runner stores a list of ceilings, one per (device, precision, threads) the run used
@@ -140,15 +191,19 @@ def matmul_ceiling_gflops(hardware: Any, device: str, precision: str = "fp32",
     or ``{"matmul_gflops": x}``. Anything else, or a ceiling not measured, gives None.
     """
     if isinstance(hardware, list):
+
         def rate(h: dict) -> float | None:  # the measured ceiling (max of matmul and conv); older runs: matmul
             return _pick_rate(h.get("ceiling_gflops"), device, precision) or _pick_rate(h.get("matmul_gflops"), device, precision)
 
-        hits = [h for h in hardware if isinstance(h, dict) and h.get("device") == device
-                and h.get("precision", precision) == precision and rate(h)]
+        hits = [
+            h
+            for h in hardware
+            if isinstance(h, dict) and h.get("device") == device and h.get("precision", precision) == precision and rate(h)
+        ]
         if not hits:
             return None
         same = [h for h in hits if threads_actual is not None and h.get("threads_actual") == threads_actual]
-        best = (same or hits)
+        best = same or hits
         return max(rate(h) or 0.0 for h in best) or None
     if not isinstance(hardware, dict):
         return None
@@ -273,18 +328,42 @@ class ReportData:
             big = tmax.get((r["model"], r["device"]), r)
             top1, src = self.top1_of(r["model"])
             noisy = not_met(r.get("timing_target_met"))
-            same = self.speed[(self.speed["model"] == r["model"]) & (self.speed["device"] == r["device"])
-                              & (self.speed["batch_size"] == r["batch_size"]) & (self.speed["img_size"] == r["img_size"])]
-            rows.append(SummaryRow(
-                r["model"], r["family"], r["device"], r["params_m"], r["gmacs"], r["latency_ms_p50"],
-                r["latency_ms_p90"], r["latency_rel_iqr"], noisy, r["batch_size"], big["throughput_ips"],
-                big["batch_size"], big["act_peak_mb"], top1, src, big["efficiency"],
-                efficiency_note=big["efficiency_note"], latency_note=r["latency_note"],
-                p50_ci=None if pd.isna(r["latency_ms_p50_ci_low"]) or pd.isna(r["latency_ms_p50_ci_high"])
-                else (float(r["latency_ms_p50_ci_low"]), float(r["latency_ms_p50_ci_high"])),
-                runtime=r["runtime"], precision=r["precision"], threads=threads_text(r),
-                throughput_config=config_text(big), thread_scaling="; ".join(thread_inversions(same)),
-            ))
+            same = self.speed[
+                (self.speed["model"] == r["model"])
+                & (self.speed["device"] == r["device"])
+                & (self.speed["batch_size"] == r["batch_size"])
+                & (self.speed["img_size"] == r["img_size"])
+            ]
+            rows.append(
+                SummaryRow(
+                    r["model"],
+                    r["family"],
+                    r["device"],
+                    r["params_m"],
+                    r["gmacs"],
+                    r["latency_ms_p50"],
+                    r["latency_ms_p90"],
+                    r["latency_rel_iqr"],
+                    noisy,
+                    r["batch_size"],
+                    big["throughput_ips"],
+                    big["batch_size"],
+                    big["act_peak_mb"],
+                    top1,
+                    src,
+                    big["efficiency"],
+                    efficiency_note=big["efficiency_note"],
+                    latency_note=r["latency_note"],
+                    p50_ci=None
+                    if pd.isna(r["latency_ms_p50_ci_low"]) or pd.isna(r["latency_ms_p50_ci_high"])
+                    else (float(r["latency_ms_p50_ci_low"]), float(r["latency_ms_p50_ci_high"])),
+                    runtime=r["runtime"],
+                    precision=r["precision"],
+                    threads=threads_text(r),
+                    throughput_config=config_text(big),
+                    thread_scaling="; ".join(thread_inversions(same)),
+                )
+            )
         # A model is on the front when no other model on its device is both faster and more accurate.
         for dev in {s.device for s in rows}:
             cand = [s for s in rows if s.device == dev and not math.isnan(s.top1) and not math.isnan(s.latency_ms_p50)]
@@ -295,9 +374,25 @@ class ReportData:
         have = {s.model for s in rows}
         for _, a in self.acc.iterrows():
             if a["model"] not in have:
-                rows.append(SummaryRow(a["model"], a["family"], a["device"], a["params_m"], a["gmacs"], math.nan,
-                                       math.nan, math.nan, False, math.nan, math.nan, math.nan, math.nan,
-                                       float(a["top1"]), a["acc_source"]))
+                rows.append(
+                    SummaryRow(
+                        a["model"],
+                        a["family"],
+                        a["device"],
+                        a["params_m"],
+                        a["gmacs"],
+                        math.nan,
+                        math.nan,
+                        math.nan,
+                        False,
+                        math.nan,
+                        math.nan,
+                        math.nan,
+                        math.nan,
+                        float(a["top1"]),
+                        a["acc_source"],
+                    )
+                )
         return rows
 
 

@@ -32,18 +32,34 @@ from bench.report.data import ReportData, not_met, short_name
 from bench.report.figures import FAMILY_COLORS, FAMILY_LABELS, SOURCE_LABELS
 
 # Controls in the order they are shown: (payload key, results column); labels from bench/schema.py.
-AXES = [(key, col, schema.column(col).table_header) for key, col in (
-    ("device", "device"), ("precision", "precision"), ("runtime", "runtime"), ("threads", "threads_actual"),
-    ("img", "img_size"), ("batch", "batch_size"))]
+AXES = [
+    (key, col, schema.column(col).table_header)
+    for key, col in (
+        ("device", "device"),
+        ("precision", "precision"),
+        ("runtime", "runtime"),
+        ("threads", "threads_actual"),
+        ("img", "img_size"),
+        ("batch", "batch_size"),
+    )
+]
 # Plotted values: payload key → results column, for axis titles and hover labels with units.
 # "mem" is the activation peak; runs from before it have only the resident-set peak.
-VALUES = {"params_m": "params_m", "gmacs": "gmacs", "p50": "latency_ms_p50", "tput": "throughput_ips",
-          "mem": "act_peak_mb", "top1": "top1"}
+VALUES = {
+    "params_m": "params_m",
+    "gmacs": "gmacs",
+    "p50": "latency_ms_p50",
+    "tput": "throughput_ips",
+    "mem": "act_peak_mb",
+    "top1": "top1",
+}
 
 
 def memory_column(d: ReportData) -> str:
     """The memory the report plots: ``act_peak_mb``, or ``rss_peak_mb`` for older runs (as the static figure)."""
     return "act_peak_mb" if d.speed["act_peak_mb"].notna().any() else "rss_peak_mb"
+
+
 # Samples kept per cell and round: a box plot of 1,000 evenly spaced quantiles is the box
 # plot of the raw samples, and a long adaptive run cannot bloat the page.
 MAX_SAMPLES = 1000
@@ -104,7 +120,9 @@ def _samples_by_cell(samples: pd.DataFrame | None) -> dict[str, list[tuple[str |
     out: dict[str, list[tuple[str | None, np.ndarray]]] = {}
     for key, g in frame.groupby("cell_key", sort=False):
         if has_round and g["round"].notna().any():
-            parts: list[tuple[str | None, np.ndarray]] = [(_round_label(r), gg["latency_ms"].to_numpy(float)) for r, gg in g.groupby("round", sort=True)]
+            parts: list[tuple[str | None, np.ndarray]] = [
+                (_round_label(r), gg["latency_ms"].to_numpy(float)) for r, gg in g.groupby("round", sort=True)
+            ]
         else:
             parts = [(None, g["latency_ms"].to_numpy(float))]
         out[str(key)] = parts
@@ -186,16 +204,26 @@ def build_explorer(d: ReportData) -> Explorer:
         if acc is not None and r["model"] in acc.index:
             a = acc.loc[r["model"]]
             top1, src, dataset, std = _num(a["top1"]), _text(a["acc_source"]), _text(a["acc_dataset"]), _num(a["top1_std"])
-        rows.append({
-            "model": _text(r["model"]), "name": short_name(r["model"]), "family": _text(r["family"]),
-            **{key: _axis_value(r[col]) for key, col, _ in AXES},
-            "params_m": _num(r["params_m"]), "gmacs": _num(r["gmacs"]),
-            "p50": _num(r["latency_ms_p50"]), "ci": _interval(parts, r),
-            "tput": _num(r["throughput_ips"]), "mem": _num(r[mem_col]),
-            "top1": top1, "top1_std": std, "acc_source": src, "acc_dataset": dataset,
-            "noisy": not_met(r.get("timing_target_met")),
-            "samples": [[rnd, _thin(v)] for rnd, v in parts],
-        })
+        rows.append(
+            {
+                "model": _text(r["model"]),
+                "name": short_name(r["model"]),
+                "family": _text(r["family"]),
+                **{key: _axis_value(r[col]) for key, col, _ in AXES},
+                "params_m": _num(r["params_m"]),
+                "gmacs": _num(r["gmacs"]),
+                "p50": _num(r["latency_ms_p50"]),
+                "ci": _interval(parts, r),
+                "tput": _num(r["throughput_ips"]),
+                "mem": _num(r[mem_col]),
+                "top1": top1,
+                "top1_std": std,
+                "acc_source": src,
+                "acc_dataset": dataset,
+                "noisy": not_met(r.get("timing_target_met")),
+                "samples": [[rnd, _thin(v)] for rnd, v in parts],
+            }
+        )
     controls = []
     for key, _, label in AXES:
         axis_values = _sort_values({row[key] for row in rows})  # not `values`: the labels below read that
@@ -206,9 +234,16 @@ def build_explorer(d: ReportData) -> Explorer:
         rate = _num(h.get("ceiling_gflops")) or _num(h.get("matmul_gflops")) if isinstance(h, dict) else None
         if rate or (isinstance(h, dict) and _num(h.get("mem_bw_gbs"))):
             kernel = _text(h.get("ceiling_kernel")) or ("matmul" if _num(h.get("matmul_gflops")) else "")
-            ceilings.append({"device": _text(h.get("device")), "precision": _text(h.get("precision")) or "fp32",
-                             "threads": _axis_value(h.get("threads_actual")), "gflops": rate,
-                             "kernel": {"conv3x3": "3×3 conv"}.get(kernel, kernel), "mem_bw_gbs": _num(h.get("mem_bw_gbs"))})
+            ceilings.append(
+                {
+                    "device": _text(h.get("device")),
+                    "precision": _text(h.get("precision")) or "fp32",
+                    "threads": _axis_value(h.get("threads_actual")),
+                    "gflops": rate,
+                    "kernel": {"conv3x3": "3×3 conv"}.get(kernel, kernel),
+                    "mem_bw_gbs": _num(h.get("mem_bw_gbs")),
+                }
+            )
     payload = {
         "rows": rows,
         "controls": [asdict(c) for c in controls],
@@ -218,8 +253,14 @@ def build_explorer(d: ReportData) -> Explorer:
         "labels": {key: schema.column(col).label for key, col in plotted.items()},
         "mem_unit": schema.column(mem_col).unit,
     }
-    return Explorer(script_json(payload), schema.column(mem_col).label, schema.column(mem_col).unit, controls,
-                    len(rows), any(row["top1"] is not None for row in rows))
+    return Explorer(
+        script_json(payload),
+        schema.column(mem_col).label,
+        schema.column(mem_col).unit,
+        controls,
+        len(rows),
+        any(row["top1"] is not None for row in rows),
+    )
 
 
 def script_json(obj: Any) -> Markup:

@@ -158,8 +158,16 @@ def fig_accuracy_latency(d: ReportData) -> Figure | str:
         for _, r in j.iterrows():
             marker, filled = SOURCE_MARKERS.get(r["acc_source"], ("D", True))
             c = color(r["family"])
-            ax.scatter(r["latency_ms_p50"], r["top1"], marker=marker, s=55, zorder=3,
-                       facecolors=c if filled else "white", edgecolors=c, linewidths=1.5)
+            ax.scatter(
+                r["latency_ms_p50"],
+                r["top1"],
+                marker=marker,
+                s=55,
+                zorder=3,
+                facecolors=c if filled else "white",
+                edgecolors=c,
+                linewidths=1.5,
+            )
         pts = list(zip(j["latency_ms_p50"], j["top1"]))
         front = pareto_front(pts)
         if len(front) >= 1:
@@ -172,10 +180,22 @@ def fig_accuracy_latency(d: ReportData) -> Figure | str:
         ax.set_ylabel("top-1 accuracy (%) — higher is better")
         ax.grid(True, which="both", alpha=0.25)
         src = [s for s in SOURCE_MARKERS if s in set(joined["acc_source"])]
-        handles = _family_handles(joined["family"]) + [
-            Line2D([], [], marker=SOURCE_MARKERS[s][0], ls="", color="#333",
-                   markerfacecolor="#333" if SOURCE_MARKERS[s][1] else "white", label=SOURCE_LABELS[s]) for s in src
-        ] + [Line2D([], [], color="#444", ls="--", label="Pareto front")]
+        handles = (
+            _family_handles(joined["family"])
+            + [
+                Line2D(
+                    [],
+                    [],
+                    marker=SOURCE_MARKERS[s][0],
+                    ls="",
+                    color="#333",
+                    markerfacecolor="#333" if SOURCE_MARKERS[s][1] else "white",
+                    label=SOURCE_LABELS[s],
+                )
+                for s in src
+            ]
+            + [Line2D([], [], color="#444", ls="--", label="Pareto front")]
+        )
         if dev == devices[-1]:  # one legend, right of the last panel, clear of the others
             _legend(ax, handles)
         _finish(ax)
@@ -185,7 +205,9 @@ def fig_accuracy_latency(d: ReportData) -> Figure | str:
         f"Top-1 accuracy against median latency ({cfg}, log scale): the dashed line joins the models no other "
         "model beats on both, and the marker shape says where each accuracy comes from (filled circle measured, "
         "triangle trained from scratch here, hollow square reported).",
-        _encode(fig), "fig-acc-latency")
+        _encode(fig),
+        "fig-acc-latency",
+    )
 
 
 def fig_latency_gmacs(d: ReportData) -> Figure | str:
@@ -218,19 +240,30 @@ def fig_latency_gmacs(d: ReportData) -> Figure | str:
         ax.grid(True, which="both", alpha=0.25)
         if dev == devices[-1]:
             if ceilings:
-                handles.append(Line2D([], [], color="#222", lw=1.2, label="measured ceiling" if len(devices) > 1
-                                      else f"measured ceiling {ceilings[0].split(' ', 1)[1]}"))
+                handles.append(
+                    Line2D(
+                        [],
+                        [],
+                        color="#222",
+                        lw=1.2,
+                        label="measured ceiling" if len(devices) > 1 else f"measured ceiling {ceilings[0].split(' ', 1)[1]}",
+                    )
+                )
             _legend(ax, handles)
         _finish(ax)
     if ceilings:
-        tail = (f"the solid line is the latency every model would have if all its MACs ran at the device's measured "
-                f"ceiling rate, the faster of a large matmul and a large 3×3 convolution ({'; '.join(ceilings)}), so the gap to it shows how efficiently each architecture uses the hardware.")
+        tail = (
+            f"the solid line is the latency every model would have if all its MACs ran at the device's measured "
+            f"ceiling rate, the faster of a large matmul and a large 3×3 convolution ({'; '.join(ceilings)}), so the gap to it shows how efficiently each architecture uses the hardware."
+        )
     else:
-        tail = ("no ceiling is drawn because run.json records no measured rate (hardware.ceiling_gflops) "
-                "for this device.")
-    return Figure("Latency vs GMACs",
-                  f"Median latency ({_config_text(ref)}) against multiply-accumulates per image; {tail}",
-                  _encode(fig), "fig-lat-gmacs")
+        tail = "no ceiling is drawn because run.json records no measured rate (hardware.ceiling_gflops) for this device."
+    return Figure(
+        "Latency vs GMACs",
+        f"Median latency ({_config_text(ref)}) against multiply-accumulates per image; {tail}",
+        _encode(fig),
+        "fig-lat-gmacs",
+    )
 
 
 def fig_latency_distribution(d: ReportData) -> Figure | str:
@@ -254,8 +287,16 @@ def fig_latency_distribution(d: ReportData) -> Figure | str:
         return "no raw timing samples match this run's speed rows"
     fig, ax = plt.subplots(figsize=(9.5, max(2.8, 0.4 * len(groups) + 1.2)))
     pos = np.arange(len(groups))
-    bp = ax.boxplot(groups, positions=pos, orientation="horizontal", whis=(0, 100), widths=0.6, showfliers=False,
-                    patch_artist=True, medianprops={"color": "black", "lw": 1.5})
+    bp = ax.boxplot(
+        groups,
+        positions=pos,
+        orientation="horizontal",
+        whis=(0, 100),
+        widths=0.6,
+        showfliers=False,
+        patch_artist=True,
+        medianprops={"color": "black", "lw": 1.5},
+    )
     for patch, f in zip(bp["boxes"], fams):
         patch.set_facecolor(color(f))
         patch.set_alpha(0.55)
@@ -264,15 +305,23 @@ def fig_latency_distribution(d: ReportData) -> Figure | str:
     _log_if_wide(ax, [v for g in groups for v in (g.min(), g.max())], "x")
     ax.set_xlabel("latency per iteration (ms)")
     ax.grid(True, axis="x", which="both", alpha=0.25)
-    _legend(ax, _family_handles(fams) + [
-        Line2D([], [], color="black", lw=1.5, label="p50 (median)"),
-        Line2D([], [], marker="D", ls="", color="black", markersize=4, label="p90 (where ≥ 100 samples)")])
+    _legend(
+        ax,
+        _family_handles(fams)
+        + [
+            Line2D([], [], color="black", lw=1.5, label="p50 (median)"),
+            Line2D([], [], marker="D", ls="", color="black", markersize=4, label="p90 (where ≥ 100 samples)"),
+        ],
+    )
     _finish(ax, "x")
-    return Figure("Latency distribution",
-                  f"Every timed iteration per model ({_config_text(ref)}): boxes span the middle half of the samples, "
-                  "whiskers the fastest and slowest call, the black bar is p50 and the diamond p90, drawn only where "
-                  "at least 100 samples put 10 beyond it — a long box or a far diamond means a noisy or jittery measurement.",
-                  _encode(fig), "fig-lat-dist")
+    return Figure(
+        "Latency distribution",
+        f"Every timed iteration per model ({_config_text(ref)}): boxes span the middle half of the samples, "
+        "whiskers the fastest and slowest call, the black bar is p50 and the diamond p90, drawn only where "
+        "at least 100 samples put 10 beyond it — a long box or a far diamond means a noisy or jittery measurement.",
+        _encode(fig),
+        "fig-lat-dist",
+    )
 
 
 def fig_throughput_batch(d: ReportData) -> Figure | str:
@@ -287,9 +336,13 @@ def fig_throughput_batch(d: ReportData) -> Figure | str:
         ax.grid(True, axis="x", alpha=0.25)
         _legend(ax, _family_handles(r["family"]))
         _finish(ax, "x")
-        return Figure("Throughput", f"Images per second per model ({_config_text(r)}); "
-                      "the suite measured one batch size, so there is no batch sweep to show.",
-                      _encode(fig), "fig-throughput")
+        return Figure(
+            "Throughput",
+            f"Images per second per model ({_config_text(r)}); "
+            "the suite measured one batch size, so there is no batch sweep to show.",
+            _encode(fig),
+            "fig-throughput",
+        )
     fig, ax = plt.subplots(figsize=(9.5, 5.2))
     ends = []
     for _, ref in d.ref.iterrows():
@@ -310,10 +363,13 @@ def fig_throughput_batch(d: ReportData) -> Figure | str:
     _legend(ax, _family_handles(sp["family"]))
     _finish(ax)
     ax.xaxis.set_minor_formatter(NullFormatter())
-    return Figure("Throughput vs batch size",
-                  "Images per second as the batch grows, one line per model: a line that keeps rising still "
-                  "has parallel work to absorb, a flat one is already compute-bound at small batches.",
-                  _encode(fig), "fig-throughput")
+    return Figure(
+        "Throughput vs batch size",
+        "Images per second as the batch grows, one line per model: a line that keeps rising still "
+        "has parallel work to absorb, a flat one is already compute-bound at small batches.",
+        _encode(fig),
+        "fig-throughput",
+    )
 
 
 def fig_memory(d: ReportData) -> Figure | str:
@@ -345,8 +401,14 @@ def fig_memory(d: ReportData) -> Figure | str:
             if len(rows) < 1:
                 continue
             ax2.plot(rows["batch_size"], rows[col], marker="o", ms=4, color=color(r["family"]), lw=1.4)
-            ax2.annotate(_t(d.label(r)), (rows["batch_size"].iloc[-1], rows[col].iloc[-1]), fontsize=7,
-                         xytext=(5, 0), textcoords="offset points", va="center")
+            ax2.annotate(
+                _t(d.label(r)),
+                (rows["batch_size"].iloc[-1], rows[col].iloc[-1]),
+                fontsize=7,
+                xytext=(5, 0),
+                textcoords="offset points",
+                va="center",
+            )
         ax2.set_xscale("log", base=2)
         batches = sorted(sp["batch_size"].unique())
         ax2.set_xticks(batches, [str(int(b)) for b in batches])
@@ -358,12 +420,18 @@ def fig_memory(d: ReportData) -> Figure | str:
         ax2.xaxis.set_minor_formatter(NullFormatter())
     _legend(axes[0][-1], _family_handles(ref["family"]))
     if col == "act_peak_mb":
-        text = ("Activation peak per model: the most bytes of live tensors during one forward above the weights and "
-                "the input, counted tensor by tensor (act_peak_mb; independent of the allocator and of other processes)")
+        text = (
+            "Activation peak per model: the most bytes of live tensors during one forward above the weights and "
+            "the input, counted tensor by tensor (act_peak_mb; independent of the allocator and of other processes)"
+        )
     else:
         text = "Resident-set growth during inference above the loaded model (rss_peak_mb, a run from before act_peak_mb)"
-    return Figure("Activation memory" if col == "act_peak_mb" else "Peak memory",
-                  text + (", and how it grows with the batch size." if swept else "."), _encode(fig), "fig-memory")
+    return Figure(
+        "Activation memory" if col == "act_peak_mb" else "Peak memory",
+        text + (", and how it grows with the batch size." if swept else "."),
+        _encode(fig),
+        "fig-memory",
+    )
 
 
 def fig_resolution(d: ReportData) -> Figure | str:
@@ -389,8 +457,14 @@ def fig_resolution(d: ReportData) -> Figure | str:
             if gg.empty:
                 continue
             ax.plot(gg["img_size"], gg[col], marker="o", ms=4, color=c, lw=1.4)
-            ax.annotate(_t(label), (gg["img_size"].iloc[-1], gg[col].iloc[-1]), fontsize=7, xytext=(5, 0),
-                        textcoords="offset points", va="center")
+            ax.annotate(
+                _t(label),
+                (gg["img_size"].iloc[-1], gg[col].iloc[-1]),
+                fontsize=7,
+                xytext=(5, 0),
+                textcoords="offset points",
+                va="center",
+            )
     if not drawn:
         return "no model was measured at more than one input size"
     for ax, ylabel in zip(axes, ("GMACs per image", "latency p50 (ms)")):
@@ -402,10 +476,13 @@ def fig_resolution(d: ReportData) -> Figure | str:
         _finish(ax)
         ax.xaxis.set_minor_formatter(NullFormatter())
     _legend(axes[1], _family_handles(sp["family"]))
-    return Figure("Cost vs input resolution",
-                  f"GMACs and median latency at each input size ({', '.join(str(int(s)) for s in sizes)} px, smallest "
-                  "batch): convolution cost grows with the pixel count, global attention faster than that.",
-                  _encode(fig), "fig-resolution")
+    return Figure(
+        "Cost vs input resolution",
+        f"GMACs and median latency at each input size ({', '.join(str(int(s)) for s in sizes)} px, smallest "
+        "batch): convolution cost grows with the pixel count, global attention faster than that.",
+        _encode(fig),
+        "fig-resolution",
+    )
 
 
 def fig_family_size(d: ReportData) -> Figure | str:
@@ -428,10 +505,13 @@ def fig_family_size(d: ReportData) -> Figure | str:
         ax.grid(True, axis="x", which="both", alpha=0.25)
         _finish(ax, "x")
     _legend(axes[1], _family_handles(per_model["family"]))
-    return Figure("Parameters and GMACs by family",
-                  f"Model size and compute per image, grouped by family ({_config_text(per_model)}): "
-                  "few parameters does not imply few operations, and the reverse.",
-                  _encode(fig), "fig-family-size")
+    return Figure(
+        "Parameters and GMACs by family",
+        f"Model size and compute per image, grouped by family ({_config_text(per_model)}): "
+        "few parameters does not imply few operations, and the reverse.",
+        _encode(fig),
+        "fig-family-size",
+    )
 
 
 def fig_runtime_wins(d: ReportData) -> Figure | str:
@@ -464,8 +544,7 @@ def fig_runtime_wins(d: ReportData) -> Figure | str:
     if not rows:
         return f"no model was measured both in {base_rt} and another runtime"
     multi_dev = len({r[1] for r in rows}) > 1
-    fig, axes = plt.subplots(1, 2, figsize=(12, max(3.2, 0.42 * len(rows) + 1.5)),
-                             gridspec_kw={"width_ratios": [3, 2]})
+    fig, axes = plt.subplots(1, 2, figsize=(12, max(3.2, 0.42 * len(rows) + 1.5)), gridspec_kw={"width_ratios": [3, 2]})
     ax = axes[0]
     h = 0.8 / len(others)
     labels = []
@@ -473,8 +552,14 @@ def fig_runtime_wins(d: ReportData) -> Figure | str:
         labels.append(_t(short_name(model) + (f" ({dev})" if multi_dev else "")))
         for j, rt in enumerate(others):
             if rt in ups:
-                ax.barh(i - 0.4 + h * (j + 0.5), ups[rt], height=h, color=RUNTIME_COLORS[j % len(RUNTIME_COLORS)],
-                        edgecolor=color(fam), linewidth=1.2)
+                ax.barh(
+                    i - 0.4 + h * (j + 0.5),
+                    ups[rt],
+                    height=h,
+                    color=RUNTIME_COLORS[j % len(RUNTIME_COLORS)],
+                    edgecolor=color(fam),
+                    linewidth=1.2,
+                )
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     for tick, (_, _, fam, _) in zip(ax.get_yticklabels(), rows):
         tick.set_color(color(fam))
@@ -500,12 +585,19 @@ def fig_runtime_wins(d: ReportData) -> Figure | str:
     ax2.set_ylabel(f"geometric-mean speed-up over {base_rt} (×)")
     ax2.grid(True, axis="y", which="both", alpha=0.25)
     _finish(ax2, "y")
-    _legend(ax2, [Patch(color=RUNTIME_COLORS[j % len(RUNTIME_COLORS)], label=rt) for j, rt in enumerate(others)],
-            title="runtime", title_fontsize=8)
-    return Figure("Which runtime wins per architecture",
-                  f"Median-latency speed-up of each runtime over {base_rt} at the smallest batch, per model (left, labels "
-                  "in family colours) and as a geometric mean per family (right); bars right of or above 1× are faster.",
-                  _encode(fig), "fig-runtimes")
+    _legend(
+        ax2,
+        [Patch(color=RUNTIME_COLORS[j % len(RUNTIME_COLORS)], label=rt) for j, rt in enumerate(others)],
+        title="runtime",
+        title_fontsize=8,
+    )
+    return Figure(
+        "Which runtime wins per architecture",
+        f"Median-latency speed-up of each runtime over {base_rt} at the smallest batch, per model (left, labels "
+        "in family colours) and as a geometric mean per family (right); bars right of or above 1× are faster.",
+        _encode(fig),
+        "fig-runtimes",
+    )
 
 
 def arithmetic_intensity(rows: pd.DataFrame) -> pd.Series:
@@ -513,8 +605,7 @@ def arithmetic_intensity(rows: pd.DataFrame) -> pd.Series:
     weights read once, the input read once, every activation written once and read once
     (``act_total_mb``). Cache reuse is ignored, so this is a lower bound on intensity."""
     flop = 2e9 * rows["gmacs"] * rows["batch_size"]
-    moved = (rows["weight_mb"] * 2**20 + rows["batch_size"] * 3 * rows["img_size"] ** 2 * 4
-             + 2 * rows["act_total_mb"] * 2**20)
+    moved = rows["weight_mb"] * 2**20 + rows["batch_size"] * 3 * rows["img_size"] ** 2 * 4 + 2 * rows["act_total_mb"] * 2**20
     return flop / moved
 
 
@@ -532,8 +623,15 @@ def fig_roofline(d: ReportData) -> Figure | str:
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
     ax.scatter(r["ai"], r["achieved_gflops"], c=[color(f) for f in r["family"]], s=30, zorder=3)
     _label_points(ax, list(r["ai"]), list(r["achieved_gflops"]), [short_name(m) for m in r["model"]])
-    hw = [h for h in (d.hardware or []) if isinstance(h, dict) and h.get("device") == dev
-          and h.get("precision", "fp32") == (r["precision"].iloc[0] or "fp32")] if isinstance(d.hardware, list) else []
+    hw = (
+        [
+            h
+            for h in (d.hardware or [])
+            if isinstance(h, dict) and h.get("device") == dev and h.get("precision", "fp32") == (r["precision"].iloc[0] or "fp32")
+        ]
+        if isinstance(d.hardware, list)
+        else []
+    )
     threads = r["threads_actual"].max()
     hw = [h for h in hw if h.get("threads_actual") == threads] or hw
     peak = max((h.get("ceiling_gflops") or h.get("matmul_gflops") or 0) for h in hw) if hw else 0
@@ -552,10 +650,14 @@ def fig_roofline(d: ReportData) -> Figure | str:
     _legend(ax, _family_handles(r["family"]))
     _finish(ax)
     tail = f"; the line is the roofline from the {lines[0]}" if lines else "; no roofline: run.json has no measured ceiling"
-    return Figure("Roofline",
-                  f"Each row ({dev}) placed by arithmetic intensity (2·GMACs·batch over weights + input + every "
-                  f"activation written and read once; cache reuse ignored) and the GFLOP/s it achieved{tail}. "
-                  "Points far below the line leave the hardware idle.", _encode(fig), "fig-roofline")
+    return Figure(
+        "Roofline",
+        f"Each row ({dev}) placed by arithmetic intensity (2·GMACs·batch over weights + input + every "
+        f"activation written and read once; cache reuse ignored) and the GFLOP/s it achieved{tail}. "
+        "Points far below the line leave the hardware idle.",
+        _encode(fig),
+        "fig-roofline",
+    )
 
 
 BUILDERS: list[tuple[str, Callable[[ReportData], Figure | str]]] = [

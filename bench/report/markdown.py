@@ -29,8 +29,11 @@ def render_markdown(run_dir: Path) -> str:
     out = [f"### archbench · {_esc(suite)} · {_esc(meta.get('run_id', run_dir.name))}", ""]
     env = meta.get("environment") or {}
     counts = ", ".join(f"{_esc(k)} {v}" for k, v in d.df["status"].value_counts().items())
-    out.append(f"{_esc(env.get('cpu_model', '?'))} · {env.get('cpu_count', '?')} cores · torch {_esc(env.get('torch', '?'))}"
-               + (f" · {_esc(env['gpu_name'])}" if env.get("gpu_name") else "") + f" · {len(d.df)} cells ({counts})")
+    out.append(
+        f"{_esc(env.get('cpu_model', '?'))} · {env.get('cpu_count', '?')} cores · torch {_esc(env.get('torch', '?'))}"
+        + (f" · {_esc(env['gpu_name'])}" if env.get("gpu_name") else "")
+        + f" · {len(d.df)} cells ({counts})"
+    )
     warning = (meta.get("load") or {}).get("warning")
     if warning:
         out += ["", f"> ⚠ {_esc(warning)}"]
@@ -40,15 +43,21 @@ def render_markdown(run_dir: Path) -> str:
     summ = summary_table(d)
     n_text = 2 + len(summ.get("axes", [])) + (1 if any(h == "device" for h, _ in summ["header"]) else 0)
     if summ["rows"]:
-        out += ["", "| " + " | ".join(_esc(h) for h, _ in summ["header"]) + " |",
-                "|" + "|".join("---" if i < n_text else "--:" for i in range(len(summ["header"]))) + "|"]
+        out += [
+            "",
+            "| " + " | ".join(_esc(h) for h, _ in summ["header"]) + " |",
+            "|" + "|".join("---" if i < n_text else "--:" for i in range(len(summ["header"]))) + "|",
+        ]
         for r in summ["rows"]:
             texts = [c["text"] for c in r["cells"]]
             flags = (" ★" if r["pareto"] else "") + (" (noisy)" if r["noisy"] else "")
             texts[0] = texts[0] + flags
             out.append("| " + " | ".join(_esc(t) for t in texts) + " |")
-        note = ("Best configuration per model (fastest whose output matches fp32 eager"
-                + (f", across {', '.join(summ['axes'])}" if summ.get("axes") else "") + "): smallest batch for latency")
+        note = (
+            "Best configuration per model (fastest whose output matches fp32 eager"
+            + (f", across {', '.join(summ['axes'])}" if summ.get("axes") else "")
+            + "): smallest batch for latency"
+        )
         if summ["throughput_batches"]:
             note += f"; throughput and activation memory at batch {', '.join(str(b) for b in summ['throughput_batches'])}"
         if summ["has_acc"]:
@@ -56,7 +65,13 @@ def render_markdown(run_dir: Path) -> str:
         out += ["", note + "."] + [f"\n{_esc(n)}" for n in summ.get("notes", [])]
     bad = failed_cells(d.df)
     if bad:
-        out += ["", f"**Failed / skipped cells ({len(bad)})**", "", "| model | status | configuration | reason |", "|---|---|---|---|"]
+        out += [
+            "",
+            f"**Failed / skipped cells ({len(bad)})**",
+            "",
+            "| model | status | configuration | reason |",
+            "|---|---|---|---|",
+        ]
         for f in bad:
             out.append(f"| {_esc(f['model'])} | {_esc(f['status'])} | {_esc(f['config'])} | {_esc(f['reason'][:300])} |")
     return "\n".join(out) + "\n"

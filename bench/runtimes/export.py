@@ -80,8 +80,12 @@ class ExportResult:
     note: str | None = None  # why the first exporter was not used, when it was not
 
     def as_row(self) -> dict[str, Any]:
-        row: dict[str, Any] = {"onnx_opset": self.opset, "onnx_exporter": self.exporter,
-                               "export_s": round(self.export_s, 3), "onnx_file_mb": round(self.file_mb, 3)}
+        row: dict[str, Any] = {
+            "onnx_opset": self.opset,
+            "onnx_exporter": self.exporter,
+            "export_s": round(self.export_s, 3),
+            "onnx_file_mb": round(self.file_mb, 3),
+        }
         if self.note:
             row["onnx_export_note"] = self.note
         return row
@@ -101,9 +105,17 @@ def _export_dynamo(model: torch.nn.Module, example: torch.Tensor, path: Path, ex
     except ImportError as err:
         raise ImportError(f"the torch.export-based ONNX exporter needs onnxscript ({EXTRA_HINT})") from err
     with torch.no_grad():
-        prog = torch.onnx.export(model, (example,), None, dynamo=True, opset_version=ONNX_OPSET,
-                                 input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], verbose=False,
-                                 optimize=True)
+        prog = torch.onnx.export(
+            model,
+            (example,),
+            None,
+            dynamo=True,
+            opset_version=ONNX_OPSET,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            verbose=False,
+            optimize=True,
+        )
     if prog is None:
         raise ExportError("torch.onnx.export(dynamo=True) returned no program")
     prog.save(str(path), external_data=external)
@@ -114,8 +126,16 @@ def _export_torchscript(model: torch.nn.Module, example: torch.Tensor, path: Pat
     # fast path (aten::_native_multi_head_attention) that this exporter cannot translate.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=ONNX_OPSET,
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], do_constant_folding=True)
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=ONNX_OPSET,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            do_constant_folding=True,
+        )
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -134,7 +154,9 @@ def _short(err: BaseException, limit: int = 500) -> str:
     return f"{type(err).__name__}: {text[:limit]}"
 
 
-def export_onnx(model: torch.nn.Module, example: torch.Tensor, folder: Path, exporters: tuple[str, ...] = ("dynamo", "torchscript")) -> ExportResult:
+def export_onnx(
+    model: torch.nn.Module, example: torch.Tensor, folder: Path, exporters: tuple[str, ...] = ("dynamo", "torchscript")
+) -> ExportResult:
     """Write ``model`` (called on ``example``) to ``folder/model.onnx``; raise ExportError on failure.
 
     ``exporters`` is the order to try; the first that succeeds is used. Out-of-memory errors are
@@ -183,13 +205,17 @@ def export_key(cell: Cell, exporters: tuple[str, ...]) -> str:
     """What makes two exports the same graph with the same weights: the model and its kwargs
     (weights come from torch.manual_seed(0) in every worker), the input shape, the exporter
     order, the opset and the torch version. Threads and rounds are not part of it."""
-    blob = json.dumps([cell.registry_name, cell.model_kwargs, cell.batch_size, cell.img_size, list(exporters),
-                       ONNX_OPSET, torch.__version__], sort_keys=True, default=str)
+    blob = json.dumps(
+        [cell.registry_name, cell.model_kwargs, cell.batch_size, cell.img_size, list(exporters), ONNX_OPSET, torch.__version__],
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def cached_export(model: torch.nn.Module, example: torch.Tensor, cell: Cell, cache: Path,
-                  exporters: tuple[str, ...]) -> tuple[ExportResult, bool]:
+def cached_export(
+    model: torch.nn.Module, example: torch.Tensor, cell: Cell, cache: Path, exporters: tuple[str, ...]
+) -> tuple[ExportResult, bool]:
     """The export for this cell's model and shape from ``cache``, exporting (once) on a miss.
 
     An entry is a folder with ``model.onnx`` (+ external data) and ``export.json``; it is
@@ -202,17 +228,26 @@ def cached_export(model: torch.nn.Module, example: torch.Tensor, cell: Cell, cac
     if meta.is_file():
         try:
             d = json.loads(meta.read_text())
-            return ExportResult(folder / "model.onnx", d["opset"], d["exporter"], d["export_s"], d["file_mb"],
-                                d.get("note")), True
+            return ExportResult(
+                folder / "model.onnx", d["opset"], d["exporter"], d["export_s"], d["file_mb"], d.get("note")
+            ), True
         except (OSError, ValueError, KeyError):
             pass  # a damaged entry is exported again
     cache.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=cache))
     try:
         export = export_onnx(model, example, tmp, exporters=exporters)
-        (tmp / "export.json").write_text(json.dumps({"opset": export.opset, "exporter": export.exporter,
-                                                     "export_s": export.export_s, "file_mb": export.file_mb,
-                                                     "note": export.note}))
+        (tmp / "export.json").write_text(
+            json.dumps(
+                {
+                    "opset": export.opset,
+                    "exporter": export.exporter,
+                    "export_s": export.export_s,
+                    "file_mb": export.file_mb,
+                    "note": export.note,
+                }
+            )
+        )
         try:
             tmp.rename(folder)
         except OSError:  # another worker finished the same export first: use theirs
@@ -261,8 +296,10 @@ class ExportedBackend:
         self.require()
         self.check_device(cell.device)
         if cell.precision != "fp32":
-            raise Unsupported(f"{self.name} cells run the exported fp32 graph only; {cell.precision} is not measured "
-                              "(quantised/reduced-precision deployment is a separate conversion)")
+            raise Unsupported(
+                f"{self.name} cells run the exported fp32 graph only; {cell.precision} is not measured "
+                "(quantised/reduced-precision deployment is a separate conversion)"
+            )
 
     def build(self, model: torch.nn.Module, example: torch.Tensor, cell: Cell) -> tuple[Step, dict[str, Any]]:
         """Export ``model`` (or reuse the run's export) and load it; ``check`` has passed."""

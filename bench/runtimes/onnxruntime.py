@@ -43,8 +43,10 @@ class OnnxRuntimeBackend(ExportedBackend):
 
     def check_device(self, device: str) -> None:
         if device != "cpu":
-            raise Unsupported(f"onnxruntime on {device} is not measured: archbench runs ONNX Runtime's CPU "
-                              "execution provider only (the GPU build, onnxruntime-gpu, is not part of its extras)")
+            raise Unsupported(
+                f"onnxruntime on {device} is not measured: archbench runs ONNX Runtime's CPU "
+                "execution provider only (the GPU build, onnxruntime-gpu, is not part of its extras)"
+            )
 
     def session_options(self, threads: int) -> Any:
         ort = self.require()
@@ -63,8 +65,7 @@ class OnnxRuntimeBackend(ExportedBackend):
         try:
             sess = ort.InferenceSession(str(onnx_path), self.session_options(threads), providers=[PROVIDER])
         except Exception as err:
-            raise RuntimeError(f"onnxruntime could not load the exported model: {type(err).__name__}: "
-                               f"{str(err)[:800]}") from err
+            raise RuntimeError(f"onnxruntime could not load the exported model: {type(err).__name__}: {str(err)[:800]}") from err
         load_s = time.perf_counter() - t0
         inputs = sess.get_inputs()
         if len(inputs) != 1:

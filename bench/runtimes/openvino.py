@@ -32,8 +32,12 @@ PLUGIN = "CPU"
 
 
 def compile_config(threads: int) -> dict[str, str]:
-    return {"INFERENCE_NUM_THREADS": str(threads), "NUM_STREAMS": "1",
-            "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+    return {
+        "INFERENCE_NUM_THREADS": str(threads),
+        "NUM_STREAMS": "1",
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_PRECISION_HINT": "f32",
+    }
 
 
 class OpenVinoBackend(ExportedBackend):
@@ -48,8 +52,10 @@ class OpenVinoBackend(ExportedBackend):
 
     def check_device(self, device: str) -> None:
         if device != "cpu":
-            raise Unsupported(f"openvino on {device} is not measured: OpenVINO targets Intel CPUs/GPUs/NPUs, "
-                              "and archbench runs its CPU plugin only")
+            raise Unsupported(
+                f"openvino on {device} is not measured: OpenVINO targets Intel CPUs/GPUs/NPUs, "
+                "and archbench runs its CPU plugin only"
+            )
 
     def load(self, onnx_path: Path, example: torch.Tensor, threads: int) -> tuple[Step, dict[str, Any]]:
         """Read and compile ``onnx_path`` for the CPU plugin; return the step and its row columns."""
@@ -61,8 +67,7 @@ class OpenVinoBackend(ExportedBackend):
             ov_model = core.read_model(str(onnx_path))
             compiled = core.compile_model(ov_model, PLUGIN, config)
         except Exception as err:
-            raise RuntimeError(f"openvino could not load the exported model: {type(err).__name__}: "
-                               f"{str(err)[:800]}") from err
+            raise RuntimeError(f"openvino could not load the exported model: {type(err).__name__}: {str(err)[:800]}") from err
         load_s = time.perf_counter() - t0
         if len(compiled.inputs) != 1:
             raise RuntimeError(f"exported model has {len(compiled.inputs)} inputs; archbench feeds one image tensor")

@@ -18,10 +18,7 @@ import torch
 # bits and bf16 8, so logits drift by about 0.1% and 0.5-1.5% respectively on the test and
 # torchvision models (measured); the bounds are several times that.
 PARITY_TOL = {"fp32": 1e-3, "fp16": 1e-2, "bf16": 5e-2}
-PARITY_RULE = (
-    "max|out - ref| <= tol * max|ref|, ref = fp32 eager on the same input and weights; "
-    f"tol by precision: {PARITY_TOL}"
-)
+PARITY_RULE = f"max|out - ref| <= tol * max|ref|, ref = fp32 eager on the same input and weights; tol by precision: {PARITY_TOL}"
 
 
 def reference_output(model: torch.nn.Module, example: torch.Tensor) -> torch.Tensor:
@@ -48,8 +45,12 @@ class Parity:
     note: str | None = None
 
     def as_row(self) -> dict[str, Any]:
-        row: dict[str, Any] = {"parity_max_abs_err": self.max_abs_err, "parity_max_rel_err": self.max_rel_err,
-               "parity_top1_agree": self.top1_agree, "parity_tol": self.tol}
+        row: dict[str, Any] = {
+            "parity_max_abs_err": self.max_abs_err,
+            "parity_max_rel_err": self.max_rel_err,
+            "parity_top1_agree": self.top1_agree,
+            "parity_tol": self.tol,
+        }
         if self.note:
             row["parity_note"] = self.note
         return row
@@ -63,8 +64,9 @@ def parity(out: torch.Tensor, ref: torch.Tensor, precision: str) -> Parity:
     if out.shape != ref.shape:
         return Parity(math.inf, math.inf, 0.0, tol, False, f"output shape {tuple(out.shape)} != reference {tuple(ref.shape)}")
     if not torch.isfinite(out).all():
-        return Parity(math.inf, math.inf, float((out.argmax(1) == ref.argmax(1)).float().mean()), tol, False,
-                      "output has NaN or inf values")
+        return Parity(
+            math.inf, math.inf, float((out.argmax(1) == ref.argmax(1)).float().mean()), tol, False, "output has NaN or inf values"
+        )
     abs_err = float((out - ref).abs().max())
     scale = float(ref.abs().max())
     note = None

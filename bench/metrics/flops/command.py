@@ -71,8 +71,9 @@ def _as_json(model_name: str, img: int, params: Any, sizes: dict[str, float], re
     }
 
 
-def _text_rows(model_name: str, family: str, img: int, params: Any, sizes: dict[str, float],
-               report: FlopReport) -> list[tuple[str, str]]:
+def _text_rows(
+    model_name: str, family: str, img: int, params: Any, sizes: dict[str, float], report: FlopReport
+) -> list[tuple[str, str]]:
     rows = [
         ("model", f"{model_name}  ({family})"),
         ("input", f"1×3×{img}×{img}, forward only, eval"),
@@ -82,8 +83,12 @@ def _text_rows(model_name: str, family: str, img: int, params: Any, sizes: dict[
     ]
     if report.gmacs_check is not None:
         verdict = "DISAGREE" if report.disagree else "agree"
-        rows.append(("check", f"{report.gmacs_check:.4f}  [{report.check_counter}]  {verdict} "
-                              f"({100 * (report.rel_diff or 0):.3f}% apart)"))
+        rows.append(
+            (
+                "check",
+                f"{report.gmacs_check:.4f}  [{report.check_counter}]  {verdict} ({100 * (report.rel_diff or 0):.3f}% apart)",
+            )
+        )
     rows.append(("by operator", _top(report.by_operator, report.gmacs)))
     rows.append(("uncounted", ", ".join(report.uncounted_ops) or "none"))
     if report.gmacs_check is not None:
@@ -92,6 +97,10 @@ def _text_rows(model_name: str, family: str, img: int, params: Any, sizes: dict[
         rows.append(("MISSED", "matrix-class ops not counted: " + ", ".join(report.uncounted_matmul_ops)))
     for note in report.notes:
         rows.append(("note", note))
-    rows.append(("convention", "MACs (1 multiply-add = 1), batch 1; norms, activations, pooling, "
-                               "element-wise not counted; see docs/flops.md"))
+    rows.append(
+        (
+            "convention",
+            "MACs (1 multiply-add = 1), batch 1; norms, activations, pooling, element-wise not counted; see docs/flops.md",
+        )
+    )
     return rows

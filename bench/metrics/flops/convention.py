@@ -37,7 +37,7 @@ FLOP_CONVENTION: dict[str, Any] = {
     "check_counter": f"{CHECK_COUNTER} with archbench formulas for the kernels it lacks, FLOPs / 2",
     "disagree_threshold_rel": DISAGREE_REL,
     "autograd": "enabled while counting (off only for weights created under inference_mode); "
-                "nn.MultiheadAttention/TransformerEncoder fast path disabled, so no fused kernel hides attention",
+    "nn.MultiheadAttention/TransformerEncoder fast path disabled, so no fused kernel hides attention",
     "meta_device": f"only {CHECK_COUNTER} can run; it becomes the reported counter",
 }
 

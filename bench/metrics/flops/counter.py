@@ -64,10 +64,15 @@ class FlopReport:
 
     def as_row(self) -> dict[str, Any]:
         """Results columns (bench/schema.py); ``gflops`` is derived when the table is built."""
-        return {"gmacs": self.gmacs, "gmacs_check": self.gmacs_check, "flops_counter": self.counter,
-                "flops_check_counter": self.check_counter, "flops_disagree": self.disagree,
-                "uncounted_ops": ",".join(self.uncounted_ops),
-                "uncounted_matmul_ops": ",".join(self.uncounted_matmul_ops)}
+        return {
+            "gmacs": self.gmacs,
+            "gmacs_check": self.gmacs_check,
+            "flops_counter": self.counter,
+            "flops_check_counter": self.check_counter,
+            "flops_disagree": self.disagree,
+            "uncounted_ops": ",".join(self.uncounted_ops),
+            "uncounted_matmul_ops": ",".join(self.uncounted_matmul_ops),
+        }
 
 
 class Count(NamedTuple):
@@ -196,8 +201,9 @@ def count_flops(
 
     notes: list[str] = []
     if _has_inference_tensors(model):
-        notes.append("weights are inference tensors (built under inference_mode): counted with autograd off, "
-                     "MHA fast path still disabled")
+        notes.append(
+            "weights are inference tensors (built under inference_mode): counted with autograd off, MHA fast path still disabled"
+        )
     primary: Count | None = None
     shape = (batch_size, in_chans, img_size, img_size)
     with _counting_mode(model):
@@ -212,8 +218,9 @@ def count_flops(
             try:
                 primary = _run_fvcore(model, x)
             except Exception as err:  # a model the jit tracer cannot follow still gets a count
-                notes.append(f"fvcore failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
-                             "FlopCounterMode is the only counter")
+                notes.append(
+                    f"fvcore failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}); FlopCounterMode is the only counter"
+                )
             check = _run_flop_counter(model, x, None)
 
     report = _report(primary, check, batch_size)
@@ -221,9 +228,7 @@ def count_flops(
     report.device = "meta" if meta else str(model_device)
     report.notes = notes
     if strict and report.uncounted_matmul_ops:
-        raise UncountedOpsError(
-            f"matrix-class operators ran but were not counted: {', '.join(report.uncounted_matmul_ops)}"
-        )
+        raise UncountedOpsError(f"matrix-class operators ran but were not counted: {', '.join(report.uncounted_matmul_ops)}")
     return report
 
 
@@ -239,17 +244,27 @@ def _report(primary: Count | None, check: Count, batch_size: int) -> FlopReport:
 
     if primary is None:
         return FlopReport(
-            gmacs=g(check.macs), gmacs_check=None, counter=CHECK_COUNTER, check_counter=None,
-            uncounted_ops=check.uncounted, uncounted_ops_check=[],
+            gmacs=g(check.macs),
+            gmacs_check=None,
+            counter=CHECK_COUNTER,
+            check_counter=None,
+            uncounted_ops=check.uncounted,
+            uncounted_ops_check=[],
             uncounted_matmul_ops=sorted(op for op in check.uncounted if is_matmul_class(op)),
-            disagree=False, by_operator=gops(check.by_op),
+            disagree=False,
+            by_operator=gops(check.by_op),
         )
     report = FlopReport(
-        gmacs=g(primary.macs), gmacs_check=g(check.macs),
-        counter=PRIMARY_COUNTER, check_counter=CHECK_COUNTER,
-        uncounted_ops=primary.uncounted, uncounted_ops_check=check.uncounted,
+        gmacs=g(primary.macs),
+        gmacs_check=g(check.macs),
+        counter=PRIMARY_COUNTER,
+        check_counter=CHECK_COUNTER,
+        uncounted_ops=primary.uncounted,
+        uncounted_ops_check=check.uncounted,
         uncounted_matmul_ops=sorted({op for op in primary.uncounted + check.uncounted if is_matmul_class(op)}),
-        disagree=False, by_operator=gops(primary.by_op), by_operator_check=gops(check.by_op),
+        disagree=False,
+        by_operator=gops(primary.by_op),
+        by_operator_check=gops(check.by_op),
     )
     report.disagree = (report.rel_diff or 0.0) > DISAGREE_REL
     return report

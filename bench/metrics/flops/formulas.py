@@ -12,6 +12,7 @@ import math
 GRID_SAMPLE_MACS_2D = {0: 4, 1: 0, 2: 16}
 GRID_SAMPLE_MACS_3D = {0: 8, 1: 0}
 
+
 def numel(shape) -> int:
     return math.prod(int(s) for s in shape)
 
@@ -59,7 +60,7 @@ def einsum_macs(equation: str, shapes: list) -> int:
     if "..." in eq:  # give the broadcast dimensions letters of their own
         n_ell = max(len(shp) - (len(t) - 3) for t, shp in zip(terms, shapes) if "..." in t)
         ell = "".join(next(free) for _ in range(n_ell))
-        terms = [t.replace("...", ell[n_ell - (len(shp) - (len(t) - 3)):]) for t, shp in zip(terms, shapes)]
+        terms = [t.replace("...", ell[n_ell - (len(shp) - (len(t) - 3)) :]) for t, shp in zip(terms, shapes)]
         rhs = rhs.replace("...", ell)
     sizes: dict[str, int] = {}
     for t, shp in zip(terms, shapes):
