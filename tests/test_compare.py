@@ -407,13 +407,14 @@ def test_noise_guard_ignores_a_burst_of_load_but_not_a_real_slowdown(template, t
 
 
 def test_the_committed_schema_1_baseline_still_reads_and_compares(tmp_path):
-    """results/baselines/ci was written before act_peak_mb (results schema 1): its peak_mem_mb
+    """The CI baseline as first committed (tests/data/baseline-ci-schema1) was written before act_peak_mb
+    (results schema 1): its peak_mem_mb
     reads as rss_peak_mb (CPU rows) and compare maps it; act_peak_mb is not comparable."""
     import shutil
 
     from bench.results import load_results, read_run_meta
 
-    base_dir = Path(__file__).resolve().parent.parent / "results" / "baselines" / "ci"
+    base_dir = Path(__file__).resolve().parent / "data" / "baseline-ci-schema1"
     assert read_run_meta(base_dir)["schema_version"] == 1
     old = load_results(base_dir)
     assert "peak_mem_mb" not in old.columns and old["rss_peak_mb"].notna().all()

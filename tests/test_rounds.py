@@ -140,7 +140,7 @@ def test_a_round_that_fails_marks_the_cell_and_keeps_the_other_rounds():
 
 
 def test_committed_schema_1_baseline_loads_as_one_round_per_cell():
-    base = ROOT / "results" / "baselines" / "ci"
+    base = ROOT / "tests" / "data" / "baseline-ci-schema1"  # the CI baseline as first committed (one round a cell)
     samples = load_samples(base)
     assert "round" in samples.columns and set(samples["round"]) == {0}
     run = load_run(base, "BASE")
