@@ -300,7 +300,7 @@ def main() -> None:
     p.add_argument("--pairs", type=int, default=40)
     p = sub.add_parser("ab")
     p.add_argument("--reps", type=int, default=20)
-    p.add_argument("--rounds", type=int, default=6)
+    p.add_argument("--rounds", type=int, default=10)  # what `archbench ab` itself uses at least (AB_MIN_ROUNDS)
     p = sub.add_parser("intervals")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--rounds", type=int, default=3)
