@@ -60,7 +60,7 @@ def ci_pairs(pairs: int) -> None:
 
     suite = load_suite(ROOT / "suites" / "ci.yaml")
     print(f"ci-pairs: {pairs} pairs of sequential suites/ci.yaml runs ({suite.timing.rounds} rounds); {_load_line()}")
-    alarms = unreliable = decided = 0
+    alarms = unreliable = decided = unsure = 0
     with tempfile.TemporaryDirectory() as tmp:
         prev = run_suite(suite, Path(tmp), progress=False).run_dir
         for i in range(pairs):
@@ -76,15 +76,17 @@ def ci_pairs(pairs: int) -> None:
             alarms += bool(bad)
             unreliable += unrel > 0
             decided += sum(r.decision in ("unchanged", "regressed", "improved") for r in lat)
+            unsure += sum(r.decision == "inconclusive" for r in lat)
             print(
                 f"pair {i + 1}: {'FALSE ALARM ' + '; '.join(bad) if bad else 'no alarm'}; "
-                f"{unrel}/{len(lat)} cells unreliable (load); exit {cmp.exit_code}",
+                f"{unrel}/{len(lat)} cells unreliable (load); "
+                f"{sum(r.decision == 'inconclusive' for r in lat)}/{len(lat)} inconclusive; exit {cmp.exit_code}",
                 flush=True,
             )
             prev = cur
     print(
         f"false alarms: {alarms}/{pairs} pairs; pairs with cells marked unreliable: {unreliable}/{pairs}; "
-        f"latency verdicts given: {decided}"
+        f"latency verdicts given: {decided}; inconclusive (interval past the threshold): {unsure}"
     )
 
 

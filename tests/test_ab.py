@@ -100,9 +100,10 @@ def test_ten_percent_slowdown_is_flagged_under_the_hog_and_three_percent_never(t
     flagged10, flagged3 = 0, []
     for i in range(REPS):
         _, lat = _judge(*ab_pair(template, tmp_path / f"s10-{i}", seed=200 + i, slowdown=1.10))
-        flagged10 += lat["slow"].decision == "regressed" and lat["other"].decision == "unchanged"
+        # the untouched cell is never called changed (unchanged, or inconclusive where its pairs spread widely)
+        flagged10 += lat["slow"].decision == "regressed" and lat["other"].decision in ("unchanged", "inconclusive")
         _, lat3 = _judge(*ab_pair(template, tmp_path / f"s3-{i}", seed=300 + i, slowdown=1.03))
-        if lat3["slow"].decision != "unchanged":
+        if lat3["slow"].decision in ("regressed", "improved"):
             flagged3.append(f"rep {i}: {lat3['slow'].change:+.1%} {lat3['slow'].reason}")
     assert flagged10 >= 19
     assert flagged3 == []

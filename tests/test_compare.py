@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.compare import build_config, compare_paths, compare_runs, load_run
+from bench.compare import build_config, compare_paths, compare_runs, load_run, render_markdown
 from bench.compare.stats import bootstrap_median_ratio_ci, compare_samples, mann_whitney_p, quiet_latency
 from bench.runner import run_suite
 from tests.inprocess import InProcessExecutor, speed_suite
@@ -223,11 +223,37 @@ def test_threshold_significance_and_interval_each_veto_alone(template, tmp_path)
     a = with_samples(template, tmp_path / "sa", {"slow25": _fixed_rounds([0.30, 0.39, 0.24])})
     b = with_samples(template, tmp_path / "sb", {"slow25": _fixed_rounds([0.36, 0.45, 0.30])})
     r = _latency(compare_paths(a, b), "slow25")
-    assert r.change == pytest.approx(0.20) and r.decision == "unchanged" and "not significant over rounds" in r.reason
+    # Not shown, and not "unchanged" either: the interval reaches far past ±10% both ways.
+    assert r.change == pytest.approx(0.20) and r.decision == "inconclusive" and "not significant over rounds" in r.reason
+    assert r.ci_low < 0.9 and r.ci_high > 1.1 and "reaches past ±10%" in r.reason
     assert r.ci_low < 1 < r.ci_high and r.test == "Welch t on log round medians"
     # At alpha 0.5 the test passes, but the 95% interval still includes no change: no verdict.
     lax = _latency(compare_paths(a, b, overrides={"alpha": 0.5}), "slow25")
-    assert lax.p_value < 0.5 and lax.decision == "unchanged" and "interval includes no change" in lax.reason
+    assert lax.p_value < 0.5 and lax.decision == "inconclusive" and "interval includes no change" in lax.reason
+
+
+def test_unchanged_needs_the_interval_inside_the_threshold(template, tmp_path):
+    """ "Unchanged" is a claim: tight rounds that moved +2% are unchanged; rounds spread so widely
+    that the interval reaches past the threshold are inconclusive: listed and warned about, never failing."""
+    spread = (1.00, 1.30, 0.78)  # process-to-process spread seen on the 2-core VM (±25%)
+    tight = (1.00, 1.01, 0.99)
+    a = with_samples(template, tmp_path / "ta", {"slow25": _fixed_rounds([0.30 * f for f in tight])})
+    b = with_samples(template, tmp_path / "tb", {"slow25": _fixed_rounds([0.306 * f for f in tight])})
+    cmp = compare_paths(a, b)
+    r = _latency(cmp, "slow25")
+    assert r.decision == "unchanged" and 0.9 < r.ci_low < 1 < r.ci_high < 1.1
+    assert not any("inconclusive" in w for w in cmp.warnings)
+    a = with_samples(template, tmp_path / "wa", {"slow25": _fixed_rounds([0.30 * f for f in spread])})
+    b = with_samples(template, tmp_path / "wb", {"slow25": _fixed_rounds([0.306 * f for f in spread])})
+    cmp = compare_paths(a, b)
+    r = _latency(cmp, "slow25")
+    assert r.change == pytest.approx(0.02) and r.decision == "inconclusive" and not r.failed
+    thr = next(x for x in cmp.results if x.cell_key == r.cell_key and x.metric == "throughput")
+    assert thr.decision == "inconclusive"  # one set of samples, one verdict
+    assert cmp.exit_code == 0 and cmp.counts()["inconclusive"] >= 2
+    assert any(w.startswith("timing inconclusive in 1 cell(s)") and "more rounds" in w for w in cmp.warnings)
+    md = render_markdown(cmp)
+    assert "❔ inconclusive" in md
 
 
 def test_suite_compare_section_and_cli_overrides(template, tmp_path):

@@ -20,7 +20,7 @@ def add_compare_parser(sub: Any, func: Callable[[argparse.Namespace], int]) -> a
     s = sub.add_parser(
         "compare",
         help="compare two runs metric by metric (exit 0 ok, 1 regression, 2 unusable input)",
-        description="Join BASE and NEW cell by cell and decide per metric: regressed, improved, unchanged, new, "
+        description="Join BASE and NEW cell by cell and decide per metric: regressed, improved, inconclusive, unchanged, new, "
         "missing or not comparable. Latency/throughput need the threshold and a round-level test p < alpha (Welch t on log round medians; Mann–Whitney U for one-round runs).",
     )
     s.add_argument("base", help="BASE: run folder, results.parquet/results.csv, or a baseline name under results/baselines/")

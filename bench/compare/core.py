@@ -16,7 +16,10 @@ Per metric and cell the decision is one of :data:`DECISIONS`:
   percentile) passes the threshold in the same direction: other processes lengthen some calls,
   a real regression lengthens all of them (bench.compare.stats). ``archbench ab`` runs are
   *paired* (round i of both sides measured back to back): the test is a one-sample t on the
-  pairs' log ratios. Rounds measured while other processes used more than
+  pairs' log ratios. A change that is not established is called ``unchanged`` only when its
+  confidence interval lies within ± the threshold; an interval that reaches past it (too few
+  rounds for the machine's process-to-process spread) is ``inconclusive``: never failing, listed,
+  and named in ``warnings`` with the way to narrow it (more rounds, a quieter machine). Rounds measured while other processes used more than
   ``max_other_cpu_pct`` of a core are left out; a cell left with fewer than two quiet rounds
   on a side is ``not comparable`` (timing unreliable), never regressed, and ``warnings`` says so.
 - cells with one round on a side (older runs, ``timing.rounds: 1``): process-to-process
@@ -54,15 +57,16 @@ from bench.compare.config import BY_NAME, METRICS, CompareConfig, MetricSpec, bu
 from bench.compare.stats import RoundComparison, SampleComparison, compare_rounds, compare_samples, stable_seed
 from bench.errors import UserError
 
-REGRESSED, IMPROVED, UNCHANGED, NEW, MISSING, NOT_COMPARABLE = (
+REGRESSED, IMPROVED, INCONCLUSIVE, UNCHANGED, NEW, MISSING, NOT_COMPARABLE = (
     "regressed",
     "improved",
+    "inconclusive",
     "unchanged",
     "new",
     "missing",
     "not comparable",
 )
-DECISIONS = (REGRESSED, IMPROVED, UNCHANGED, NEW, MISSING, NOT_COMPARABLE)
+DECISIONS = (REGRESSED, IMPROVED, INCONCLUSIVE, UNCHANGED, NEW, MISSING, NOT_COMPARABLE)
 
 # (field in run.json "environment", category, whether a difference makes timings incomparable)
 ENV_FIELDS: tuple[tuple[str, str, bool], ...] = (
@@ -288,7 +292,7 @@ class CellComparison:
             return 1
         if self.changed:
             return 2
-        if any(r.decision == NOT_COMPARABLE for r in self.results):
+        if any(r.decision in (NOT_COMPARABLE, INCONCLUSIVE) for r in self.results):
             return 3
         return 4
 
@@ -586,6 +590,15 @@ class _Judge:
             reason = f"{change:+.1%} is past ±{thr:.0%} and significant over {unit} (p={sc.p_value:.2g} < {self.cfg.alpha:g})"
             if guard:
                 reason += f"; fastest calls (p{self.cfg.quiet_quantile * 100:g}) {quiet_change:+.1%}"
+        if decision == UNCHANGED and not (guard and (worse or better) and significant and excludes_one):
+            # "Unchanged" is a claim too: it needs the interval inside ±threshold, not only a change
+            # that failed to reach significance. (The noise guard's verdict rests on the fast tail.)
+            if lo - 1 < -thr or hi - 1 > thr:
+                decision = INCONCLUSIVE
+                reason += (
+                    f"; its {self.cfg.confidence:.0%} interval {lo - 1:+.1%} … {hi - 1:+.1%} reaches past ±{thr:.0%}, "
+                    f"so no change is shown either: inconclusive (more {unit} or a quieter machine narrow it)"
+                )
         return self.result(key, model, spec, decision, reason + note, **stats)
 
     def memory(
@@ -870,7 +883,7 @@ def _judge_cell_metrics(
                 latency_result
                 if spec.name != "latency"
                 and latency_result is not None
-                and latency_result.decision in (REGRESSED, IMPROVED, UNCHANGED)
+                and latency_result.decision in (REGRESSED, IMPROVED, INCONCLUSIVE, UNCHANGED)
                 else None
             )
             r = judge.timing(key, model, spec, brow, nrow, ev, _num(nrow, "batch_size"), follow)
@@ -903,6 +916,14 @@ def _summary_warnings(cells: list[CellComparison], base: RunData, new: RunData, 
         warnings.append(
             f"timing unreliable in {len(unreliable)} cell(s), measured while other processes used more than "
             f"{cfg.max_other_cpu_pct:g}% of a core: {shown}; their latency/throughput were not judged"
+        )
+    unsure = [c.label for c in cells if any(r.decision == INCONCLUSIVE and r.metric == "latency" for r in c.results)]
+    if unsure:
+        shown = ", ".join(unsure[:5]) + (f" and {len(unsure) - 5} more" if len(unsure) > 5 else "")
+        warnings.append(
+            f"timing inconclusive in {len(unsure)} cell(s): the interval of the change reaches past the threshold "
+            f"without the change being shown: {shown}; more rounds (timing.rounds, ab --rounds) or a quieter "
+            "machine narrow it"
         )
     one_round = sorted({r.label for r in (base, new) if _one_round_run(r)})
     if one_round:

@@ -13,13 +13,24 @@ from typing import Any
 
 from bench import schema
 from bench.compare.config import BY_NAME
-from bench.compare.core import IMPROVED, MISSING, NEW, NOT_COMPARABLE, REGRESSED, UNCHANGED, Comparison, MetricResult
+from bench.compare.core import (
+    IMPROVED,
+    INCONCLUSIVE,
+    MISSING,
+    NEW,
+    NOT_COMPARABLE,
+    REGRESSED,
+    UNCHANGED,
+    Comparison,
+    MetricResult,
+)
 from bench.formatting import fmt_number
 
-MARK = {REGRESSED: "🔴", IMPROVED: "🟢", UNCHANGED: "⚪", NEW: "🆕", MISSING: "➖", NOT_COMPARABLE: "⚠️"}
+MARK = {REGRESSED: "🔴", IMPROVED: "🟢", INCONCLUSIVE: "❔", UNCHANGED: "⚪", NEW: "🆕", MISSING: "➖", NOT_COMPARABLE: "⚠️"}
 RICH_STYLE = {
     REGRESSED: "bold red",
     IMPROVED: "green",
+    INCONCLUSIVE: "yellow",
     UNCHANGED: "dim",
     NEW: "cyan",
     MISSING: "yellow",
