@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -248,6 +249,10 @@ def test_unchanged_needs_the_interval_inside_the_threshold(template, tmp_path):
     cmp = compare_paths(a, b)
     r = _latency(cmp, "slow25")
     assert r.change == pytest.approx(0.02) and r.decision == "inconclusive" and not r.failed
+    # the way out, sized from the spread just seen: the interval's half-width shrinks as 1/sqrt(rounds)
+    need = re.search(r"about (\d+) rounds a side would be needed for an interval of ±10%", r.reason)
+    half = (np.log(r.ci_high) - np.log(r.ci_low)) / 2
+    assert need and int(need.group(1)) == int(np.ceil(3 * (half / np.log(1.10)) ** 2)) > 3
     thr = next(x for x in cmp.results if x.cell_key == r.cell_key and x.metric == "throughput")
     assert thr.decision == "inconclusive"  # one set of samples, one verdict
     assert cmp.exit_code == 0 and cmp.counts()["inconclusive"] >= 2

@@ -597,7 +597,7 @@ class _Judge:
                 decision = INCONCLUSIVE
                 reason += (
                     f"; its {self.cfg.confidence:.0%} interval {lo - 1:+.1%} … {hi - 1:+.1%} reaches past ±{thr:.0%}, "
-                    f"so no change is shown either: inconclusive (more {unit} or a quieter machine narrow it)"
+                    f"so no change is shown either: inconclusive ({_narrowing_hint(sc, lo, hi, thr, unit)})"
                 )
         return self.result(key, model, spec, decision, reason + note, **stats)
 
@@ -651,6 +651,20 @@ class _Judge:
             failed = False
             reason += "; reported figure (from the literature): never fails"
         return self.result(key, model, spec, decision, reason, base=b, new=n, change=delta, threshold=limit, failed=failed)
+
+
+def _narrowing_hint(sc: RoundComparison | SampleComparison, lo: float, hi: float, thr: float, unit: str) -> str:
+    """How many rounds would bring the interval inside ±threshold at the spread just observed.
+
+    The interval's half-width on the log scale shrinks as 1/sqrt(rounds); the estimate ignores
+    the smaller t quantile of more rounds, so it errs on the side of more."""
+    if not isinstance(sc, RoundComparison) or not (lo > 0 and hi > 0):
+        return f"more {unit} or a quieter machine narrow it"
+    half = (math.log(hi) - math.log(lo)) / 2
+    n = min(sc.n_base, sc.n_new)
+    need = math.ceil(n * (half / math.log(1 + thr)) ** 2)
+    what = "pairs of rounds" if sc.paired else "rounds a side"
+    return f"at this spread about {need} {what} would be needed for an interval of ±{thr:.0%}; or a quieter machine"
 
 
 @dataclass
