@@ -125,15 +125,20 @@ class Hog:
         self.proc.wait()
 
 
+# NEW's slowdown is proportional: each call of TinyCNN.forward is timed and followed by a spin of
+# FRAC times its own duration, so NEW is FRAC slower per call whatever state the machine is in.
+# (A fixed spin sized from a forward timed in this process came out +18% instead of +10% inside
+# the workers, whose forward was faster: the first 20-repetition run, 2026-12-01.)
 _SITE = textwrap.dedent("""
     import os, time
-    _extra = float(os.environ.get("ARCHBENCH_BENCH_EXTRA_US", "0")) / 1e6
-    if _extra > 0:
+    _frac = float(os.environ.get("ARCHBENCH_BENCH_SLOWER_FRAC", "0"))
+    if _frac > 0:
         import bench.models.tiny as _t
         _fwd = _t.TinyCNN.forward
         def forward(self, x):
+            t0 = time.perf_counter()
             out = _fwd(self, x)
-            end = time.perf_counter() + _extra
+            end = t0 + (time.perf_counter() - t0) * (1 + _frac)
             while time.perf_counter() < end:
                 pass
             return out
@@ -141,26 +146,7 @@ _SITE = textwrap.dedent("""
 """)
 
 
-def _tiny_forward_us() -> float:
-    import torch
-
-    from bench import registry
-
-    torch.set_num_threads(1)
-    model = registry.create_model("test:cnn").eval()
-    x = torch.randn(1, 3, 32, 32)
-    with torch.inference_mode():
-        for _ in range(50):
-            model(x)
-        times = []
-        for _ in range(400):
-            t = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e6
-
-
-def ab(reps: int, rounds: int) -> None:
+def ab(reps: int, rounds: int, cases: list[str]) -> None:
     from bench.ab import AB_THRESHOLD, Side, probe, run_ab
     from bench.compare import build_config, compare_runs, load_run
     from bench.suite import parse_suite
@@ -175,10 +161,10 @@ def ab(reps: int, rounds: int) -> None:
             "timing": {"warmup_max_s": 0.2, "max_time_s": 0.3, "min_samples": 20, "ceiling_s": 0},
         }
     )
-    base_us = _tiny_forward_us()
     print(
         f"ab: {reps} repetitions per case, {rounds} rounds per side, test:cnn b1 1 thread "
-        f"(forward {base_us:.0f} µs here); CPU hog switching on/off every 2-6 s; {_load_line()}"
+        f"(NEW: each forward followed by a spin of the given fraction of its own duration); "
+        f"CPU hog switching on/off every 2-6 s; {_load_line()}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
@@ -188,12 +174,13 @@ def ab(reps: int, rounds: int) -> None:
         cfg = build_config(
             overrides={"thresholds": {"latency": AB_THRESHOLD, "throughput": AB_THRESHOLD}, "allow_env_change": True}
         )
-        for name, frac in (("identical", 0.0), ("NEW 10% slower", 0.10), ("NEW 3% slower", 0.03)):
+        chosen = [("identical", 0.0) if c == "identical" else (f"NEW {c}% slower", float(c) / 100) for c in cases]
+        for name, frac in chosen:
             verdicts, ratios = [], []
             for i in range(reps):
                 sides = (
                     Side("base", sys.executable, {"PYTHONPATH": pypath}),
-                    Side("new", sys.executable, {"PYTHONPATH": pypath, "ARCHBENCH_BENCH_EXTRA_US": f"{frac * base_us:.1f}"}),
+                    Side("new", sys.executable, {"PYTHONPATH": pypath, "ARCHBENCH_BENCH_SLOWER_FRAC": str(frac)}),
                 )
                 for s in sides:
                     s.environment = probe(s)
@@ -303,6 +290,7 @@ def main() -> None:
     p = sub.add_parser("ab")
     p.add_argument("--reps", type=int, default=20)
     p.add_argument("--rounds", type=int, default=10)  # what `archbench ab` itself uses at least (AB_MIN_ROUNDS)
+    p.add_argument("--cases", default="identical,10,3", help="which cases: identical and/or slowdowns in %%")
     p = sub.add_parser("intervals")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--rounds", type=int, default=3)
@@ -312,7 +300,7 @@ def main() -> None:
     if args.what == "ci-pairs":
         ci_pairs(args.pairs)
     elif args.what == "ab":
-        ab(args.reps, args.rounds)
+        ab(args.reps, args.rounds, args.cases.split(","))
     else:
         intervals(args.runs, args.models.split(","), args.rounds, args.threads)
 
