@@ -377,6 +377,36 @@ def test_accuracy_drop_in_points_and_reported_never_fails(quiet_pair):
     assert next(r for r in cmp.results if r.cell_key == key and r.metric == "top1").decision == "not comparable"
 
 
+def _ceiling(gflops: float, threads: int = 1) -> dict:
+    return {
+        "device": "cpu",
+        "precision": "fp32",
+        "threads_actual": threads,
+        "ceiling_gflops": gflops,
+        "ceiling_kernel": "conv3x3",
+    }
+
+
+def test_a_machine_that_ran_at_another_speed_is_warned_about(quiet_pair):
+    """The ceilings each run measured at its start: BASE and NEW of the README's compare example
+    read 55.7 and 68.1 GFLOP/s; within the tolerance, or at another thread count, no warning."""
+    base, new = quiet_pair
+    cases = [
+        ([_ceiling(55.7)], [_ceiling(68.1)], ["+22%"]),
+        ([_ceiling(100.0)], [_ceiling(60.0)], ["-40%"]),
+        ([_ceiling(100.0)], [_ceiling(108.0)], []),  # within ±10%
+        ([_ceiling(100.0, threads=1)], [_ceiling(200.0, threads=2)], []),  # not the same setting
+        ([], [_ceiling(68.1)], []),  # a run without a ceiling (timing.ceiling_s: 0)
+    ]
+    for bh, nh, want in cases:
+        base.meta["hardware"], new.meta["hardware"] = bh, nh
+        got = [w for w in compare_runs(base, new, build_config()).warnings if w.startswith("machine speed differs")]
+        assert [re.search(r"\(([+-]\d+%)", w).group(1) for w in got] == want, (bh, nh, got)
+    # ab's sides may differ on purpose in what moves the ceiling, and its pairs cancel the drift
+    base.meta["hardware"], new.meta["hardware"] = [_ceiling(55.7)], [_ceiling(68.1)]
+    assert not [w for w in compare_runs(base, new, build_config(), paired=True).warnings if "machine speed" in w]
+
+
 def test_cell_that_now_fails_is_regressed_and_missing_cells_reported(quiet_pair):
     base, new = quiet_pair
     k0, k1 = base.table["cell_key"].iloc[0], base.table["cell_key"].iloc[1]

@@ -39,7 +39,12 @@ Per metric and cell the decision is one of :data:`DECISIONS`:
 
 Environment guard: if the runs come from different machines, devices, thread counts or
 library versions, the differences are listed and every environment-sensitive metric
-(latency, throughput, memory) is ``not comparable`` unless ``allow_env_change``.
+(latency, throughput, memory) is ``not comparable`` unless ``allow_env_change``. The same
+machine can also run at another speed from one run to the next (a cloud host's neighbours,
+frequency): when the compute ceilings each run measured at its start (run.json ``hardware``)
+differ by more than :data:`MACHINE_SPEED_TOLERANCE`, ``warnings`` says so, since a timing change of
+that order may be the machine's. Not for ``ab``, whose sides may differ on purpose in a setting
+that moves the ceiling (threads, ISA), and whose pairs cancel the machine's drift.
 """
 
 from __future__ import annotations
@@ -814,6 +819,38 @@ def _absent(table: pd.DataFrame, column: str) -> bool:
     return column not in table.columns or not table[column].notna().any()
 
 
+# Past the probe's own repeat-to-repeat spread; on the project's VM two runs of suites/ci.yaml an
+# hour apart read 55.7 and 68.1 GFLOP/s (+22%: results/baselines/ci vs results/examples).
+MACHINE_SPEED_TOLERANCE = 0.10
+
+
+def _hardware_by_setting(run: RunData) -> dict[tuple[str, str, Any], dict[str, Any]]:
+    hw = (run.meta or {}).get("hardware") or []
+    return {
+        (str(h.get("device")), str(h.get("precision")), h.get("threads_actual")): h
+        for h in hw
+        if isinstance(h, dict) and isinstance(h.get("ceiling_gflops"), (int, float)) and h["ceiling_gflops"] > 0
+    }
+
+
+def _machine_speed_warnings(base: RunData, new: RunData) -> list[str]:
+    """One warning per device/precision/threads whose measured ceiling moved past the tolerance."""
+    bh, nh = _hardware_by_setting(base), _hardware_by_setting(new)
+    out = []
+    for key in sorted(set(bh) & set(nh), key=str):
+        b, n = float(bh[key]["ceiling_gflops"]), float(nh[key]["ceiling_gflops"])
+        change = n / b - 1
+        if abs(change) > MACHINE_SPEED_TOLERANCE:
+            device, precision, threads = key
+            kernel = nh[key].get("ceiling_kernel") or bh[key].get("ceiling_kernel") or "ceiling"
+            out.append(
+                f"machine speed differs: the {kernel} ceiling each run measured at its start ({device} {precision}, "
+                f"{threads} thread(s)) read {b:.1f} GFLOP/s in BASE and {n:.1f} in NEW ({change:+.0%}, past "
+                f"±{MACHINE_SPEED_TOLERANCE:.0%}); a timing change of that order may be the machine's, not the code's"
+            )
+    return out
+
+
 def _run_warnings(base: RunData, new: RunData) -> list[str]:
     """Runs that did not complete, or were measured on a busy machine, and runs with no rows (an error)."""
     warnings: list[str] = []
@@ -960,6 +997,8 @@ def compare_runs(base: RunData, new: RunData, config: CompareConfig | None = Non
     node_diffs: dict[str, EnvDiff] = {}
     judge = _Judge(cfg, block)
     warnings = _run_warnings(base, new)
+    if not paired:
+        warnings += _machine_speed_warnings(base, new)
     expected_new = _expected_metrics(new)
     joined = _join(base, new)
     status_spec = BY_NAME["status"]
