@@ -283,13 +283,15 @@ def intervals(runs: int, models: list[str], rounds: int, threads: int) -> None:
 
 
 def main() -> None:
+    from bench.ab import AB_MIN_ROUNDS
+
     ap = argparse.ArgumentParser(description="issue #15 acceptance experiments (rates, no assertions)")
     sub = ap.add_subparsers(dest="what", required=True)
     p = sub.add_parser("ci-pairs")
     p.add_argument("--pairs", type=int, default=40)
     p = sub.add_parser("ab")
     p.add_argument("--reps", type=int, default=20)
-    p.add_argument("--rounds", type=int, default=10)  # what `archbench ab` itself uses at least (AB_MIN_ROUNDS)
+    p.add_argument("--rounds", type=int, default=AB_MIN_ROUNDS)  # what `archbench ab` itself uses at least
     p.add_argument("--cases", default="identical,10,3", help="which cases: identical and/or slowdowns in %%")
     p = sub.add_parser("intervals")
     p.add_argument("--runs", type=int, default=5)
