@@ -845,7 +845,7 @@ def _machine_speed_warnings(base: RunData, new: RunData) -> list[str]:
             kernel = nh[key].get("ceiling_kernel") or bh[key].get("ceiling_kernel") or "ceiling"
             out.append(
                 f"machine speed differs: the {kernel} ceiling each run measured at its start ({device} {precision}, "
-                f"{threads} thread(s)) read {b:.1f} GFLOP/s in BASE and {n:.1f} in NEW ({change:+.0%}, past "
+                f"{threads} thread{'' if threads == 1 else 's'}) read {b:.1f} GFLOP/s in BASE and {n:.1f} in NEW ({change:+.0%}, past "
                 f"±{MACHINE_SPEED_TOLERANCE:.0%}); a timing change of that order may be the machine's, not the code's"
             )
     return out
