@@ -219,6 +219,9 @@ def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell without job control starts background commands with SIGINT ignored, and the
+        # ignore is inherited through exec: `make test &` would make this Ctrl-C a no-op (rc 0).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 300  # the template's imports take a minute on a loaded 2-core machine
     while time.time() < deadline and not list(results_dir.glob("*/cells/*.json")):
