@@ -76,11 +76,11 @@ def ci_pairs(pairs: int) -> None:
             alarms += bool(bad)
             unreliable += unrel > 0
             decided += sum(r.decision in ("unchanged", "regressed", "improved") for r in lat)
-            unsure += sum(r.decision == "inconclusive" for r in lat)
+            inconclusive = sum(r.decision == "inconclusive" for r in lat)
+            unsure += inconclusive
             print(
                 f"pair {i + 1}: {'FALSE ALARM ' + '; '.join(bad) if bad else 'no alarm'}; "
-                f"{unrel}/{len(lat)} cells unreliable (load); "
-                f"{sum(r.decision == 'inconclusive' for r in lat)}/{len(lat)} inconclusive; exit {cmp.exit_code}",
+                f"{unrel}/{len(lat)} cells unreliable (load); {inconclusive}/{len(lat)} inconclusive; exit {cmp.exit_code}",
                 flush=True,
             )
             prev = cur

@@ -576,6 +576,7 @@ class _Judge:
         excludes_one = lo > 1 or hi < 1
         guard = self.cfg.noise_guard
         unit = "rounds" if isinstance(sc, RoundComparison) else "samples"
+        by_fast_tail = False  # the noise guard's "unchanged" rests on the fast tail, not on the interval
         if not (worse or better):
             decision, reason = UNCHANGED, f"{change:+.1%} is within ±{thr:.0%}"
         elif not significant:
@@ -585,7 +586,7 @@ class _Judge:
             decision = UNCHANGED
             reason = f"{change:+.1%} is past ±{thr:.0%}, but its {self.cfg.confidence:.0%} interval includes no change"
         elif guard and not ((worse and q_worse) or (better and q_better)):
-            decision = UNCHANGED
+            decision, by_fast_tail = UNCHANGED, True
             reason = (
                 f"{change:+.1%} is past ±{thr:.0%} (p={sc.p_value:.2g}), but the fastest calls (p"
                 f"{self.cfg.quiet_quantile * 100:g}) moved only {quiet_change:+.1%}: load on the machine, not the model"
@@ -595,15 +596,14 @@ class _Judge:
             reason = f"{change:+.1%} is past ±{thr:.0%} and significant over {unit} (p={sc.p_value:.2g} < {self.cfg.alpha:g})"
             if guard:
                 reason += f"; fastest calls (p{self.cfg.quiet_quantile * 100:g}) {quiet_change:+.1%}"
-        if decision == UNCHANGED and not (guard and (worse or better) and significant and excludes_one):
-            # "Unchanged" is a claim too: it needs the interval inside ±threshold, not only a change
-            # that failed to reach significance. (The noise guard's verdict rests on the fast tail.)
-            if lo - 1 < -thr or hi - 1 > thr:
-                decision = INCONCLUSIVE
-                reason += (
-                    f"; its {self.cfg.confidence:.0%} interval {lo - 1:+.1%} … {hi - 1:+.1%} reaches past ±{thr:.0%}, "
-                    f"so no change is shown either: inconclusive ({_narrowing_hint(sc, lo, hi, thr, unit)})"
-                )
+        # "Unchanged" is a claim too: it needs the interval inside ±threshold, not only a change
+        # that failed to reach significance.
+        if decision == UNCHANGED and not by_fast_tail and (lo - 1 < -thr or hi - 1 > thr):
+            decision = INCONCLUSIVE
+            reason += (
+                f"; its {self.cfg.confidence:.0%} interval {lo - 1:+.1%} … {hi - 1:+.1%} reaches past ±{thr:.0%}, "
+                f"so no change is shown either: inconclusive ({_narrowing_hint(sc, lo, hi, thr, unit)})"
+            )
         return self.result(key, model, spec, decision, reason + note, **stats)
 
     def memory(
@@ -958,23 +958,25 @@ def _judge_cell_metrics(
     return out
 
 
+def _first_five(labels: list[str]) -> str:
+    return ", ".join(labels[:5]) + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
+
+
 def _summary_warnings(cells: list[CellComparison], base: RunData, new: RunData, cfg: CompareConfig) -> list[str]:
     """Cells left undecided for load, and runs whose process-level variation is unknown."""
     warnings = []
     unreliable = [c.label for c in cells if any(r.unreliable and r.metric == "latency" for r in c.results)]
     if unreliable:
-        shown = ", ".join(unreliable[:5]) + (f" and {len(unreliable) - 5} more" if len(unreliable) > 5 else "")
         warnings.append(
             f"timing unreliable in {len(unreliable)} cell(s), measured while other processes used more than "
-            f"{cfg.max_other_cpu_pct:g}% of a core: {shown}; their latency/throughput were not judged"
+            f"{cfg.max_other_cpu_pct:g}% of a core: {_first_five(unreliable)}; their latency/throughput were not judged"
         )
     unsure = [c.label for c in cells if any(r.decision == INCONCLUSIVE and r.metric == "latency" for r in c.results)]
     if unsure:
-        shown = ", ".join(unsure[:5]) + (f" and {len(unsure) - 5} more" if len(unsure) > 5 else "")
         warnings.append(
             f"timing inconclusive in {len(unsure)} cell(s): the interval of the change reaches past the threshold "
-            f"without the change being shown: {shown}; more rounds (timing.rounds, ab --rounds) or a quieter "
-            "machine narrow it"
+            f"without the change being shown: {_first_five(unsure)}; more rounds (timing.rounds, ab --rounds) or a "
+            "quieter machine narrow it"
         )
     one_round = sorted({r.label for r in (base, new) if _one_round_run(r)})
     if one_round:
