@@ -166,6 +166,7 @@ class TemplateProcess:
         from bench.template import PREFIX
 
         self.prefix = PREFIX
+        self._pending = b""  # bytes read from the template's stdout past the last whole line
         self._err = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [python, "-m", "bench.template"],
@@ -188,18 +189,28 @@ class TemplateProcess:
             return ""
 
     def _read(self, timeout_s: float | None) -> tuple[str, str]:
-        """Next protocol line as (kind, rest); ``("timeout", "")`` when none came in time."""
+        """Next protocol line as (kind, rest); ``("timeout", "")`` when none came in time.
+
+        Lines are split from raw reads here, not by a buffered ``readline``: "started" and "done"
+        of a quick worker often arrive in one read, and a line left in a file object's buffer is
+        invisible to ``select``, which would then wait out the cell's whole timeout."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        out = self.proc.stdout
-        assert out is not None  # Popen(stdout=PIPE)
+        assert self.proc.stdout is not None  # Popen(stdout=PIPE)
+        fd = self.proc.stdout.fileno()
         while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select([out], [], [], left)
-            if not ready:
-                return "timeout", ""
-            line = out.readline().decode(errors="replace")
-            if not line:
-                raise TemplateError(f"template process exited (code {self.proc.poll()}): {self._stderr()}")
+            newline = self._pending.find(b"\n")
+            if newline < 0:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                ready, _, _ = select.select([fd], [], [], left)
+                if not ready:
+                    return "timeout", ""
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise TemplateError(f"template process exited (code {self.proc.poll()}): {self._stderr()}")
+                self._pending += chunk
+                continue
+            line = self._pending[: newline + 1].decode(errors="replace")
+            self._pending = self._pending[newline + 1 :]
             if line.startswith(self.prefix):
                 kind, _, rest = line[len(self.prefix) :].strip().partition(" ")
                 return kind, rest

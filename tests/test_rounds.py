@@ -213,3 +213,26 @@ def test_one_round_suite_says_its_interval_is_unknown(tmp_path):
     row = load_results(next((tmp_path / "r").iterdir())).iloc[0]
     assert row["rounds"] == 1 and row["latency_interval_note"] == ONE_ROUND_NOTE
     assert math.isnan(row["latency_ms_p50_ci_low"]) and math.isnan(row["latency_ms_p50_ci_high"])
+
+
+def test_template_reader_returns_lines_that_arrive_in_one_read():
+    """A quick worker's "started" and "done" often reach the driver in one read. Both must be
+    returned, and the second at once, not after the cell's timeout (a buffered readline left
+    "done" where select could not see it, and a fine cell ended as "timeout")."""
+    import subprocess
+    import sys
+
+    from bench.executor import TemplateProcess
+    from bench.template import PREFIX
+
+    both = f"{PREFIX} started 7\n{PREFIX} done 7 0\n"  # one write, under PIPE_BUF: one atomic chunk
+    code = f"import sys; sys.stdout.write({both!r}); sys.stdout.flush(); sys.stdin.read()"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        reader = TemplateProcess.__new__(TemplateProcess)  # the protocol reader alone, on a real pipe
+        reader.prefix, reader._pending, reader.proc = PREFIX, b"", proc
+        assert reader._read(60) == ("started", "7")
+        assert reader._read(60) == ("done", "7 0")  # the old reader waited out these 60 s: ("timeout", "")
+    finally:
+        proc.kill()
+        proc.wait()
